@@ -1,0 +1,241 @@
+import { z } from 'zod';
+import { OVERFLOW_POLICIES } from '../channels/bounded-channel.js';
+
+/**
+ * The configuration schema. Keys are snake_case exactly as written in TOML. Nothing has a default here:
+ * `config/tasker/base/*.toml` supplies every value, so the TOML files are the single, readable place where
+ * defaults live, and a key missing from the merged result is an error rather than a silent fallback.
+ *
+ * Every leaf carries a `.describe()` text; `describeConfigSchema()` and the generated
+ * `docs/configuration.md` are built from them.
+ */
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+function int(min: number, max: number, description: string) {
+  return z.number().int().min(min).max(max).describe(description);
+}
+
+function num(min: number, max: number, description: string) {
+  return z.number().min(min).max(max).describe(description);
+}
+
+/** Log levels accepted by `common.logging.level` (pino's levels plus `silent`). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+function channelSchema(description: string) {
+  return z
+    .strictObject({
+      capacity: int(1, 1_000_000, 'Maximum number of items buffered in the channel.'),
+      overflow_policy: z
+        .enum(OVERFLOW_POLICIES)
+        .describe(
+          'What a send does when the channel is full: `block` waits for space, `drop_oldest` evicts the ' +
+            'oldest item, `drop_newest` discards the new item, `reject` fails the send with CHANNEL_FULL.',
+        ),
+      send_timeout_ms: int(
+        0,
+        HOUR_MS,
+        'With `block`, how long a send may wait for space before failing with CHANNEL_FULL; 0 = wait forever.',
+      ),
+    })
+    .describe(description);
+}
+
+const poolSchema = z
+  .strictObject({
+    max_connections: int(1, 500, 'Maximum connections this process opens to PostgreSQL.'),
+    idle_timeout_ms: int(0, HOUR_MS, 'Close a connection after it has been idle this long; 0 = never.'),
+    acquire_timeout_ms: int(
+      1,
+      10 * 60_000,
+      'Fail a query that waited this long for a free pool connection (the pool is exhausted).',
+    ),
+    slow_acquire_warn_ms: int(
+      0,
+      10 * 60_000,
+      'Log a warning when getting a pool connection takes longer than this; 0 disables the warning.',
+    ),
+  })
+  .describe('Connection pool of each process.');
+
+const databaseSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// connection URL')
+      .describe('PostgreSQL connection URL. Set the `DATABASE_URL` environment variable to override it.'),
+    statement_timeout_ms: int(
+      0,
+      HOUR_MS,
+      'Server-side statement_timeout applied to every connection, in ms; 0 disables it.',
+    ),
+    pool: poolSchema,
+  })
+  .describe('PostgreSQL connection settings.');
+
+const backoffSchema = z
+  .strictObject({
+    max_attempts: int(1, 100, 'Total executions allowed for a step, the first one included.'),
+    base_ms: int(0, HOUR_MS, 'Delay before the first retry, in ms.'),
+    multiplier: num(1, 100, 'Growth factor of the delay per attempt (>= 1; 1 = constant delay).'),
+    max_ms: int(0, DAY_MS, 'Upper bound on any retry delay, in ms.'),
+    jitter: num(0, 1, 'Random spread applied to each delay, as a fraction of it (0 = none, 0.15 = +/-15%).'),
+  })
+  .superRefine((b, ctx) => {
+    if (b.base_ms > b.max_ms) {
+      ctx.addIssue({ code: 'custom', path: ['base_ms'], message: `must not exceed max_ms (${b.max_ms})` });
+    }
+  })
+  .describe('Retry backoff used by template steps that do not set their own retry policy.');
+
+const queuesSchema = z
+  .strictObject({
+    visibility_timeout_seconds: int(
+      1,
+      43_200,
+      'How long a read queue message stays invisible to other readers before it is redelivered, in seconds.',
+    ),
+    notifications_enabled: z
+      .boolean()
+      .describe('true: queue writes are pushed with LISTEN/NOTIFY (polling remains a fallback); false: polling only.'),
+    listener_reconnect_min_ms: int(10, 10 * 60_000, 'First delay before reconnecting a dropped LISTEN connection, in ms.'),
+    listener_reconnect_max_ms: int(
+      10,
+      HOUR_MS,
+      'Maximum delay between LISTEN reconnection attempts (the delay doubles up to this), in ms.',
+    ),
+  })
+  .superRefine((q, ctx) => {
+    if (q.listener_reconnect_min_ms > q.listener_reconnect_max_ms) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listener_reconnect_min_ms'],
+        message: `must not exceed listener_reconnect_max_ms (${q.listener_reconnect_max_ms})`,
+      });
+    }
+  })
+  .describe('Message queues between orchestration and workers.');
+
+const commonSchema = z
+  .strictObject({
+    logging: z
+      .strictObject({
+        level: z.enum(LOG_LEVELS).describe('Minimum level written to the log (`silent` turns logging off).'),
+      })
+      .describe('Logging.'),
+    database: databaseSchema,
+    queues: queuesSchema,
+    backoff: backoffSchema,
+    channels: z
+      .strictObject({
+        listener_notifications: channelSchema(
+          'Buffer between the LISTEN connection and the code reacting to queue notifications.',
+        ),
+      })
+      .describe('In-process channels shared by both process kinds.'),
+  })
+  .describe('Settings shared by orchestration and worker processes (`common.toml`).');
+
+const orchestrationSchema = z
+  .strictObject({
+    result_batch_size: int(1, 10_000, 'Maximum step results read from the results queue per batch.'),
+    result_poll_interval_ms: int(
+      10,
+      HOUR_MS,
+      'How often the results queue is polled when no notification arrives, in ms.',
+    ),
+    retry_poll_interval_ms: int(10, HOUR_MS, 'How often steps whose retry delay has elapsed are looked for, in ms.'),
+    max_concurrent_result_batches: int(1, 64, 'Result batches processed at the same time.'),
+    shutdown_timeout_ms: int(
+      100,
+      HOUR_MS,
+      'On shutdown, how long in-flight result batches may take to finish before the process stops anyway, in ms.',
+    ),
+    channels: z
+      .strictObject({
+        result_wakeups: channelSchema('Wake-up signals for the result processor (from notifications and polls).'),
+      })
+      .describe('In-process channels of the orchestration process.'),
+  })
+  .describe('Orchestration process (`orchestration.toml`).');
+
+const workerSchema = z
+  .strictObject({
+    max_concurrent_handlers: int(1, 10_000, 'Step handlers running at the same time in one worker process.'),
+    claim_batch_size: int(1, 1_000, 'Maximum step messages claimed from the queue per read.'),
+    poll_interval_ms: int(10, HOUR_MS, 'How often the step queue is polled when no notification arrives, in ms.'),
+    handler_timeout_ms: int(
+      1,
+      DAY_MS,
+      'Default time limit of one handler execution, in ms (a step template can set its own).',
+    ),
+    max_concurrent_completions: int(1, 256, 'Completion batches written back to the database at the same time.'),
+    completion_batch_size: int(1, 1_000, 'Maximum step completions written per batch.'),
+    completion_timeout_ms: int(1, HOUR_MS, 'Time limit for writing one completion batch, in ms.'),
+    heartbeat_interval_ms: int(
+      100,
+      HOUR_MS,
+      'How often a running step extends the visibility of its queue message, in ms (keep it well below the visibility timeout).',
+    ),
+    shutdown_timeout_ms: int(
+      100,
+      HOUR_MS,
+      'On shutdown, how long running handlers may take to finish before the process stops anyway, in ms.',
+    ),
+    channels: z
+      .strictObject({
+        dispatch: channelSchema('Claimed steps waiting for a free handler slot.'),
+        completion: channelSchema('Finished steps waiting to be written back in a completion batch.'),
+      })
+      .describe('In-process channels of the worker process.'),
+  })
+  .describe('Worker process (`worker.toml`).');
+
+/** The zod schema of the whole merged configuration. */
+export const taskerConfigSchema = z
+  .strictObject({
+    common: commonSchema,
+    orchestration: orchestrationSchema,
+    worker: workerSchema,
+  })
+  .describe('Tasker configuration.');
+
+/** Recursively readonly view, matching the deep-frozen object {@link loadConfig} returns. */
+export type DeepReadonly<T> = T extends readonly (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** Recursively optional view; the type of `loadConfig`'s `overrides`. */
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/** The validated configuration (snake_case keys, as in TOML). */
+export type TaskerConfig = DeepReadonly<z.output<typeof taskerConfigSchema>>;
+/** `[common]` section. */
+export type CommonConfig = TaskerConfig['common'];
+/** `[common.database]` section. */
+export type DatabaseConfig = CommonConfig['database'];
+/** `[common.backoff]` section. */
+export type BackoffConfig = CommonConfig['backoff'];
+/** `[common.queues]` section. */
+export type QueuesConfig = CommonConfig['queues'];
+/** `[orchestration]` section. */
+export type OrchestrationConfig = TaskerConfig['orchestration'];
+/** `[worker]` section. */
+export type WorkerConfig = TaskerConfig['worker'];
+/** Any `[*.channels.<name>]` table. */
+export type ChannelConfig = WorkerConfig['channels']['dispatch'];
+/** A value of `common.logging.level`. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The top-level sections; each lives in its own TOML file of the same name. */
+export const CONFIG_SECTIONS = ['common', 'orchestration', 'worker'] as const;
+/** One of {@link CONFIG_SECTIONS}. */
+export type ConfigSection = (typeof CONFIG_SECTIONS)[number];

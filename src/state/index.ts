@@ -1,0 +1,32 @@
+/** Task and step state machines: pure data and functions, no I/O. */
+export type { StatePair, Transition } from './machine.js';
+export {
+  TaskState,
+  TaskEvent,
+  TASK_STATES,
+  TASK_EVENTS,
+  TASK_TRANSITIONS,
+  TERMINAL_TASK_STATES,
+  isTaskState,
+  isTerminalTaskState,
+  nextTaskState,
+  tryNextTaskState,
+  canTransitionTask,
+  allowedTaskStatePairs,
+} from './task.js';
+export {
+  StepState,
+  StepEvent,
+  STEP_STATES,
+  STEP_EVENTS,
+  STEP_TRANSITIONS,
+  TERMINAL_STEP_STATES,
+  SATISFIES_DEPENDENCY,
+  isStepState,
+  isTerminalStepState,
+  satisfiesDependency,
+  nextStepState,
+  tryNextStepState,
+  canTransitionStep,
+  allowedStepStatePairs,
+} from './step.js';

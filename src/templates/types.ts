@@ -1,0 +1,52 @@
+/**
+ * The normalized, validated form of a task template. YAML templates and the TypeScript DSL both produce
+ * this shape; everything downstream (registration, task creation) consumes only this.
+ */
+
+/** Per-step retry policy; every field is resolved (defaults applied). */
+export interface RetryPolicy {
+  /** When false, any failure is permanent. */
+  retryable: boolean;
+  /** Total executions allowed, first one included (1..100). */
+  maxAttempts: number;
+  /** Delay before the first retry, in ms. */
+  backoffBaseMs: number;
+  /** Growth factor per attempt (>= 1). */
+  backoffMultiplier: number;
+  /** Cap on any computed or requested delay, in ms. */
+  maxBackoffMs: number;
+  /** Random spread added to or removed from the delay, as a fraction (0..1). */
+  jitter: number;
+}
+
+export const StepType = { Standard: 'standard' } as const;
+export type StepType = (typeof StepType)[keyof typeof StepType];
+
+export interface StepDefinition {
+  name: string;
+  description?: string;
+  /** Name of the handler a worker runs for this step. */
+  handler: string;
+  type: StepType;
+  /** Names of steps that must finish before this one (deduplicated, order kept). */
+  dependsOn: string[];
+  retry: RetryPolicy;
+  /** Handler timeout in ms; undefined means the worker's configured default. */
+  timeoutMs?: number;
+  /** Static inputs handed to the handler as `ctx.inputs` (template `handler.initialization`). */
+  inputs: Record<string, unknown>;
+}
+
+export interface TaskTemplate {
+  namespace: string;
+  name: string;
+  /** Semantic version, e.g. `1.2.0`. */
+  version: string;
+  description?: string;
+  steps: StepDefinition[];
+}
+
+/** `namespace/name@version`, the unique key of a template. */
+export function templateKey(t: Pick<TaskTemplate, 'namespace' | 'name' | 'version'>): string {
+  return `${t.namespace}/${t.name}@${t.version}`;
+}
