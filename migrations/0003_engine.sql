@@ -329,7 +329,7 @@ END $$;
 -- the step is still in_progress at the same attempt (a worker whose lease expired cannot overwrite the attempt
 -- that replaced it). Returns one row per input with applied = true/false.
 -- ---------------------------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION tasker.complete_steps(p_queue text, p_results jsonb, p_worker text)
+CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text)
 RETURNS TABLE (step_uuid uuid, applied boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -359,7 +359,7 @@ BEGIN
     PERFORM tasker.log_step_transitions(v_ok, 'enqueued_for_orchestration', 'EnqueueForOrchestration', p_worker);
     PERFORM tasker.log_step_transitions(v_failed, 'enqueued_as_error_for_orchestration',
                                         'EnqueueAsErrorForOrchestration', p_worker);
-    DELETE FROM tasker.queue_messages m WHERE m.queue_name = p_queue AND m.msg_id = ANY(v_msgs);
+    DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(v_msgs);
     INSERT INTO tasker.queue_messages (queue_name, message)
     SELECT 'orchestration_step_results', jsonb_build_object('task_uuid', s.task_uuid, 'step_uuid', s.step_uuid)
     FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'));

@@ -1,3 +1,4 @@
+import { coerceError } from '../errors.js';
 import { ChannelClosedError, ChannelFullError } from './errors.js';
 import { WaitQueue, type WaitNode } from './wait-queue.js';
 
@@ -76,7 +77,7 @@ interface BlockedSender<T> {
 
 interface WaitingReceiver<T> {
   readonly resolve: (item: T | undefined) => void;
-  readonly reject: (error: unknown) => void;
+  readonly reject: (error: Error) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -87,7 +88,7 @@ const SENT: Promise<SendOutcome> = Promise.resolve('sent');
 const DROPPED: Promise<SendOutcome> = Promise.resolve('dropped');
 const END: Promise<undefined> = Promise.resolve(undefined);
 
-/** Initial ring size; the ring doubles on demand up to `capacity`, so a huge, mostly empty channel stays small. */
+/** Initial ring size; it doubles on demand up to `capacity`, so a huge but mostly empty channel stays small. */
 const INITIAL_RING_SIZE = 16;
 
 /**
@@ -207,12 +208,13 @@ export class BoundedChannel<T> implements AsyncIterable<T> {
 
   /**
    * Waits for the next item. Resolves `undefined` once the channel is closed and drained. If `signal`
-   * aborts first, the wait is abandoned and the promise rejects with the signal's reason.
+   * aborts first, the wait is abandoned and the promise rejects with the signal's reason (wrapped in an
+   * `Error` if it is not one).
    */
   receive(signal?: AbortSignal): Promise<T | undefined> {
     if (this.size > 0) return Promise.resolve(this.takeOne());
     if (this.isClosed) return END;
-    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    if (signal?.aborted) return Promise.reject(coerceError(signal.reason));
     return new Promise<T | undefined>((resolve, reject) => {
       const waiter: WaitingReceiver<T> = { resolve, reject, signal: undefined, onAbort: undefined };
       const node = this.receivers.push(waiter);
@@ -220,7 +222,7 @@ export class BoundedChannel<T> implements AsyncIterable<T> {
         waiter.signal = signal;
         waiter.onAbort = () => {
           this.receivers.remove(node);
-          reject(signal.reason as unknown);
+          reject(coerceError(signal.reason));
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
@@ -253,7 +255,9 @@ export class BoundedChannel<T> implements AsyncIterable<T> {
     const now = performance.now();
     for (let s = this.senders.shift(); s; s = this.senders.shift()) {
       this.finishWait(s, now);
-      s.reject(new ChannelClosedError(this.name, `channel '${this.name}' was closed while a send was waiting`));
+      s.reject(
+        new ChannelClosedError(this.name, `channel '${this.name}' was closed while a send was waiting`),
+      );
     }
     for (let r = this.receivers.shift(); r; r = this.receivers.shift()) {
       this.detachAbort(r);

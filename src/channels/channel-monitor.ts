@@ -7,11 +7,14 @@ export interface MonitoredChannel {
   stats(): ChannelStats;
 }
 
+/** The part of a pino logger the monitor uses; any pino `Logger` (whatever its custom levels) fits. */
+export type MonitorLogger = Pick<Logger, 'warn'>;
+
 /** Construction options of a {@link ChannelMonitor}. */
 export interface ChannelMonitorOptions {
   /** Where saturation warnings go; without one the monitor only reports through return values. */
-  logger?: Logger;
-  /** Default saturation (0..1) at or above which {@link ChannelMonitor.check} reports a channel. Default 0.8. */
+  logger?: MonitorLogger;
+  /** Saturation (0..1) at or above which {@link ChannelMonitor.check} reports a channel by default. 0.8. */
   warnThreshold?: number;
   /** Minimum time between two warnings about the same channel, in ms. Default 10 000. */
   warnIntervalMs?: number;
@@ -31,7 +34,7 @@ const DEFAULT_WARN_INTERVAL_MS = 10_000;
 export class ChannelMonitor {
   private readonly channels = new Map<string, MonitoredChannel>();
   private readonly lastWarnAt = new Map<string, number>();
-  private readonly logger: Logger | undefined;
+  private readonly logger: MonitorLogger | undefined;
   private readonly warnThreshold: number;
   private readonly warnIntervalMs: number;
   private readonly now: () => number;

@@ -1,6 +1,6 @@
 import { ErrorCode, TaskerError } from '../errors.js';
 
-/** A send could not be accepted because the channel is at capacity (policy `reject`, or a `block` send timed out). */
+/** A send was refused because the channel is at capacity (`reject` policy, or a `block` send timed out). */
 export class ChannelFullError extends TaskerError {
   /** Name of the channel that was full. */
   readonly channel: string;

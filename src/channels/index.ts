@@ -15,7 +15,12 @@ export {
 } from './bounded-channel.js';
 export { ChannelClosedError, ChannelFullError } from './errors.js';
 export { Semaphore, type ReleasePermit } from './semaphore.js';
-export { ChannelMonitor, type ChannelMonitorOptions, type MonitoredChannel } from './channel-monitor.js';
+export {
+  ChannelMonitor,
+  type ChannelMonitorOptions,
+  type MonitoredChannel,
+  type MonitorLogger,
+} from './channel-monitor.js';
 
 /** The channel settings as they appear in configuration (snake_case, as in TOML). */
 export interface ChannelSettings {

@@ -1,3 +1,4 @@
+import { coerceError } from '../errors.js';
 import { ChannelClosedError } from './errors.js';
 import { WaitQueue } from './wait-queue.js';
 
@@ -6,7 +7,7 @@ export type ReleasePermit = () => void;
 
 interface Acquirer {
   readonly resolve: (release: ReleasePermit) => void;
-  readonly reject: (error: unknown) => void;
+  readonly reject: (error: Error) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -60,12 +61,12 @@ export class Semaphore {
 
   /**
    * Waits for a permit and resolves with its release function. Rejects with {@link ChannelClosedError} if
-   * the semaphore is or becomes closed, or with the signal's reason if `signal` aborts first (the waiter is
-   * then removed from the queue and will never receive a permit).
+   * the semaphore is or becomes closed, or with the signal's reason (as an `Error`) if `signal` aborts
+   * first; the waiter is then removed from the queue and will never receive a permit.
    */
   acquire(signal?: AbortSignal): Promise<ReleasePermit> {
     if (this.isClosed) return Promise.reject(new ChannelClosedError(this.name));
-    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    if (signal?.aborted) return Promise.reject(coerceError(signal.reason));
     if (this.free > 0 && this.waiters.length === 0) {
       this.free--;
       return Promise.resolve(this.makeRelease());
@@ -77,7 +78,7 @@ export class Semaphore {
         acquirer.signal = signal;
         acquirer.onAbort = () => {
           this.waiters.remove(node);
-          reject(signal.reason as unknown);
+          reject(coerceError(signal.reason));
         };
         signal.addEventListener('abort', acquirer.onAbort, { once: true });
       }

@@ -42,7 +42,7 @@ export function schemaAt(path: string): z.ZodType | undefined {
 /** Keys allowed in the table at `path` (for "did you mean" hints). @internal */
 export function tableKeysAt(path: string): string[] {
   const schema = schemaAt(path);
-  return schema instanceof z.ZodObject ? Object.keys(schema.shape as Record<string, z.ZodType>) : [];
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
 /** Every table and leaf of the schema, depth-first in declaration order. @internal */
@@ -53,7 +53,7 @@ export function walkSchema(): { tables: SchemaTable[]; leaves: SchemaLeaf[] } {
     const description = schema.description ?? '';
     if (schema instanceof z.ZodObject) {
       if (key !== '') tables.push({ key, description });
-      for (const [child, sub] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      for (const [child, sub] of Object.entries<z.ZodType>(schema.shape)) {
         visit(sub, key === '' ? child : `${key}.${child}`);
       }
       return;
@@ -67,11 +67,19 @@ export function walkSchema(): { tables: SchemaTable[]; leaves: SchemaLeaf[] } {
 function describeLeaf(schema: z.ZodType, key: string, description: string): SchemaLeaf {
   if (schema instanceof z.ZodNumber) {
     const leaf: SchemaLeaf = { key, kind: schema.isInt ? 'integer' : 'number', description };
-    // zod reports the safe-integer bounds for `.int()` when no explicit bound was set; only real bounds matter.
-    if (schema.minValue !== null && Number.isFinite(schema.minValue) && schema.minValue > Number.MIN_SAFE_INTEGER) {
+    // `.int()` alone makes zod report the safe-integer limits as bounds; only explicit bounds are documented.
+    if (
+      schema.minValue !== null &&
+      Number.isFinite(schema.minValue) &&
+      schema.minValue > Number.MIN_SAFE_INTEGER
+    ) {
       leaf.minimum = schema.minValue;
     }
-    if (schema.maxValue !== null && Number.isFinite(schema.maxValue) && schema.maxValue < Number.MAX_SAFE_INTEGER) {
+    if (
+      schema.maxValue !== null &&
+      Number.isFinite(schema.maxValue) &&
+      schema.maxValue < Number.MAX_SAFE_INTEGER
+    ) {
       leaf.maximum = schema.maxValue;
     }
     return leaf;

@@ -65,7 +65,7 @@ const databaseSchema = z
     url: z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// connection URL')
-      .describe('PostgreSQL connection URL. Set the `DATABASE_URL` environment variable to override it.'),
+      .describe('PostgreSQL connection URL.'),
     statement_timeout_ms: int(
       0,
       HOUR_MS,
@@ -99,8 +99,14 @@ const queuesSchema = z
     ),
     notifications_enabled: z
       .boolean()
-      .describe('true: queue writes are pushed with LISTEN/NOTIFY (polling remains a fallback); false: polling only.'),
-    listener_reconnect_min_ms: int(10, 10 * 60_000, 'First delay before reconnecting a dropped LISTEN connection, in ms.'),
+      .describe(
+        'true: queue writes are pushed with LISTEN/NOTIFY (polling remains a fallback); false: polling only.',
+      ),
+    listener_reconnect_min_ms: int(
+      10,
+      10 * 60_000,
+      'First delay before reconnecting a dropped LISTEN connection, in ms.',
+    ),
     listener_reconnect_max_ms: int(
       10,
       HOUR_MS,
@@ -146,7 +152,11 @@ const orchestrationSchema = z
       HOUR_MS,
       'How often the results queue is polled when no notification arrives, in ms.',
     ),
-    retry_poll_interval_ms: int(10, HOUR_MS, 'How often steps whose retry delay has elapsed are looked for, in ms.'),
+    retry_poll_interval_ms: int(
+      10,
+      HOUR_MS,
+      'How often steps whose retry delay has elapsed are looked for, in ms.',
+    ),
     max_concurrent_result_batches: int(1, 64, 'Result batches processed at the same time.'),
     shutdown_timeout_ms: int(
       100,
@@ -155,7 +165,9 @@ const orchestrationSchema = z
     ),
     channels: z
       .strictObject({
-        result_wakeups: channelSchema('Wake-up signals for the result processor (from notifications and polls).'),
+        result_wakeups: channelSchema(
+          'Wake-up signals for the result processor (from notifications and polls).',
+        ),
       })
       .describe('In-process channels of the orchestration process.'),
   })
@@ -165,13 +177,21 @@ const workerSchema = z
   .strictObject({
     max_concurrent_handlers: int(1, 10_000, 'Step handlers running at the same time in one worker process.'),
     claim_batch_size: int(1, 1_000, 'Maximum step messages claimed from the queue per read.'),
-    poll_interval_ms: int(10, HOUR_MS, 'How often the step queue is polled when no notification arrives, in ms.'),
+    poll_interval_ms: int(
+      10,
+      HOUR_MS,
+      'How often the step queue is polled when no notification arrives, in ms.',
+    ),
     handler_timeout_ms: int(
       1,
       DAY_MS,
       'Default time limit of one handler execution, in ms (a step template can set its own).',
     ),
-    max_concurrent_completions: int(1, 256, 'Completion batches written back to the database at the same time.'),
+    max_concurrent_completions: int(
+      1,
+      256,
+      'Completion batches written back to the database at the same time.',
+    ),
     completion_batch_size: int(1, 1_000, 'Maximum step completions written per batch.'),
     completion_timeout_ms: int(1, HOUR_MS, 'Time limit for writing one completion batch, in ms.'),
     heartbeat_interval_ms: int(

@@ -49,7 +49,7 @@ export function readTomlFile(
     return undefined;
   }
   try {
-    return { text, data: parseToml(text) as Table };
+    return { text, data: parseToml(text) };
   } catch (err) {
     if (err instanceof TomlError) {
       const firstLine = err.message.split('\n')[0] ?? err.message;
@@ -104,7 +104,9 @@ export function interpolateString(value: string, env: ConfigEnv): { value: strin
     if (fallback !== undefined) {
       replacement = current === undefined || current === '' ? fallback : current;
     } else if (current === undefined) {
-      return { error: `environment variable ${name} is not set (use \${${name}:-default} to give a default)` };
+      return {
+        error: `environment variable ${name} is not set (use \${${name}:-default} to give a default)`,
+      };
     } else {
       replacement = current;
     }

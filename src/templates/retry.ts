@@ -42,7 +42,10 @@ export function resolveRetryDefaults(defaults?: Partial<RetryDefaults>): RetryDe
 }
 
 /** A complete retry policy: fields of `partial` win, the rest come from `defaults`; retryable defaults to true. */
-export function resolveRetryPolicy(partial: Partial<RetryPolicy> | undefined, defaults: RetryDefaults): RetryPolicy {
+export function resolveRetryPolicy(
+  partial: Partial<RetryPolicy> | undefined,
+  defaults: RetryDefaults,
+): RetryPolicy {
   return {
     retryable: partial?.retryable ?? true,
     maxAttempts: partial?.maxAttempts ?? defaults.maxAttempts,

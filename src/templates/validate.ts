@@ -51,7 +51,9 @@ export function validateTemplate(t: TaskTemplate, opts?: ValidateOptions): Valid
 /** Like {@link validateTemplate} but throws one {@link TemplateValidationError} listing every issue. */
 export function assertValidTemplate(t: TaskTemplate, opts?: ValidateOptions): void {
   const issues = validateTemplate(t, opts);
-  if (issues.length > 0) throw new TemplateValidationError(invalidSummary(t, opts?.source, issues.length), issues);
+  if (issues.length > 0) {
+    throw new TemplateValidationError(invalidSummary(t, opts?.source, issues.length), issues);
+  }
 }
 
 /** The headline of a {@link TemplateValidationError}. */
@@ -133,8 +135,9 @@ export function collectIssues(t: TaskTemplate, opts?: ValidateOptions): RawIssue
     }
     if (typeof name === 'string' && name !== '') {
       const first = indexByName.get(name);
-      if (first !== undefined) addGraph(at('name'), `duplicate step name '${name}' (first defined at steps[${first}])`);
-      else indexByName.set(name, i);
+      if (first !== undefined) {
+        addGraph(at('name'), `duplicate step name '${name}' (first defined at steps[${first}])`);
+      } else indexByName.set(name, i);
     }
 
     if (step.description !== undefined && typeof step.description !== 'string') {
@@ -150,14 +153,24 @@ export function collectIssues(t: TaskTemplate, opts?: ValidateOptions): RawIssue
     }
 
     if (step.type !== StepType.Standard) {
-      add(at('type'), `step type '${String(step.type)}' is not supported; only 'standard' steps are supported`);
+      add(
+        at('type'),
+        `step type '${String(step.type)}' is not supported; only 'standard' steps are supported`,
+      );
     }
 
     checkRetry(step.retry, at('retry'), add);
 
     if (step.timeoutMs !== undefined) {
-      if (!Number.isInteger(step.timeoutMs) || step.timeoutMs < 1 || step.timeoutMs > RETRY_LIMITS.maxDelayMs) {
-        add(at('timeoutMs'), `timeout must be a positive whole number of ms, at most ${RETRY_LIMITS.maxDelayMs} ms (about 24.8 days); got ${String(step.timeoutMs)} ms`);
+      if (
+        !Number.isInteger(step.timeoutMs) ||
+        step.timeoutMs < 1 ||
+        step.timeoutMs > RETRY_LIMITS.maxDelayMs
+      ) {
+        add(
+          at('timeoutMs'),
+          `timeout must be a positive whole number of ms, at most ${RETRY_LIMITS.maxDelayMs} ms (about 24.8 days); got ${String(step.timeoutMs)} ms`,
+        );
       }
     }
 
@@ -171,7 +184,7 @@ export function collectIssues(t: TaskTemplate, opts?: ValidateOptions): RawIssue
 
   // Dependencies: each must name another, existing step, at most once.
   const graph: number[][] = t.steps.map(() => []);
-  const edgeIndex: Map<number, number>[] = t.steps.map(() => new Map());
+  const edgeIndex: Map<number, number>[] = t.steps.map(() => new Map<number, number>());
   t.steps.forEach((step, i) => {
     if (!Array.isArray(step.dependsOn)) {
       addGraph(['steps', i, 'dependsOn'], 'dependencies must be a list of step names');
@@ -230,7 +243,11 @@ function checkRetry(
   }
   if (typeof retry.retryable !== 'boolean') add([...at, 'retryable'], 'retryable must be true or false');
   const { minAttempts, maxAttempts, maxDelayMs } = RETRY_LIMITS;
-  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < minAttempts || retry.maxAttempts > maxAttempts) {
+  if (
+    !Number.isInteger(retry.maxAttempts) ||
+    retry.maxAttempts < minAttempts ||
+    retry.maxAttempts > maxAttempts
+  ) {
     add(
       [...at, 'maxAttempts'],
       `max attempts must be a whole number from ${minAttempts} to ${maxAttempts}; got ${String(retry.maxAttempts)}`,
@@ -238,20 +255,38 @@ function checkRetry(
   }
   const delayOk = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= maxDelayMs;
   if (!delayOk(retry.backoffBaseMs)) {
-    add([...at, 'backoffBaseMs'], `base backoff must be a whole number of ms from 0 to ${maxDelayMs}; got ${String(retry.backoffBaseMs)}`);
+    add(
+      [...at, 'backoffBaseMs'],
+      `base backoff must be a whole number of ms from 0 to ${maxDelayMs}; got ${String(retry.backoffBaseMs)}`,
+    );
   }
   if (!delayOk(retry.maxBackoffMs)) {
-    add([...at, 'maxBackoffMs'], `max backoff must be a whole number of ms from 0 to ${maxDelayMs}; got ${String(retry.maxBackoffMs)}`);
+    add(
+      [...at, 'maxBackoffMs'],
+      `max backoff must be a whole number of ms from 0 to ${maxDelayMs}; got ${String(retry.maxBackoffMs)}`,
+    );
   } else if (delayOk(retry.backoffBaseMs) && retry.maxBackoffMs < retry.backoffBaseMs) {
     add(
       [...at, 'maxBackoffMs'],
       `max backoff (${retry.maxBackoffMs} ms) is smaller than the base backoff (${retry.backoffBaseMs} ms)`,
     );
   }
-  if (typeof retry.backoffMultiplier !== 'number' || !Number.isFinite(retry.backoffMultiplier) || retry.backoffMultiplier < 1) {
-    add([...at, 'backoffMultiplier'], `backoff multiplier must be a number >= 1; got ${String(retry.backoffMultiplier)}`);
+  if (
+    typeof retry.backoffMultiplier !== 'number' ||
+    !Number.isFinite(retry.backoffMultiplier) ||
+    retry.backoffMultiplier < 1
+  ) {
+    add(
+      [...at, 'backoffMultiplier'],
+      `backoff multiplier must be a number >= 1; got ${String(retry.backoffMultiplier)}`,
+    );
   }
-  if (typeof retry.jitter !== 'number' || !Number.isFinite(retry.jitter) || retry.jitter < 0 || retry.jitter > 1) {
+  if (
+    typeof retry.jitter !== 'number' ||
+    !Number.isFinite(retry.jitter) ||
+    retry.jitter < 0 ||
+    retry.jitter > 1
+  ) {
     add([...at, 'jitter'], `jitter must be a fraction from 0 to 1; got ${String(retry.jitter)}`);
   }
 }

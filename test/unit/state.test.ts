@@ -80,9 +80,9 @@ enqueued_as_error_for_orchestration Fail error
 waiting_for_retry Retry pending
 error ResetForRetry pending
 ` +
-  STEP_NON_TERMINAL.map((s) => `${s} Cancel cancelled\n${s} ResolveManually resolved_manually\n${s} CompleteManually complete`).join(
-    '\n',
-  );
+  STEP_NON_TERMINAL.map(
+    (s) => `${s} Cancel cancelled\n${s} ResolveManually resolved_manually\n${s} CompleteManually complete`,
+  ).join('\n');
 
 function parseTable(text: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -118,7 +118,11 @@ describe('state constants', () => {
     expect(TASK_STATES.filter(isTerminalTaskState).sort()).toEqual(
       ['cancelled', 'complete', 'error', 'resolved_manually'].sort(),
     );
-    expect(STEP_STATES.filter(isTerminalStepState).sort()).toEqual(['cancelled', 'complete', 'resolved_manually']);
+    expect(STEP_STATES.filter(isTerminalStepState).sort()).toEqual([
+      'cancelled',
+      'complete',
+      'resolved_manually',
+    ]);
     expect(isTerminalStepState(StepState.Error)).toBe(false);
   });
 

@@ -1,0 +1,56 @@
+import { ErrorCode, TaskerError } from '../errors.js';
+
+interface PgErrorLike {
+  code?: string;
+  constraint?: string;
+  message: string;
+  hint?: string;
+}
+
+function isPgError(e: unknown): e is PgErrorLike {
+  return typeof e === 'object' && e !== null && 'message' in e && 'code' in e;
+}
+
+/** SQLSTATE classes that mean "the connection or server is unavailable", worth retrying later. */
+const CONNECTION_CLASSES = ['08', '57', '53'];
+
+/** True when an error means the database could not be reached or went away (retry later, nothing is lost). */
+export function isConnectionError(e: unknown): boolean {
+  if (!isPgError(e)) {
+    const msg = e instanceof Error ? e.message : '';
+    return /ECONNREFUSED|ECONNRESET|Connection terminated|timeout exceeded when trying to connect/i.test(msg);
+  }
+  const code = e.code ?? '';
+  if (CONNECTION_CLASSES.some((c) => code.startsWith(c))) return true;
+  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/.test(code);
+}
+
+/**
+ * Maps a database error to a typed Tasker error. Our SQL functions raise custom SQLSTATEs (TKxxx); unique
+ * violations on known constraints become domain errors; everything else becomes a DATABASE_ERROR that keeps
+ * the original as its cause.
+ */
+export function mapDbError(e: unknown): Error {
+  if (e instanceof TaskerError) return e;
+  if (!isPgError(e)) return e instanceof Error ? e : new Error(String(e));
+  const hint = e.hint ? ` ${e.hint}` : '';
+  switch (e.code) {
+    case 'TK404':
+      return new TaskerError(ErrorCode.TemplateNotFound, e.message, { cause: e });
+    case 'TK409':
+      return new TaskerError(ErrorCode.TemplateConflict, `${e.message}.${hint}`, { cause: e });
+    case 'TK422':
+      return new TaskerError(ErrorCode.TaskInvalid, e.message, { cause: e });
+    case '23505':
+      if (e.constraint === 'tasks_identity_hash_key') {
+        return new TaskerError(ErrorCode.TaskDuplicate, 'a task with the same identity already exists', { cause: e });
+      }
+      break;
+    default:
+      break;
+  }
+  return new TaskerError(ErrorCode.Database, `database error: ${e.message}`, {
+    cause: e,
+    details: { sqlstate: e.code },
+  });
+}

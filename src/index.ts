@@ -1,0 +1,51 @@
+/**
+ * Tasker: a PostgreSQL-native workflow orchestration engine.
+ *
+ * @example
+ * import { loadConfig, migrate, createOrchestrator, createWorker, defineHandler, defineTemplate } from 'tasker';
+ *
+ * const template = defineTemplate({ namespace: 'shop', name: 'checkout', version: '1.0.0' })
+ *   .step('charge', { handler: 'shop.charge' })
+ *   .step('ship', { handler: 'shop.ship', dependsOn: ['charge'] })
+ *   .build();
+ * const config = loadConfig();
+ * const orchestrator = createOrchestrator({ config });
+ * const worker = createWorker({ config, templates: [template], handlers: [
+ *   defineHandler('shop.charge', async () => ({ ok: true })),
+ *   defineHandler('shop.ship', async (ctx) => ({ shipped: ctx.dependencyResults.charge })),
+ * ] });
+ * await orchestrator.start(); await worker.start();
+ * const task = await orchestrator.createTask({ namespace: 'shop', name: 'checkout', context: { order: 1 } });
+ *
+ * @module
+ */
+export * from './errors.js';
+export { loadConfig, loadConfigDetailed, type TaskerConfig, type DeepPartial } from './config/index.js';
+export { createPool, type PoolOptions } from './db/pool.js';
+export { migrate, migrationsCurrent, type MigrationResult } from './db/migrate.js';
+export {
+  QueueClient,
+  workerQueueName,
+  queueChannel,
+  STEP_RESULTS_QUEUE,
+  type QueueMessage,
+  type QueueMetrics,
+} from './messaging/queue.js';
+export { NotificationListener } from './messaging/listener.js';
+export {
+  defineTemplate,
+  parseYamlTemplate,
+  loadTemplatesFromDir,
+  validateTemplate,
+  assertValidTemplate,
+} from './templates/index.js';
+export type { TaskTemplate, StepDefinition, RetryPolicy } from './templates/types.js';
+export { TaskState, StepState } from './state/index.js';
+export { Orchestrator, createOrchestrator, type OrchestratorOptions } from './orchestration/orchestrator.js';
+export type { CreateTaskRequest, CreatedTask } from './orchestration/task-creator.js';
+export { getTask, FINISHED_TASK_STATES, type TaskView, type StepView } from './orchestration/task-queries.js';
+export { registerTemplate, type RegisteredTemplate } from './orchestration/template-registry.js';
+export { Worker, createWorker, type WorkerOptions, type StepFinishedEvent } from './worker/worker.js';
+export { defineHandler, type StepContext, type HandlerDefinition, type StepHandlerFn } from './worker/handler.js';
+export { computeRetryDelayMs } from './worker/backoff.js';
+export { createLogger } from './observability/logger.js';

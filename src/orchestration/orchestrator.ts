@@ -1,0 +1,192 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { TaskerConfig } from '../config/index.js';
+import { createPool } from '../db/pool.js';
+import { mapDbError } from '../db/errors.js';
+import { NotificationListener } from '../messaging/listener.js';
+import { QueueClient, STEP_RESULTS_QUEUE } from '../messaging/queue.js';
+import { silentLogger } from '../observability/logger.js';
+import { newProcessId } from '../runtime/process-id.js';
+import { Pump } from '../runtime/pump.js';
+import { WakeupSource } from '../runtime/wakeups.js';
+import type { TaskTemplate } from '../templates/types.js';
+import { RetryScheduler } from './retry-scheduler.js';
+import { createTask, type CreatedTask, type CreateTaskRequest } from './task-creator.js';
+import { getTask, type TaskView } from './task-queries.js';
+import { registerTemplate, TemplateResolver, type RegisteredTemplate } from './template-registry.js';
+
+export interface OrchestratorOptions {
+  config: TaskerConfig;
+  /** Use this pool instead of creating one from `config.common.database` (the caller then owns it). */
+  pool?: pg.Pool;
+  logger?: Logger;
+  /** Recorded as `processor` in the audit trail. */
+  processorId?: string;
+}
+
+/** Counters of one orchestrator, updated without locks. */
+export interface OrchestratorStats {
+  resultBatches: number;
+  resultsProcessed: number;
+  stepsEnqueued: number;
+  tasksFinalized: number;
+  retriesEnqueued: number;
+}
+
+interface ResultBatchRow {
+  results_processed: number;
+  steps_enqueued: number;
+  tasks_finalized: number;
+  next_retry_at: Date | null;
+}
+
+/**
+ * The orchestration process: creates tasks, settles step results (resolving dependents and enqueueing what
+ * became ready), and re-enqueues retries when their backoff elapses. Any number of orchestrators may run
+ * against one database; every state change is a compare-and-swap in SQL.
+ */
+export class Orchestrator {
+  readonly id: string;
+  readonly pool: pg.Pool;
+  readonly stats: OrchestratorStats = {
+    resultBatches: 0,
+    resultsProcessed: 0,
+    stepsEnqueued: 0,
+    tasksFinalized: 0,
+    retriesEnqueued: 0,
+  };
+  readonly #config: TaskerConfig;
+  readonly #logger: Logger;
+  readonly #ownsPool: boolean;
+  readonly #resolver: TemplateResolver;
+  readonly #resultPump: Pump;
+  readonly #wakeups: WakeupSource;
+  readonly #retries: RetryScheduler;
+  #listener: NotificationListener | undefined;
+  #started = false;
+
+  constructor(options: OrchestratorOptions) {
+    this.#config = options.config;
+    this.#logger = (options.logger ?? silentLogger()).child({ component: 'orchestrator' });
+    this.id = options.processorId ?? newProcessId('orchestrator');
+    const db = options.config.common.database;
+    this.#ownsPool = !options.pool;
+    this.pool =
+      options.pool ??
+      createPool({
+        url: db.url,
+        maxConnections: db.pool.max_connections,
+        idleTimeoutMs: db.pool.idle_timeout_ms,
+        acquireTimeoutMs: db.pool.acquire_timeout_ms,
+        statementTimeoutMs: db.statement_timeout_ms,
+        applicationName: 'tasker-orchestrator',
+      });
+    this.#resolver = new TemplateResolver(this.pool);
+    const orch = options.config.orchestration;
+    this.#retries = new RetryScheduler({
+      pool: this.pool,
+      processorId: this.id,
+      batchSize: orch.result_batch_size,
+      pollIntervalMs: orch.retry_poll_interval_ms,
+      logger: this.#logger,
+      onEnqueued: (n) => {
+        this.stats.retriesEnqueued += n;
+      },
+    });
+    this.#resultPump = new Pump({
+      name: 'step-results',
+      concurrency: orch.max_concurrent_result_batches,
+      logger: this.#logger,
+      batch: () => this.#processResultBatch(),
+    });
+    this.#wakeups = new WakeupSource('orchestration.result_wakeups', orch.channels.result_wakeups, this.#resultPump, this.#logger);
+  }
+
+  /** Starts listening for results and the retry timer. Migrations must already be applied. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await new QueueClient(this.pool).createQueue(STEP_RESULTS_QUEUE);
+    const queues = this.#config.common.queues;
+    if (queues.notifications_enabled) {
+      this.#listener = new NotificationListener({
+        url: this.#config.common.database.url,
+        logger: this.#logger,
+        reconnectMinMs: queues.listener_reconnect_min_ms,
+        reconnectMaxMs: queues.listener_reconnect_max_ms,
+        applicationName: 'tasker-orchestrator-listener',
+      });
+      await this.#listener.start();
+    }
+    await this.#wakeups.start({
+      ...(this.#listener ? { listener: this.#listener } : {}),
+      queues: [STEP_RESULTS_QUEUE],
+      pollIntervalMs: this.#config.orchestration.result_poll_interval_ms,
+    });
+    this.#retries.start();
+    this.#logger.info({ id: this.id }, 'orchestrator started');
+  }
+
+  /** Stops accepting wake-ups, lets running batches finish, and closes what it opened. */
+  async stop(): Promise<void> {
+    if (!this.#started) {
+      if (this.#ownsPool) await this.pool.end();
+      return;
+    }
+    this.#started = false;
+    await this.#wakeups.stop();
+    this.#retries.stop();
+    await this.#resultPump.stop();
+    await this.#retries.idle();
+    await this.#listener?.stop();
+    if (this.#ownsPool) await this.pool.end();
+    this.#logger.info({ id: this.id }, 'orchestrator stopped');
+  }
+
+  /** Registers (idempotently) a template version. */
+  registerTemplate(template: TaskTemplate): Promise<RegisteredTemplate & { created: boolean }> {
+    return registerTemplate(this.pool, template);
+  }
+
+  /** Creates a task and enqueues its root steps, in one transaction. */
+  createTask(request: CreateTaskRequest): Promise<CreatedTask> {
+    return createTask(this.pool, this.#resolver, request, this.id);
+  }
+
+  /** Reads a task with its steps. */
+  getTask(taskUuid: string): Promise<TaskView | undefined> {
+    return getTask(this.pool, taskUuid);
+  }
+
+  /** Processes one batch of results now (used by pollers and tests). Returns true if the batch was full. */
+  async #processResultBatch(): Promise<boolean> {
+    const limit = this.#config.orchestration.result_batch_size;
+    let row: ResultBatchRow;
+    try {
+      const res = await this.pool.query<ResultBatchRow>({
+        name: 'tasker_process_step_results',
+        text: 'SELECT * FROM tasker.process_step_results($1, $2)',
+        values: [limit, this.id],
+      });
+      row = res.rows[0]!;
+    } catch (e) {
+      throw mapDbError(e);
+    }
+    if (row.results_processed > 0) {
+      this.stats.resultBatches += 1;
+      this.stats.resultsProcessed += row.results_processed;
+      this.stats.stepsEnqueued += row.steps_enqueued;
+      this.stats.tasksFinalized += row.tasks_finalized;
+      if (this.#logger.isLevelEnabled('debug')) {
+        this.#logger.debug(row, 'result batch processed');
+      }
+    }
+    if (row.next_retry_at) this.#retries.hint(row.next_retry_at);
+    return row.results_processed >= limit;
+  }
+}
+
+/** Creates an orchestrator (call `start()` to run it). */
+export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
+  return new Orchestrator(options);
+}

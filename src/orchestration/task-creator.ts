@@ -1,0 +1,105 @@
+import type { Queryable } from '../db/pool.js';
+import { mapDbError } from '../db/errors.js';
+import { ErrorCode, TaskerError } from '../errors.js';
+import type { TemplateResolver } from './template-registry.js';
+
+/** What a caller asks for when creating a task. */
+export interface CreateTaskRequest {
+  namespace: string;
+  /** Template name. */
+  name: string;
+  /** Template version; the highest registered version when omitted. */
+  version?: string;
+  /** Task input. Must be a JSON object; stored exactly as given. */
+  context: Record<string, unknown>;
+  priority?: number;
+  initiator?: string;
+  sourceSystem?: string;
+  reason?: string;
+  tags?: string[];
+  correlationId?: string;
+  parentCorrelationId?: string;
+}
+
+/** The task as created. */
+export interface CreatedTask {
+  taskUuid: string;
+  state: string;
+  stepsEnqueued: number;
+  correlationId: string;
+  templateVersion: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function invalid(message: string, field: string): TaskerError {
+  return new TaskerError(ErrorCode.TaskInvalid, message, { details: { field } });
+}
+
+/** Serializes the context, refusing anything that is not a plain JSON object. */
+function serializeContext(context: unknown): string {
+  if (context === null || typeof context !== 'object' || Array.isArray(context)) {
+    throw invalid('context must be a JSON object (e.g. {"order_id": 42})', 'context');
+  }
+  try {
+    return JSON.stringify(context);
+  } catch (e) {
+    throw invalid(`context is not serializable to JSON: ${e instanceof Error ? e.message : String(e)}`, 'context');
+  }
+}
+
+function validateRequest(req: CreateTaskRequest): void {
+  if (typeof req.namespace !== 'string' || req.namespace.length === 0) throw invalid('namespace is required', 'namespace');
+  if (typeof req.name !== 'string' || req.name.length === 0) throw invalid('name is required', 'name');
+  if (req.priority !== undefined && (!Number.isInteger(req.priority) || Math.abs(req.priority) > 1_000_000)) {
+    throw invalid('priority must be an integer', 'priority');
+  }
+  if (req.tags !== undefined && (!Array.isArray(req.tags) || req.tags.some((t) => typeof t !== 'string'))) {
+    throw invalid('tags must be an array of strings', 'tags');
+  }
+  for (const field of ['correlationId', 'parentCorrelationId'] as const) {
+    const v = req[field];
+    if (v !== undefined && !UUID.test(v)) throw invalid(`${field} must be a UUID`, field);
+  }
+}
+
+/**
+ * Creates a task and enqueues its root steps in one transaction (one round trip): the task, every step, every
+ * edge and their audit rows exist together or not at all.
+ */
+export async function createTask(
+  db: Queryable,
+  resolver: TemplateResolver,
+  request: CreateTaskRequest,
+  processorId: string,
+): Promise<CreatedTask> {
+  validateRequest(request);
+  const context = serializeContext(request.context);
+  const template = await resolver.resolve(request.namespace, request.name, request.version);
+  const options = {
+    priority: request.priority,
+    initiator: request.initiator,
+    source_system: request.sourceSystem,
+    reason: request.reason,
+    tags: request.tags,
+    correlation_id: request.correlationId,
+    parent_correlation_id: request.parentCorrelationId,
+  };
+  try {
+    const res = await db.query<{ task_uuid: string; state: string; steps_enqueued: number; correlation_id: string }>({
+      name: 'tasker_create_task',
+      text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4)',
+      values: [template.templateUuid, context, JSON.stringify(options), processorId],
+    });
+    const row = res.rows[0]!;
+    return {
+      taskUuid: row.task_uuid,
+      state: row.state,
+      stepsEnqueued: row.steps_enqueued,
+      correlationId: row.correlation_id,
+      templateVersion: template.version,
+    };
+  } catch (e) {
+    throw mapDbError(e);
+  }
+}

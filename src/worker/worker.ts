@@ -1,0 +1,469 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { BoundedChannel, Semaphore, channelFromConfig } from '../channels/index.js';
+import type { TaskerConfig } from '../config/index.js';
+import { mapDbError } from '../db/errors.js';
+import { createPool } from '../db/pool.js';
+import { NotificationListener } from '../messaging/listener.js';
+import { QueueClient, workerQueueName } from '../messaging/queue.js';
+import { silentLogger } from '../observability/logger.js';
+import { registerTemplate } from '../orchestration/template-registry.js';
+import { newProcessId } from '../runtime/process-id.js';
+import { Pump } from '../runtime/pump.js';
+import { WakeupSource } from '../runtime/wakeups.js';
+import type { TaskTemplate } from '../templates/types.js';
+import { claimedStepFromRow, type ClaimRow, type ClaimedStep, type Completion } from './claimed-step.js';
+import { HandlerRegistry, type HandlerDefinition } from './handler.js';
+import { runStep } from './step-runner.js';
+
+/** Reported after a step's outcome has been written back (for progress output and tests). */
+export interface StepFinishedEvent {
+  taskUuid: string;
+  stepUuid: string;
+  stepName: string;
+  namespace: string;
+  handler: string;
+  attempt: number;
+  success: boolean;
+  durationMs: number;
+  error?: { name: string; message: string; code?: string; retryable: boolean };
+}
+
+export interface WorkerOptions {
+  config: TaskerConfig;
+  handlers: Iterable<HandlerDefinition>;
+  /** Namespaces whose queues this worker serves. Defaults to the namespaces of `templates`. */
+  namespaces?: readonly string[];
+  /** Templates to register (idempotently) at start-up. */
+  templates?: readonly TaskTemplate[];
+  /** Pool for claims and heartbeats; created from config when omitted (then owned by the worker). */
+  pool?: pg.Pool;
+  logger?: Logger;
+  workerId?: string;
+  onStepFinished?: (event: StepFinishedEvent) => void;
+}
+
+/** Counters of one worker, updated without locks. */
+export interface WorkerStats {
+  claimed: number;
+  completed: number;
+  failed: number;
+  completionBatches: number;
+  completionsRejected: number;
+  handlersRunning: number;
+  maxHandlersRunning: number;
+  inFlight: number;
+}
+
+interface InFlight {
+  step: ClaimedStep;
+}
+
+/**
+ * A worker process: claims steps of its namespaces, runs their handlers with bounded concurrency and timeouts,
+ * and writes outcomes back in batches. Claiming is push-driven (LISTEN/NOTIFY) with polling as the fallback; a
+ * running step's message stays invisible through heartbeats, so a worker that dies has its steps claimed again
+ * once their visibility timeout expires.
+ */
+export class Worker {
+  readonly id: string;
+  readonly stats: WorkerStats = {
+    claimed: 0,
+    completed: 0,
+    failed: 0,
+    completionBatches: 0,
+    completionsRejected: 0,
+    handlersRunning: 0,
+    maxHandlersRunning: 0,
+    inFlight: 0,
+  };
+  readonly #config: TaskerConfig;
+  readonly #logger: Logger;
+  readonly #registry: HandlerRegistry;
+  readonly #templates: readonly TaskTemplate[];
+  readonly #namespaces: readonly string[];
+  readonly #pool: pg.Pool;
+  readonly #completionPool: pg.Pool;
+  readonly #ownsPool: boolean;
+  readonly #onStepFinished: ((e: StepFinishedEvent) => void) | undefined;
+  readonly #inFlight = new Map<string, InFlight>();
+  readonly #dispatch: BoundedChannel<ClaimedStep>;
+  readonly #completions: BoundedChannel<Completion>;
+  readonly #handlerSlots: Semaphore;
+  readonly #completionSlots: Semaphore;
+  readonly #shutdown = new AbortController();
+  readonly #pumps = new Map<string, { pump: Pump; wakeups: WakeupSource }>();
+  readonly #handlerRuns = new Set<Promise<unknown>>();
+  readonly #completionWrites = new Set<Promise<unknown>>();
+  #listener: NotificationListener | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #dispatchLoop: Promise<void> | undefined;
+  #completionLoop: Promise<void> | undefined;
+  #started = false;
+  #claiming = false;
+
+  constructor(options: WorkerOptions) {
+    this.#config = options.config;
+    this.id = options.workerId ?? newProcessId('worker');
+    this.#logger = (options.logger ?? silentLogger()).child({ component: 'worker', worker: this.id });
+    this.#registry = new HandlerRegistry(options.handlers);
+    this.#templates = options.templates ?? [];
+    const namespaces = new Set(options.namespaces ?? this.#templates.map((t) => t.namespace));
+    this.#namespaces = [...namespaces];
+    this.#onStepFinished = options.onStepFinished;
+    const w = options.config.worker;
+    const db = options.config.common.database;
+    this.#ownsPool = !options.pool;
+    this.#pool =
+      options.pool ??
+      createPool({
+        url: db.url,
+        maxConnections: Math.max(2, Math.min(db.pool.max_connections, this.#namespaces.length + 2)),
+        idleTimeoutMs: db.pool.idle_timeout_ms,
+        acquireTimeoutMs: db.pool.acquire_timeout_ms,
+        statementTimeoutMs: db.statement_timeout_ms,
+        applicationName: 'tasker-worker',
+      });
+    // Completions get their own pool and time limit: a slow claim can never hold up writing results, and a
+    // write is bounded by its own timeout rather than by the handler's or the caller's cancellation.
+    this.#completionPool = createPool({
+      url: db.url,
+      maxConnections: w.max_concurrent_completions,
+      idleTimeoutMs: db.pool.idle_timeout_ms,
+      acquireTimeoutMs: db.pool.acquire_timeout_ms,
+      statementTimeoutMs: w.completion_timeout_ms,
+      queryTimeoutMs: w.completion_timeout_ms + 1000,
+      applicationName: 'tasker-worker-completions',
+    });
+    this.#dispatch = channelFromConfig('worker.dispatch', w.channels.dispatch);
+    this.#completions = channelFromConfig('worker.completion', w.channels.completion);
+    this.#handlerSlots = new Semaphore(w.max_concurrent_handlers);
+    this.#completionSlots = new Semaphore(w.max_concurrent_completions);
+  }
+
+  /** The namespaces this worker serves. */
+  get namespaces(): readonly string[] {
+    return this.#namespaces;
+  }
+
+  /** Channels owned by this worker (for monitoring). */
+  get channels(): BoundedChannel<unknown>[] {
+    return [this.#dispatch as BoundedChannel<unknown>, this.#completions as BoundedChannel<unknown>];
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    if (this.#namespaces.length === 0) {
+      throw new TypeError('a worker needs at least one namespace (pass namespaces or templates)');
+    }
+    this.#started = true;
+    if (this.#registry.size === 0) this.#logger.warn('worker started with no handlers: every step it claims will fail');
+    for (const t of this.#templates) await registerTemplate(this.#pool, t);
+    const queues = new QueueClient(this.#pool);
+    for (const ns of this.#namespaces) await queues.createQueue(workerQueueName(ns));
+    await this.#warnAboutMissingHandlers();
+
+    this.#dispatchLoop = this.#runDispatchLoop();
+    this.#completionLoop = this.#runCompletionLoop();
+
+    const q = this.#config.common.queues;
+    if (q.notifications_enabled) {
+      this.#listener = new NotificationListener({
+        url: this.#config.common.database.url,
+        logger: this.#logger,
+        reconnectMinMs: q.listener_reconnect_min_ms,
+        reconnectMaxMs: q.listener_reconnect_max_ms,
+        applicationName: 'tasker-worker-listener',
+      });
+      await this.#listener.start();
+    }
+    this.#claiming = true;
+    for (const ns of this.#namespaces) {
+      const queue = workerQueueName(ns);
+      const pump = new Pump({
+        name: `claim:${queue}`,
+        concurrency: 1,
+        logger: this.#logger,
+        batch: () => this.#claimBatch(queue),
+      });
+      const wakeups = new WakeupSource(
+        `worker.wakeups.${ns}`,
+        this.#config.common.channels.listener_notifications,
+        pump,
+        this.#logger,
+      );
+      this.#pumps.set(queue, { pump, wakeups });
+      await wakeups.start({
+        ...(this.#listener ? { listener: this.#listener } : {}),
+        queues: [queue],
+        pollIntervalMs: this.#config.worker.poll_interval_ms,
+      });
+    }
+    this.#heartbeat = setInterval(() => void this.#extendLeases(), this.#config.worker.heartbeat_interval_ms);
+    this.#heartbeat.unref();
+    this.#logger.info({ namespaces: this.#namespaces, handlers: this.#registry.size }, 'worker started');
+  }
+
+  /**
+   * Graceful shutdown: stop claiming, give running handlers `worker.shutdown_timeout_ms` to finish, then abort
+   * them and make their messages visible again at once, write every finished outcome, and close in reverse
+   * start order.
+   */
+  async stop(): Promise<void> {
+    if (!this.#started) {
+      await this.#closePools();
+      return;
+    }
+    this.#started = false;
+    this.#claiming = false;
+    for (const { pump, wakeups } of this.#pumps.values()) {
+      await wakeups.stop();
+      await pump.stop();
+    }
+    this.#dispatch.close();
+    await this.#dispatchLoop;
+
+    const grace = this.#config.worker.shutdown_timeout_ms;
+    const drained = await Promise.race([
+      Promise.allSettled([...this.#handlerRuns]).then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), grace).unref()),
+    ]);
+    if (!drained) {
+      this.#logger.warn({ running: this.#handlerRuns.size }, 'shutdown grace period over: aborting running handlers');
+      this.#shutdown.abort(new Error('worker shutting down'));
+      await Promise.allSettled([...this.#handlerRuns]);
+    }
+    this.#completions.close();
+    await this.#completionLoop;
+    await Promise.allSettled([...this.#completionWrites]);
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    await this.#releaseUnfinished();
+    await this.#listener?.stop();
+    await this.#closePools();
+    this.#logger.info('worker stopped');
+  }
+
+  async #closePools(): Promise<void> {
+    await this.#completionPool.end().catch(() => {});
+    if (this.#ownsPool) await this.#pool.end().catch(() => {});
+  }
+
+  async #warnAboutMissingHandlers(): Promise<void> {
+    const res = await this.#pool.query<{ template: string; step: string; handler: string }>(
+      `SELECT t.namespace || '/' || t.name || '@' || t.version AS template, s.name AS step, s.handler
+       FROM tasker.template_steps s JOIN tasker.templates t ON t.template_uuid = s.template_uuid
+       WHERE t.namespace = ANY($1) ORDER BY 1, s.position`,
+      [this.#namespaces],
+    );
+    for (const row of res.rows) {
+      if (!this.#registry.has(row.handler)) {
+        this.#logger.warn(row, 'template step has no registered handler in this worker: it will fail if claimed here');
+      }
+    }
+  }
+
+  /** Capacity for claimed-but-unfinished steps: one handler slot each, plus one claim batch of prefetch. */
+  #freeCapacity(): number {
+    const w = this.#config.worker;
+    return w.max_concurrent_handlers + w.claim_batch_size - this.#inFlight.size;
+  }
+
+  async #claimBatch(queue: string): Promise<boolean> {
+    if (!this.#claiming) return false;
+    const free = this.#freeCapacity();
+    if (free <= 0) return false;
+    const limit = Math.min(this.#config.worker.claim_batch_size, free);
+    let rows: ClaimRow[];
+    try {
+      const res = await this.#pool.query<ClaimRow>({
+        name: 'tasker_claim_steps',
+        text: 'SELECT * FROM tasker.claim_steps($1, $2, $3, $4)',
+        values: [queue, limit, this.#config.common.queues.visibility_timeout_seconds, this.id],
+      });
+      rows = res.rows;
+    } catch (e) {
+      throw mapDbError(e);
+    }
+    for (const row of rows) {
+      const step = claimedStepFromRow(queue, row);
+      this.#inFlight.set(step.stepUuid, { step });
+      this.stats.claimed += 1;
+      this.stats.inFlight = this.#inFlight.size;
+      await this.#dispatch.send(step);
+    }
+    return rows.length === limit;
+  }
+
+  async #runDispatchLoop(): Promise<void> {
+    for await (const step of this.#dispatch) {
+      let release: () => void;
+      try {
+        release = await this.#handlerSlots.acquire();
+      } catch {
+        return; // semaphore closed: shutting down
+      }
+      const run = this.#execute(step).finally(release);
+      this.#handlerRuns.add(run);
+      void run.finally(() => this.#handlerRuns.delete(run));
+    }
+  }
+
+  async #execute(step: ClaimedStep): Promise<void> {
+    this.stats.handlersRunning += 1;
+    this.stats.maxHandlersRunning = Math.max(this.stats.maxHandlersRunning, this.stats.handlersRunning);
+    try {
+      const { record, settled } = await runStep(step, this.#registry, {
+        workerId: this.id,
+        defaultTimeoutMs: this.#config.worker.handler_timeout_ms,
+        logger: this.#logger,
+        shutdownSignal: this.#shutdown.signal,
+      });
+      // The outcome is queued for writing now; the slot is held until the handler has really stopped.
+      await this.#completions.send({ step, record });
+      await settled;
+    } finally {
+      this.stats.handlersRunning -= 1;
+    }
+  }
+
+  async #runCompletionLoop(): Promise<void> {
+    const batchSize = this.#config.worker.completion_batch_size;
+    for (;;) {
+      const first = await this.#completions.receive();
+      if (first === undefined) return;
+      const batch = [first, ...this.#completions.drain(batchSize - 1)];
+      const release = await this.#completionSlots.acquire();
+      const write = this.#writeCompletions(batch).finally(release);
+      this.#completionWrites.add(write);
+      void write.finally(() => this.#completionWrites.delete(write));
+    }
+  }
+
+  /**
+   * Writes a batch of outcomes in one transaction. A failed write is retried with backoff for up to one
+   * visibility timeout; after that the messages reappear by themselves and the steps run again, so nothing is
+   * lost either way.
+   */
+  async #writeCompletions(batch: Completion[]): Promise<void> {
+    const payload = JSON.stringify(
+      batch.map((c) => ({
+        step_uuid: c.step.stepUuid,
+        msg_id: c.step.msgId,
+        attempt: c.step.attempt,
+        success: c.record.success,
+        results: c.record,
+      })),
+    );
+    const deadline = Date.now() + this.#config.common.queues.visibility_timeout_seconds * 1000;
+    let delay = 50;
+    let applied: Map<string, boolean> | undefined;
+    while (!applied) {
+      try {
+        const res = await this.#completionPool.query<{ step_uuid: string; applied: boolean }>({
+          name: 'tasker_complete_steps',
+          text: 'SELECT * FROM tasker.complete_steps($1, $2)',
+          values: [payload, this.id],
+        });
+        applied = new Map(res.rows.map((r) => [r.step_uuid, r.applied]));
+      } catch (e) {
+        if (Date.now() + delay > deadline) {
+          this.#logger.error(
+            { err: mapDbError(e), steps: batch.length },
+            'could not write step outcomes; the steps will be claimed again after their visibility timeout',
+          );
+          for (const c of batch) this.#inFlight.delete(c.step.stepUuid);
+          this.stats.inFlight = this.#inFlight.size;
+          this.#wakeClaimers();
+          return;
+        }
+        this.#logger.warn({ err: mapDbError(e), retryInMs: delay }, 'writing step outcomes failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+    this.stats.completionBatches += 1;
+    for (const c of batch) {
+      this.#inFlight.delete(c.step.stepUuid);
+      if (!applied.get(c.step.stepUuid)) {
+        // Our lease expired and the step was claimed again elsewhere: that attempt owns the step now.
+        this.stats.completionsRejected += 1;
+        this.#logger.warn(
+          { step: c.step.stepUuid, attempt: c.step.attempt },
+          'step outcome discarded: the step was claimed again after this worker lost its lease',
+        );
+        continue;
+      }
+      if (c.record.success) this.stats.completed += 1;
+      else this.stats.failed += 1;
+      this.#emitFinished(c);
+    }
+    this.stats.inFlight = this.#inFlight.size;
+    this.#wakeClaimers();
+  }
+
+  #emitFinished(c: Completion): void {
+    if (!this.#onStepFinished) return;
+    const e = c.record.error;
+    try {
+      this.#onStepFinished({
+        taskUuid: c.step.taskUuid,
+        stepUuid: c.step.stepUuid,
+        stepName: c.step.stepName,
+        namespace: c.step.namespace,
+        handler: c.step.handler,
+        attempt: c.step.attempt,
+        success: c.record.success,
+        durationMs: c.record.metadata.execution_time_ms,
+        ...(e
+          ? { error: { name: e.name, message: e.message, retryable: e.retryable, ...(e.code ? { code: e.code } : {}) } }
+          : {}),
+      });
+    } catch (err) {
+      this.#logger.warn({ err }, 'onStepFinished callback threw');
+    }
+  }
+
+  #wakeClaimers(): void {
+    if (!this.#claiming) return;
+    for (const { pump } of this.#pumps.values()) pump.wake();
+  }
+
+  /** Keeps the messages of running steps invisible (one statement per queue). */
+  async #extendLeases(): Promise<void> {
+    const byQueue = new Map<string, string[]>();
+    for (const { step } of this.#inFlight.values()) {
+      const ids = byQueue.get(step.queue) ?? [];
+      ids.push(step.msgId);
+      byQueue.set(step.queue, ids);
+    }
+    const queues = new QueueClient(this.#pool);
+    for (const [queue, ids] of byQueue) {
+      try {
+        await queues.setVisibilityTimeout(queue, ids, this.#config.common.queues.visibility_timeout_seconds);
+      } catch (e) {
+        this.#logger.warn({ err: e, queue }, 'could not extend step leases');
+      }
+    }
+  }
+
+  /** On shutdown: make the messages of steps that did not finish visible again at once. */
+  async #releaseUnfinished(): Promise<void> {
+    if (this.#inFlight.size === 0) return;
+    const byQueue = new Map<string, string[]>();
+    for (const { step } of this.#inFlight.values()) {
+      byQueue.set(step.queue, [...(byQueue.get(step.queue) ?? []), step.msgId]);
+    }
+    const queues = new QueueClient(this.#pool);
+    for (const [queue, ids] of byQueue) {
+      await queues.setVisibilityTimeout(queue, ids, 0).catch((e: unknown) => {
+        this.#logger.warn({ err: e, queue }, 'could not release unfinished steps; they return after their timeout');
+      });
+    }
+    this.#inFlight.clear();
+  }
+}
+
+/** Creates a worker (call `start()` to run it). */
+export function createWorker(options: WorkerOptions): Worker {
+  return new Worker(options);
+}
