@@ -11,7 +11,7 @@ describe('defineTemplate types', () => {
 
   it('types dependsOn as the names added so far', () => {
     const b = defineTemplate({ namespace: 'ns', name: 'n', version: '1.0.0' }).step('a', { handler: 'A' });
-    expectTypeOf(b.step).parameter(1).toEqualTypeOf<StepOptions<'a'>>();
+    expectTypeOf<Parameters<typeof b.step>[1]>().toEqualTypeOf<StepOptions<'a'>>();
     expectTypeOf<StepOptions<'a'>['dependsOn']>().toEqualTypeOf<readonly 'a'[] | undefined>();
     // @ts-expect-error 'z' was never added
     b.step('c', { handler: 'C', dependsOn: ['z'] });
