@@ -147,13 +147,35 @@ END $$;
 -- p_options: { priority, initiator, source_system, reason, tags, correlation_id, parent_correlation_id,
 --              identity_hash }
 -- ---------------------------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION tasker.create_task(p_template_uuid uuid, p_context jsonb, p_options jsonb, p_processor text)
-RETURNS TABLE (task_uuid uuid, state text, steps_enqueued int, correlation_id uuid)
+-- Resolves namespace/name@version to a template; without a version, the highest semantic version (a release
+-- ranks above its pre-releases). Raises TK404 when nothing matches.
+CREATE OR REPLACE FUNCTION tasker.resolve_template(p_namespace text, p_name text, p_version text)
+RETURNS TABLE (template_uuid uuid, version text)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+    SELECT t.template_uuid, t.version::text FROM tasker.templates t
+    WHERE t.namespace = p_namespace AND t.name = p_name AND (p_version IS NULL OR t.version = p_version)
+    ORDER BY string_to_array(regexp_replace(t.version, '[-+].*$', ''), '.')::int[] DESC,
+             (t.version !~ '-') DESC, t.version DESC
+    LIMIT 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'template % is not registered', p_namespace || '/' || p_name || coalesce('@' || p_version, '')
+      USING ERRCODE = 'TK404', HINT = 'Register it first (tasker worker --templates, or registerTemplate()).';
+  END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION tasker.create_task(
+  p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, p_processor text)
+RETURNS TABLE (task_uuid uuid, state text, steps_enqueued int, correlation_id uuid, template_version text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_task uuid := tasker.uuid_generate_v7();
-  v_ns text;
+  v_template_uuid uuid;
+  v_version text;
+  v_ns text := p_namespace;
   v_total int;
   v_roots int;
   v_corr uuid := coalesce((p_options->>'correlation_id')::uuid, gen_random_uuid());
@@ -162,17 +184,15 @@ BEGIN
     RAISE EXCEPTION 'task context must be a JSON object' USING ERRCODE = 'TK422';
   END IF;
 
-  SELECT t.namespace INTO v_ns FROM tasker.templates t WHERE t.template_uuid = p_template_uuid;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'template % not found', p_template_uuid USING ERRCODE = 'TK404';
-  END IF;
+  SELECT r.template_uuid, r.version INTO v_template_uuid, v_version
+  FROM tasker.resolve_template(p_namespace, p_name, p_version) r;
   SELECT count(*), count(*) FILTER (WHERE cardinality(ts.depends_on) = 0) INTO v_total, v_roots
-  FROM tasker.template_steps ts WHERE ts.template_uuid = p_template_uuid;
+  FROM tasker.template_steps ts WHERE ts.template_uuid = v_template_uuid;
 
   INSERT INTO tasker.tasks (task_uuid, template_uuid, namespace, state, context, priority, steps_total,
                             steps_remaining, steps_in_flight, initiator, source_system, reason, tags,
                             correlation_id, parent_correlation_id, identity_hash)
-  VALUES (v_task, p_template_uuid, v_ns, 'steps_in_process', p_context, coalesce((p_options->>'priority')::int, 0),
+  VALUES (v_task, v_template_uuid, v_ns, 'steps_in_process', p_context, coalesce((p_options->>'priority')::int, 0),
           v_total, v_total, v_roots, p_options->>'initiator', p_options->>'source_system', p_options->>'reason',
           coalesce(p_options->'tags', '[]'), v_corr, (p_options->>'parent_correlation_id')::uuid,
           coalesce(p_options->>'identity_hash', v_task::text));
@@ -189,7 +209,7 @@ BEGIN
     SELECT tasker.uuid_generate_v7(), v_task, ts.name, ts.handler,
            CASE WHEN cardinality(ts.depends_on) = 0 THEN 'enqueued' ELSE 'pending' END,
            cardinality(ts.depends_on), ts.max_attempts, ts.retryable, ts.retry_policy, ts.timeout_ms, ts.inputs
-    FROM tasker.template_steps ts WHERE ts.template_uuid = p_template_uuid
+    FROM tasker.template_steps ts WHERE ts.template_uuid = v_template_uuid
     ORDER BY ts.position
     RETURNING step_uuid, name, state
   ),
@@ -197,7 +217,7 @@ BEGIN
     INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
     SELECT parent.step_uuid, child.step_uuid
     FROM steps child
-    JOIN tasker.template_steps ts ON ts.template_uuid = p_template_uuid AND ts.name = child.name
+    JOIN tasker.template_steps ts ON ts.template_uuid = v_template_uuid AND ts.name = child.name
     CROSS JOIN LATERAL unnest(ts.depends_on) AS dep(name)
     JOIN steps parent ON parent.name = dep.name
   ),
@@ -213,7 +233,7 @@ BEGIN
   FROM steps WHERE steps.state = 'enqueued';
 
   PERFORM pg_notify(tasker.queue_channel(tasker.worker_queue_name(v_ns)), '');
-  RETURN QUERY SELECT v_task, 'steps_in_process'::text, v_roots, v_corr;
+  RETURN QUERY SELECT v_task, 'steps_in_process'::text, v_roots, v_corr, v_version;
 END $$;
 
 -- ---------------------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ export function mapDbError(e: unknown): Error {
   const hint = e.hint ? ` ${e.hint}` : '';
   switch (e.code) {
     case 'TK404':
-      return new TaskerError(ErrorCode.TemplateNotFound, e.message, { cause: e });
+      return new TaskerError(ErrorCode.TemplateNotFound, `${e.message}.${hint}`, { cause: e });
     case 'TK409':
       return new TaskerError(ErrorCode.TemplateConflict, `${e.message}.${hint}`, { cause: e });
     case 'TK422':

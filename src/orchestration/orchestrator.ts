@@ -13,7 +13,7 @@ import type { TaskTemplate } from '../templates/types.js';
 import { RetryScheduler } from './retry-scheduler.js';
 import { createTask, type CreatedTask, type CreateTaskRequest } from './task-creator.js';
 import { getTask, type TaskView } from './task-queries.js';
-import { registerTemplate, TemplateResolver, type RegisteredTemplate } from './template-registry.js';
+import { registerTemplate, type RegisteredTemplate } from './template-registry.js';
 
 export interface OrchestratorOptions {
   config: TaskerConfig;
@@ -58,7 +58,6 @@ export class Orchestrator {
   readonly #config: TaskerConfig;
   readonly #logger: Logger;
   readonly #ownsPool: boolean;
-  readonly #resolver: TemplateResolver;
   readonly #resultPump: Pump;
   readonly #wakeups: WakeupSource;
   readonly #retries: RetryScheduler;
@@ -81,7 +80,6 @@ export class Orchestrator {
         statementTimeoutMs: db.statement_timeout_ms,
         applicationName: 'tasker-orchestrator',
       });
-    this.#resolver = new TemplateResolver(this.pool);
     const orch = options.config.orchestration;
     this.#retries = new RetryScheduler({
       pool: this.pool,
@@ -150,7 +148,7 @@ export class Orchestrator {
 
   /** Creates a task and enqueues its root steps, in one transaction. */
   createTask(request: CreateTaskRequest): Promise<CreatedTask> {
-    return createTask(this.pool, this.#resolver, request, this.id);
+    return createTask(this.pool, request, this.id);
   }
 
   /** Reads a task with its steps. */

@@ -1,7 +1,6 @@
 import type { Queryable } from '../db/pool.js';
 import { mapDbError } from '../db/errors.js';
 import { ErrorCode, TaskerError } from '../errors.js';
-import type { TemplateResolver } from './template-registry.js';
 
 /** What a caller asks for when creating a task. */
 export interface CreateTaskRequest {
@@ -64,18 +63,12 @@ function validateRequest(req: CreateTaskRequest): void {
 }
 
 /**
- * Creates a task and enqueues its root steps in one transaction (one round trip): the task, every step, every
- * edge and their audit rows exist together or not at all.
+ * Creates a task and enqueues its root steps in one transaction (one round trip, template resolution included):
+ * the task, every step, every edge and their audit rows exist together or not at all.
  */
-export async function createTask(
-  db: Queryable,
-  resolver: TemplateResolver,
-  request: CreateTaskRequest,
-  processorId: string,
-): Promise<CreatedTask> {
+export async function createTask(db: Queryable, request: CreateTaskRequest, processorId: string): Promise<CreatedTask> {
   validateRequest(request);
   const context = serializeContext(request.context);
-  const template = await resolver.resolve(request.namespace, request.name, request.version);
   const options = {
     priority: request.priority,
     initiator: request.initiator,
@@ -86,10 +79,16 @@ export async function createTask(
     parent_correlation_id: request.parentCorrelationId,
   };
   try {
-    const res = await db.query<{ task_uuid: string; state: string; steps_enqueued: number; correlation_id: string }>({
+    const res = await db.query<{
+      task_uuid: string;
+      state: string;
+      steps_enqueued: number;
+      correlation_id: string;
+      template_version: string;
+    }>({
       name: 'tasker_create_task',
-      text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4)',
-      values: [template.templateUuid, context, JSON.stringify(options), processorId],
+      text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6)',
+      values: [request.namespace, request.name, request.version ?? null, context, JSON.stringify(options), processorId],
     });
     const row = res.rows[0]!;
     return {
@@ -97,7 +96,7 @@ export async function createTask(
       state: row.state,
       stepsEnqueued: row.steps_enqueued,
       correlationId: row.correlation_id,
-      templateVersion: template.version,
+      templateVersion: row.template_version,
     };
   } catch (e) {
     throw mapDbError(e);

@@ -101,6 +101,8 @@ export class Worker {
   #completionLoop: Promise<void> | undefined;
   #started = false;
   #claiming = false;
+  /** A claim was held back (or cut short) for lack of capacity: freeing capacity must trigger a claim. */
+  #starved = false;
 
   constructor(options: WorkerOptions) {
     this.#config = options.config;
@@ -271,8 +273,12 @@ export class Worker {
   async #claimBatch(queue: string): Promise<boolean> {
     if (!this.#claiming) return false;
     const free = this.#freeCapacity();
-    if (free <= 0) return false;
-    const limit = Math.min(this.#config.worker.claim_batch_size, free);
+    if (free <= 0) {
+      this.#starved = true;
+      return false;
+    }
+    const batchSize = this.#config.worker.claim_batch_size;
+    const limit = Math.min(batchSize, free);
     let rows: ClaimRow[];
     try {
       const res = await this.#pool.query<ClaimRow>({
@@ -291,6 +297,7 @@ export class Worker {
       this.stats.inFlight = this.#inFlight.size;
       await this.#dispatch.send(step);
     }
+    if (rows.length === limit && limit < batchSize) this.#starved = true;
     return rows.length === limit;
   }
 
@@ -424,7 +431,10 @@ export class Worker {
   }
 
   #wakeClaimers(): void {
-    if (!this.#claiming) return;
+    // Only when a claim was held back: otherwise notifications and polls already cover new work, and an
+    // unconditional wake would cost an empty claim round trip per completion.
+    if (!this.#claiming || !this.#starved) return;
+    this.#starved = false;
     for (const { pump } of this.#pumps.values()) pump.wake();
   }
 

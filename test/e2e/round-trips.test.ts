@@ -1,0 +1,106 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineTemplate } from '../../src/templates/index.js';
+import { defineHandler } from '../../src/worker/handler.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { startEngine, type Engine } from '../support/engine.js';
+
+/**
+ * Counts every statement the engine sends while tasks run. The per-step budget of the design is four
+ * transactions (each one round trip): enqueue (folded into the previous step's result processing), claim,
+ * complete, process result. Every engine statement is a single autocommitted call, so statements = round trips
+ * = transactions.
+ */
+const ns = 'round_trips';
+const linear = defineTemplate({ namespace: ns, name: 'linear', version: '1.0.0' })
+  .step('a', { handler: 'noop' })
+  .step('b', { handler: 'noop', dependsOn: ['a'] })
+  .step('c', { handler: 'noop', dependsOn: ['b'] })
+  .step('d', { handler: 'noop', dependsOn: ['c'] })
+  .build();
+
+const HOUR = 3_600_000;
+const calls: string[] = [];
+const originalQuery = pg.Client.prototype.query;
+
+function classify(text: string): string {
+  const m = /tasker\.(create_task|claim_steps|complete_steps|process_step_results|enqueue_due_retries|set_vt)\b/.exec(text);
+  if (m) return m[1]!;
+  if (/^\s*LISTEN\b/i.test(text)) return 'listen';
+  return 'other';
+}
+
+function count(kind: string): number {
+  return calls.filter((c) => c === kind).length;
+}
+
+async function until(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('round trips on the per-step path', () => {
+  let db: TestDatabase;
+  let engine: Engine;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    engine = await startEngine(db, {
+      templates: [linear],
+      handlers: [defineHandler('noop', () => ({ ok: true }))],
+      // Pollers and heartbeats off for the measurement: only notification-driven work remains.
+      overrides: {
+        orchestration: { result_poll_interval_ms: HOUR, retry_poll_interval_ms: HOUR },
+        worker: { poll_interval_ms: HOUR, heartbeat_interval_ms: HOUR },
+      },
+    });
+    // Let start-up wake-ups (one empty read per loop) settle before counting.
+    await new Promise((r) => setTimeout(r, 300));
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0];
+      const text = typeof first === 'string' ? first : ((first as { text?: string }).text ?? '');
+      calls.push(classify(text));
+      return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query;
+  });
+  afterAll(async () => {
+    pg.Client.prototype.query = originalQuery;
+    await engine?.stop();
+    await db?.drop();
+  });
+
+  it('one linear-4 task costs one create plus at most four round trips per step', async () => {
+    calls.length = 0;
+    const before = engine.orchestrator.stats.tasksFinalized;
+    await engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: {} });
+    await until(() => engine.orchestrator.stats.tasksFinalized === before + 1);
+
+    expect(count('create_task')).toBe(1);
+    expect(count('complete_steps')).toBe(4);
+    expect(count('process_step_results')).toBe(4);
+    expect(count('claim_steps')).toBeLessThanOrEqual(4);
+    expect(count('claim_steps')).toBeGreaterThanOrEqual(4);
+    expect(count('other')).toBe(0);
+    const perStep = count('claim_steps') + count('complete_steps') + count('process_step_results');
+    expect(perStep / 4).toBeLessThanOrEqual(4);
+  });
+
+  it('many tasks at once share round trips through batching', async () => {
+    calls.length = 0;
+    const before = engine.orchestrator.stats.tasksFinalized;
+    const tasks = 50;
+    await Promise.all(
+      Array.from({ length: tasks }, () => engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: {} })),
+    );
+    await until(() => engine.orchestrator.stats.tasksFinalized === before + tasks);
+    const steps = tasks * 4;
+    const perStepPath = count('claim_steps') + count('complete_steps') + count('process_step_results');
+    expect(count('create_task')).toBe(tasks);
+    expect(count('other')).toBe(0);
+    // Three statements per step without batching; batching must do strictly better.
+    expect(perStepPath).toBeLessThan(3 * steps);
+  });
+});
