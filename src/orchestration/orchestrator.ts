@@ -22,6 +22,8 @@ export interface OrchestratorOptions {
   logger?: Logger;
   /** Recorded as `processor` in the audit trail. */
   processorId?: string;
+  /** Called after every non-empty result batch with the running totals (progress output, benchmarks). */
+  onResultBatch?: (stats: Readonly<OrchestratorStats>) => void;
 }
 
 /** Counters of one orchestrator, updated without locks. */
@@ -58,6 +60,7 @@ export class Orchestrator {
   readonly #config: TaskerConfig;
   readonly #logger: Logger;
   readonly #ownsPool: boolean;
+  readonly #onResultBatch: ((stats: Readonly<OrchestratorStats>) => void) | undefined;
   readonly #resultPump: Pump;
   readonly #wakeups: WakeupSource;
   readonly #retries: RetryScheduler;
@@ -68,6 +71,7 @@ export class Orchestrator {
     this.#config = options.config;
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'orchestrator' });
     this.id = options.processorId ?? newProcessId('orchestrator');
+    this.#onResultBatch = options.onResultBatch;
     const db = options.config.common.database;
     this.#ownsPool = !options.pool;
     this.pool =
@@ -178,6 +182,7 @@ export class Orchestrator {
       if (this.#logger.isLevelEnabled('debug')) {
         this.#logger.debug(row, 'result batch processed');
       }
+      this.#onResultBatch?.(this.stats);
     }
     if (row.next_retry_at) this.#retries.hint(row.next_retry_at);
     return row.results_processed >= limit;

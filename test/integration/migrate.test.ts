@@ -113,10 +113,10 @@ describe('migrate', () => {
     expect(await recorded(pools[0]!)).toEqual(known.map((m) => ({ version: m.version, name: m.name, n: 1 })));
 
     // The seeded data was inserted once, not five times.
-    const queues = await pools[0]!.query(
+    const queues = await pools[0]!.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM tasker.queues WHERE queue_name = 'orchestration_step_results'`,
     );
-    expect(queues.rows[0].n).toBe(1);
+    expect(queues.rows[0]!.n).toBe(1);
   });
 
   it('every migration file can be re-run by hand (each is idempotent)', async () => {
@@ -153,8 +153,8 @@ describe('migrate', () => {
     expect((err as TaskerError).code).toBe(ErrorCode.MigrationFailed);
     expect((err as Error).message).toMatch(/9999/);
     // Nothing was changed by the refused run.
-    const rows = await pool.query('SELECT count(*)::int AS n FROM tasker.schema_migrations');
-    expect(rows.rows[0].n).toBe((await loadMigrations()).length + 1);
+    const rows = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM tasker.schema_migrations');
+    expect(rows.rows[0]!.n).toBe((await loadMigrations()).length + 1);
   });
 
   describe('loadMigrations', () => {

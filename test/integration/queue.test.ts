@@ -39,8 +39,8 @@ describe('QueueClient against PostgreSQL', () => {
   it('createQueue is idempotent', async () => {
     await q.createQueue('q_idem');
     await q.createQueue('q_idem');
-    const res = await db.pool.query(`SELECT count(*)::int AS n FROM tasker.queues WHERE queue_name = 'q_idem'`);
-    expect(res.rows[0].n).toBe(1);
+    const res = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasker.queues WHERE queue_name = 'q_idem'`);
+    expect(res.rows[0]!.n).toBe(1);
     const id = await q.send('q_idem', { ok: true });
     expect(id).toMatch(/^\d+$/);
   });
@@ -243,7 +243,7 @@ describe('QueueClient against PostgreSQL', () => {
     const longest = 'y'.repeat(47);
     await q.createQueue(longest);
     expect((await q.metrics(longest)).map((x) => x.queueName)).toEqual([longest]);
-    const res = await db.pool.query(`SELECT count(*)::int AS n FROM tasker.queues WHERE queue_name = 'has-dash'`);
-    expect(res.rows[0].n).toBe(0);
+    const res = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasker.queues WHERE queue_name = 'has-dash'`);
+    expect(res.rows[0]!.n).toBe(0);
   });
 });

@@ -1,0 +1,195 @@
+/**
+ * `npm run bench`: latency and throughput of the engine on this machine. Not part of `npm test`.
+ *
+ * Uses DATABASE_URL when set (a database `tasker_bench_<time>` is created on that server and dropped after),
+ * else an embedded PostgreSQL. Orchestrator and worker run in this process, as `tasker dev` does.
+ * Results are printed and written to BENCHMARKS.md between the generated-results markers.
+ *
+ *   npm run bench                 # full run
+ *   npm run bench -- --quick      # fewer iterations, for a smoke test
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import pg from 'pg';
+import { loadConfig, type DeepPartial, type TaskerConfig } from '../src/config/index.js';
+import { migrate } from '../src/db/migrate.js';
+import { createPool } from '../src/db/pool.js';
+import { createOrchestrator, type Orchestrator } from '../src/orchestration/orchestrator.js';
+import { defineTemplate } from '../src/templates/index.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../src/testing/embedded-postgres.js';
+import { defineHandler } from '../src/worker/handler.js';
+import { createWorker, type Worker } from '../src/worker/worker.js';
+
+const quick = process.argv.includes('--quick');
+const LATENCY_RUNS = quick ? 10 : 50;
+const WARMUP_RUNS = quick ? 3 : 10;
+const THROUGHPUT_TASKS = quick ? 200 : 2000;
+
+const ns = 'bench';
+const linear = defineTemplate({ namespace: ns, name: 'linear', version: '1.0.0' })
+  .step('s1', { handler: 'noop' })
+  .step('s2', { handler: 'noop', dependsOn: ['s1'] })
+  .step('s3', { handler: 'noop', dependsOn: ['s2'] })
+  .step('s4', { handler: 'noop', dependsOn: ['s3'] })
+  .build();
+const diamond = defineTemplate({ namespace: ns, name: 'diamond', version: '1.0.0' })
+  .step('top', { handler: 'noop' })
+  .step('left', { handler: 'noop', dependsOn: ['top'] })
+  .step('right', { handler: 'noop', dependsOn: ['top'] })
+  .step('bottom', { handler: 'noop', dependsOn: ['left', 'right'] })
+  .build();
+const handlers = [defineHandler('noop', () => ({ ok: true }))];
+
+function percentile(sorted: number[], p: number): number {
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx]!;
+}
+
+interface Engine {
+  orchestrator: Orchestrator;
+  worker: Worker;
+  finalized: () => number;
+  waitFinalized: (n: number) => Promise<void>;
+}
+
+async function startEngine(config: TaskerConfig): Promise<Engine> {
+  let waiter: { target: number; resolve: () => void } | undefined;
+  let finalized = 0;
+  const orchestrator = createOrchestrator({
+    config,
+    onResultBatch: (s) => {
+      finalized = s.tasksFinalized;
+      if (waiter && finalized >= waiter.target) {
+        const w = waiter;
+        waiter = undefined;
+        w.resolve();
+      }
+    },
+  });
+  for (const t of [linear, diamond]) await orchestrator.registerTemplate(t);
+  const worker = createWorker({ config, templates: [linear, diamond], handlers });
+  await orchestrator.start();
+  await worker.start();
+  return {
+    orchestrator,
+    worker,
+    finalized: () => finalized,
+    waitFinalized: (target) =>
+      finalized >= target ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { target, resolve })),
+  };
+}
+
+async function latency(engine: Engine, name: string): Promise<{ p50: number; p95: number; p99: number; mean: number }> {
+  const samples: number[] = [];
+  for (let i = 0; i < WARMUP_RUNS + LATENCY_RUNS; i++) {
+    const target = engine.finalized() + 1;
+    const t0 = performance.now();
+    await engine.orchestrator.createTask({ namespace: ns, name, context: { i } });
+    await engine.waitFinalized(target);
+    if (i >= WARMUP_RUNS) samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return {
+    p50: percentile(samples, 50),
+    p95: percentile(samples, 95),
+    p99: percentile(samples, 99),
+    mean: samples.reduce((a, b) => a + b, 0) / samples.length,
+  };
+}
+
+async function throughput(engine: Engine, tasks: number): Promise<{ seconds: number; tasksPerSec: number; stepsPerSec: number }> {
+  const target = engine.finalized() + tasks;
+  const t0 = performance.now();
+  const creates: Promise<unknown>[] = [];
+  for (let i = 0; i < tasks; i++) creates.push(engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: { i } }));
+  await Promise.all(creates);
+  await engine.waitFinalized(target);
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, tasksPerSec: tasks / seconds, stepsPerSec: (tasks * 4) / seconds };
+}
+
+async function main(): Promise<void> {
+  let server: EmbeddedServer | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    server = await startEmbeddedPostgres();
+    serverUrl = server.url;
+  }
+  const dbName = `tasker_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${dbName}`;
+
+  const overrides: DeepPartial<TaskerConfig> = {
+    common: { logging: { level: 'silent' }, database: { pool: { max_connections: 20 } } },
+    orchestration: { result_batch_size: 500, max_concurrent_result_batches: 2 },
+    worker: { max_concurrent_handlers: 100, claim_batch_size: 100, completion_batch_size: 200, max_concurrent_completions: 4 },
+  };
+  const config = loadConfig({ environment: 'production', env: { DATABASE_URL: url.toString() }, overrides });
+  const pool = createPool({
+    url: url.toString(),
+    maxConnections: 2,
+    idleTimeoutMs: 1000,
+    acquireTimeoutMs: 10000,
+    statementTimeoutMs: 0,
+    applicationName: 'tasker-bench',
+  });
+  await migrate(pool);
+  const settings = await pool.query<{ name: string; setting: string }>(
+    `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_level') ORDER BY name`,
+  );
+  const pgInfo = Object.fromEntries(settings.rows.map((r) => [r.name, r.setting]));
+
+  const engine = await startEngine(config);
+  console.log(`PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'DATABASE_URL'}), ${cpus().length} cores`);
+  const lin = await latency(engine, 'linear');
+  console.log(`linear-4 latency  p50 ${lin.p50.toFixed(2)} ms  p95 ${lin.p95.toFixed(2)} ms  p99 ${lin.p99.toFixed(2)} ms`);
+  const dia = await latency(engine, 'diamond');
+  console.log(`diamond-4 latency p50 ${dia.p50.toFixed(2)} ms  p95 ${dia.p95.toFixed(2)} ms  p99 ${dia.p99.toFixed(2)} ms`);
+  const tp = await throughput(engine, THROUGHPUT_TASKS);
+  console.log(
+    `throughput ${THROUGHPUT_TASKS} linear-4 tasks: ${tp.seconds.toFixed(2)} s, ${tp.tasksPerSec.toFixed(0)} tasks/s, ${tp.stepsPerSec.toFixed(0)} steps/s`,
+  );
+
+  await engine.worker.stop();
+  await engine.orchestrator.stop();
+  await pool.end();
+  await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
+  await admin.end();
+  await server?.stop();
+
+  const date = new Date().toISOString().slice(0, 10);
+  const block = [
+    `<!-- bench:start -->`,
+    `Run on ${date}: \`npm run bench${quick ? ' -- --quick' : ''}\` — ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB,`,
+    `PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'server from DATABASE_URL'}; fsync=${pgInfo.fsync},`,
+    `synchronous_commit=${pgInfo.synchronous_commit}, shared_buffers=${pgInfo.shared_buffers} x 8kB, max_connections=${pgInfo.max_connections}),`,
+    `Node ${process.version}, orchestrator and worker in one process, handlers that return at once, config \`production\``,
+    `with worker.max_concurrent_handlers=100, claim_batch_size=100, completion_batch_size=200, result_batch_size=500.`,
+    '',
+    '| measurement | runs | p50 | p95 | p99 | mean |',
+    '| --- | --- | --- | --- | --- | --- |',
+    `| linear-4, one task at a time (create → complete) | ${LATENCY_RUNS} | ${lin.p50.toFixed(2)} ms | ${lin.p95.toFixed(2)} ms | ${lin.p99.toFixed(2)} ms | ${lin.mean.toFixed(2)} ms |`,
+    `| diamond-4, one task at a time | ${LATENCY_RUNS} | ${dia.p50.toFixed(2)} ms | ${dia.p95.toFixed(2)} ms | ${dia.p99.toFixed(2)} ms | ${dia.mean.toFixed(2)} ms |`,
+    '',
+    '| throughput | tasks | wall time | tasks/s | steps/s |',
+    '| --- | --- | --- | --- | --- |',
+    `| linear-4, all submitted at once | ${THROUGHPUT_TASKS} | ${tp.seconds.toFixed(2)} s | ${tp.tasksPerSec.toFixed(0)} | ${tp.stepsPerSec.toFixed(0)} |`,
+    `<!-- bench:end -->`,
+  ].join('\n');
+  let doc: string;
+  try {
+    doc = await readFile('BENCHMARKS.md', 'utf8');
+  } catch {
+    doc = '# Benchmarks\n\n<!-- bench:start -->\n<!-- bench:end -->\n';
+  }
+  const updated = doc.includes('<!-- bench:start -->')
+    ? doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, block)
+    : `${doc}\n${block}\n`;
+  await writeFile('BENCHMARKS.md', updated);
+  console.log('BENCHMARKS.md updated');
+}
+
+await main();
