@@ -17,8 +17,10 @@ LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
 $$;
 
 -- ---------------------------------------------------------------------------------------------------------
--- State machines, mirrored from src/state (a unit test checks the two agree). Transition rows reference these
--- tables, so the database itself refuses a transition the state machine does not allow.
+-- State machines, mirrored from src/state (a test checks the two agree). The tables document the machines; the
+-- CHECK constraints below enforce them on every row. CHECKs rather than foreign keys: a foreign key check takes
+-- a KEY SHARE row lock on the referenced row, and every step of every task would contend for the same few
+-- rows ('complete', 'enqueued' ...), which measurably serialized the per-step path.
 -- ---------------------------------------------------------------------------------------------------------
 CREATE TABLE IF NOT EXISTS tasker.task_states (state text PRIMARY KEY, terminal boolean NOT NULL);
 CREATE TABLE IF NOT EXISTS tasker.step_states (state text PRIMARY KEY, terminal boolean NOT NULL);
@@ -82,6 +84,45 @@ CROSS JOIN (VALUES ('cancelled'), ('resolved_manually'), ('complete')) AS t(targ
 WHERE NOT s.terminal
 ON CONFLICT DO NOTHING;
 
+-- Immutable predicates used by the CHECK constraints. Their lists equal the tables above (tested).
+CREATE OR REPLACE FUNCTION tasker.is_task_state(p_state text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT p_state = ANY ('{pending,initializing,enqueuing_steps,steps_in_process,evaluating_results,
+    waiting_for_dependencies,waiting_for_retry,blocked_by_failures,complete,error,cancelled,resolved_manually}'::text[])
+$$;
+
+CREATE OR REPLACE FUNCTION tasker.is_step_state(p_state text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT p_state = ANY ('{pending,enqueued,in_progress,enqueued_for_orchestration,
+    enqueued_as_error_for_orchestration,waiting_for_retry,complete,error,cancelled,resolved_manually}'::text[])
+$$;
+
+CREATE OR REPLACE FUNCTION tasker.is_allowed_task_transition(p_from text, p_to text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT p_from IS NULL AND p_to = 'pending'
+      OR (p_from || '>' || p_to) = ANY ('{pending>initializing,initializing>enqueuing_steps,initializing>complete,
+    initializing>waiting_for_dependencies,enqueuing_steps>steps_in_process,enqueuing_steps>error,
+    steps_in_process>evaluating_results,evaluating_results>complete,evaluating_results>enqueuing_steps,
+    evaluating_results>steps_in_process,evaluating_results>waiting_for_dependencies,evaluating_results>waiting_for_retry,
+    evaluating_results>blocked_by_failures,waiting_for_dependencies>evaluating_results,waiting_for_retry>enqueuing_steps,
+    blocked_by_failures>error,blocked_by_failures>resolved_manually,blocked_by_failures>evaluating_results,
+    pending>cancelled,initializing>cancelled,enqueuing_steps>cancelled,steps_in_process>cancelled,
+    evaluating_results>cancelled,waiting_for_dependencies>cancelled,waiting_for_retry>cancelled,
+    blocked_by_failures>cancelled}'::text[])
+$$;
+
+CREATE OR REPLACE FUNCTION tasker.is_allowed_step_transition(p_from text, p_to text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT p_from IS NULL AND p_to = 'pending'
+      OR (p_from || '>' || p_to) = ANY ('{pending>enqueued,enqueued>in_progress,in_progress>enqueued_for_orchestration,
+    in_progress>enqueued_as_error_for_orchestration,in_progress>enqueued,enqueued_for_orchestration>complete,
+    enqueued_for_orchestration>error,enqueued_as_error_for_orchestration>waiting_for_retry,
+    enqueued_as_error_for_orchestration>error,waiting_for_retry>pending,error>pending}'::text[])
+      OR (p_to IN ('cancelled', 'resolved_manually', 'complete')
+          AND p_from = ANY ('{pending,enqueued,in_progress,enqueued_for_orchestration,
+            enqueued_as_error_for_orchestration,waiting_for_retry,error}'::text[]))
+$$;
+
 -- ---------------------------------------------------------------------------------------------------------
 -- Registry
 -- ---------------------------------------------------------------------------------------------------------
@@ -131,7 +172,7 @@ CREATE TABLE IF NOT EXISTS tasker.tasks (
   task_uuid             uuid PRIMARY KEY DEFAULT tasker.uuid_generate_v7(),
   template_uuid         uuid NOT NULL REFERENCES tasker.templates,
   namespace             varchar(29) NOT NULL,
-  state                 text NOT NULL DEFAULT 'pending' REFERENCES tasker.task_states,
+  state                 text NOT NULL DEFAULT 'pending' CHECK (tasker.is_task_state(state)),
   context               jsonb NOT NULL CHECK (jsonb_typeof(context) = 'object'),
   priority              int NOT NULL DEFAULT 0,
   steps_total           int NOT NULL,
@@ -161,7 +202,7 @@ CREATE TABLE IF NOT EXISTS tasker.workflow_steps (
   task_uuid         uuid NOT NULL REFERENCES tasker.tasks ON DELETE CASCADE,
   name              varchar(128) NOT NULL,
   handler           text NOT NULL,
-  state             text NOT NULL DEFAULT 'pending' REFERENCES tasker.step_states,
+  state             text NOT NULL DEFAULT 'pending' CHECK (tasker.is_step_state(state)),
   -- parents not yet complete or resolved_manually: the step is ready when this reaches 0 (O(1) per edge)
   pending_parents   int NOT NULL DEFAULT 0 CHECK (pending_parents >= 0),
   attempts          int NOT NULL DEFAULT 0,
@@ -194,32 +235,33 @@ CREATE INDEX IF NOT EXISTS workflow_step_edges_to_idx ON tasker.workflow_step_ed
 -- partial unique index), sort_key increases by one per transition and from_state equals the previous to_state.
 CREATE TABLE IF NOT EXISTS tasker.task_transitions (
   transition_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  task_uuid     uuid NOT NULL REFERENCES tasker.tasks ON DELETE CASCADE,
+  -- No foreign key to tasks (see the note on CHECKs above); rows are written only by the engine's functions.
+  task_uuid     uuid NOT NULL,
   from_state    text,
-  to_state      text NOT NULL REFERENCES tasker.task_states,
+  to_state      text NOT NULL,
   event         text NOT NULL,
   sort_key      int NOT NULL,
   most_recent   boolean NOT NULL,
   metadata      jsonb,
   processor     text,
   created_at    timestamptz NOT NULL DEFAULT now(),
-  FOREIGN KEY (from_state, to_state) REFERENCES tasker.task_state_transitions (from_state, to_state)
+  CHECK (tasker.is_allowed_task_transition(from_state, to_state))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS task_transitions_most_recent_key ON tasker.task_transitions (task_uuid) WHERE most_recent;
 CREATE UNIQUE INDEX IF NOT EXISTS task_transitions_sort_key ON tasker.task_transitions (task_uuid, sort_key);
 
 CREATE TABLE IF NOT EXISTS tasker.workflow_step_transitions (
   transition_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  step_uuid     uuid NOT NULL REFERENCES tasker.workflow_steps ON DELETE CASCADE,
+  step_uuid     uuid NOT NULL,
   from_state    text,
-  to_state      text NOT NULL REFERENCES tasker.step_states,
+  to_state      text NOT NULL,
   event         text NOT NULL,
   sort_key      int NOT NULL,
   most_recent   boolean NOT NULL,
   metadata      jsonb,
   processor     text,
   created_at    timestamptz NOT NULL DEFAULT now(),
-  FOREIGN KEY (from_state, to_state) REFERENCES tasker.step_state_transitions (from_state, to_state)
+  CHECK (tasker.is_allowed_step_transition(from_state, to_state))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS workflow_step_transitions_most_recent_key ON tasker.workflow_step_transitions (step_uuid) WHERE most_recent;
 CREATE UNIQUE INDEX IF NOT EXISTS workflow_step_transitions_sort_key ON tasker.workflow_step_transitions (step_uuid, sort_key);
@@ -235,7 +277,8 @@ CREATE TABLE IF NOT EXISTS tasker.queues (
 
 CREATE TABLE IF NOT EXISTS tasker.queue_messages (
   msg_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  queue_name  varchar(47) NOT NULL REFERENCES tasker.queues,
+  -- No foreign key to queues: it would row-lock the queue's registry row on every send (see above).
+  queue_name  varchar(47) NOT NULL,
   read_ct     int NOT NULL DEFAULT 0,
   enqueued_at timestamptz NOT NULL DEFAULT now(),
   vt          timestamptz NOT NULL DEFAULT now(),

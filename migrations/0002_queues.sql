@@ -12,12 +12,22 @@ BEGIN
   INSERT INTO tasker.queues (queue_name) VALUES (p_queue) ON CONFLICT (queue_name) DO NOTHING;
 END $$;
 
+-- Raises TK404 for a queue that was never created (sends must not vanish into an unknown queue).
+CREATE OR REPLACE FUNCTION tasker.assert_queue(p_queue text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM tasker.queues WHERE queue_name = p_queue) THEN
+    RAISE EXCEPTION 'queue % does not exist', p_queue USING ERRCODE = 'TK441', HINT = 'Create it with create_queue first.';
+  END IF;
+END $$;
+
 CREATE OR REPLACE FUNCTION tasker.send(p_queue text, p_message jsonb, p_delay_ms int DEFAULT 0, p_headers jsonb DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
   v_id bigint;
 BEGIN
+  PERFORM tasker.assert_queue(p_queue);
   INSERT INTO tasker.queue_messages (queue_name, vt, message, headers)
   VALUES (p_queue, now() + make_interval(secs => p_delay_ms / 1000.0), p_message, p_headers)
   RETURNING msg_id INTO v_id;
@@ -29,6 +39,7 @@ CREATE OR REPLACE FUNCTION tasker.send_batch(p_queue text, p_messages jsonb[], p
 RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM tasker.assert_queue(p_queue);
   RETURN QUERY
     INSERT INTO tasker.queue_messages (queue_name, vt, message)
     SELECT p_queue, now() + make_interval(secs => p_delay_ms / 1000.0), m FROM unnest(p_messages) AS m

@@ -6,7 +6,7 @@
 --   process_step_results  (orchestrator) settle results, resolve dependents, enqueue what became ready,
 --                         finalize tasks
 --   enqueue_due_retries   (orchestrator timer) re-enqueue steps whose backoff elapsed
--- Custom SQLSTATEs: TK404 template not found, TK409 template conflict, TK422 invalid input.
+-- Custom SQLSTATEs: TK404 template not found, TK409 template conflict, TK422 invalid input, TK441 unknown queue.
 
 -- Appends one audit row per step (most_recent protocol). The insert is driven by the rows the demoting UPDATE
 -- returns, so a step's old row is always demoted before its new row is inserted.
@@ -292,9 +292,13 @@ BEGIN
   UPDATE tasker.workflow_steps s
   SET state = 'in_progress', attempts = s.attempts + 1, last_attempted_at = now(), updated_at = now()
   WHERE s.step_uuid = ANY(v_keep);
-  PERFORM tasker.log_step_transitions(v_reclaimed, 'enqueued', 'LeaseExpired', p_worker,
-                                      jsonb_build_object('reason', 'visibility timeout expired'));
-  PERFORM tasker.log_step_transitions(v_keep, 'in_progress', 'Start', p_worker);
+  IF cardinality(v_reclaimed) > 0 THEN
+    PERFORM tasker.log_step_transitions(v_reclaimed, 'enqueued', 'LeaseExpired', p_worker,
+                                        jsonb_build_object('reason', 'visibility timeout expired'));
+  END IF;
+  IF cardinality(v_keep) > 0 THEN
+    PERFORM tasker.log_step_transitions(v_keep, 'in_progress', 'Start', p_worker);
+  END IF;
 
   IF cardinality(v_lost) > 0 THEN
     UPDATE tasker.workflow_steps s
@@ -312,13 +316,16 @@ BEGIN
     PERFORM pg_notify(tasker.queue_channel('orchestration_step_results'), '');
   END IF;
 
-  -- Delete messages of lost steps and of steps that are no longer claimable (duplicates).
-  DELETE FROM tasker.queue_messages m
-  USING unnest(v_msgs, v_steps) AS t(msg_id, step_uuid)
-  WHERE m.msg_id = t.msg_id
-    AND (t.step_uuid = ANY(v_lost)
-         OR NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
-                        WHERE s.step_uuid = t.step_uuid AND s.state IN ('enqueued', 'in_progress')));
+  -- Delete messages of lost steps and of steps that are no longer claimable (duplicates). Messages of steps
+  -- locked by a completing worker are left alone: they reappear after the timeout and are handled then.
+  IF cardinality(v_msgs) > cardinality(v_keep) THEN
+    DELETE FROM tasker.queue_messages m
+    USING unnest(v_msgs, v_steps) AS t(msg_id, step_uuid)
+    WHERE m.msg_id = t.msg_id
+      AND (t.step_uuid = ANY(v_lost)
+           OR NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                          WHERE s.step_uuid = t.step_uuid AND s.state IN ('enqueued', 'in_progress')));
+  END IF;
 
   IF cardinality(v_keep) = 0 THEN RETURN; END IF;
 
@@ -376,9 +383,13 @@ BEGIN
   FROM upd;
 
   IF v_msgs IS NOT NULL THEN
-    PERFORM tasker.log_step_transitions(v_ok, 'enqueued_for_orchestration', 'EnqueueForOrchestration', p_worker);
-    PERFORM tasker.log_step_transitions(v_failed, 'enqueued_as_error_for_orchestration',
-                                        'EnqueueAsErrorForOrchestration', p_worker);
+    IF v_ok IS NOT NULL THEN
+      PERFORM tasker.log_step_transitions(v_ok, 'enqueued_for_orchestration', 'EnqueueForOrchestration', p_worker);
+    END IF;
+    IF v_failed IS NOT NULL THEN
+      PERFORM tasker.log_step_transitions(v_failed, 'enqueued_as_error_for_orchestration',
+                                          'EnqueueAsErrorForOrchestration', p_worker);
+    END IF;
     DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(v_msgs);
     INSERT INTO tasker.queue_messages (queue_name, message)
     SELECT 'orchestration_step_results', jsonb_build_object('task_uuid', s.task_uuid, 'step_uuid', s.step_uuid)
@@ -495,12 +506,18 @@ BEGIN
   END IF;
 
   -- Tasks with a failure (now or before) enqueue nothing new: they are on their way to error.
-  SELECT coalesce(array_agg(DISTINCT s.task_uuid), '{}') INTO v_failing_tasks
-  FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_error);
-
-  SELECT coalesce(array_agg(c.step_uuid), '{}') INTO v_enqueue
-  FROM tasker.workflow_steps c JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
-  WHERE c.step_uuid = ANY(v_ready) AND t.state = 'steps_in_process' AND NOT (t.task_uuid = ANY(v_failing_tasks));
+  v_enqueue := '{}';
+  IF cardinality(v_ready) > 0 THEN
+    IF cardinality(v_error) > 0 THEN
+      SELECT coalesce(array_agg(DISTINCT s.task_uuid), '{}') INTO v_failing_tasks
+      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_error);
+    ELSE
+      v_failing_tasks := '{}';
+    END IF;
+    SELECT coalesce(array_agg(c.step_uuid), '{}') INTO v_enqueue
+    FROM tasker.workflow_steps c JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
+    WHERE c.step_uuid = ANY(v_ready) AND t.state = 'steps_in_process' AND NOT (t.task_uuid = ANY(v_failing_tasks));
+  END IF;
 
   IF cardinality(v_enqueue) > 0 THEN
     UPDATE tasker.workflow_steps SET state = 'enqueued', updated_at = now() WHERE step_uuid = ANY(v_enqueue);
@@ -541,15 +558,25 @@ BEGIN
   INTO v_done, v_to_error_running, v_to_error_blocked, v_to_blocked, v_to_wait
   FROM updated;
 
-  PERFORM tasker.move_tasks(v_done, ARRAY['evaluating_results', 'complete'],
-                            ARRAY['StepCompleted', 'AllStepsSuccessful'], p_processor);
-  PERFORM tasker.move_tasks(v_to_error_running, ARRAY['evaluating_results', 'blocked_by_failures', 'error'],
-                            ARRAY['StepCompleted', 'PermanentFailure', 'GiveUp'], p_processor);
-  PERFORM tasker.move_tasks(v_to_error_blocked, ARRAY['error'], ARRAY['GiveUp'], p_processor);
-  PERFORM tasker.move_tasks(v_to_blocked, ARRAY['evaluating_results', 'blocked_by_failures'],
-                            ARRAY['StepCompleted', 'PermanentFailure'], p_processor);
-  PERFORM tasker.move_tasks(v_to_wait, ARRAY['evaluating_results', 'waiting_for_retry'],
-                            ARRAY['StepCompleted', 'RetryScheduled'], p_processor);
+  IF cardinality(v_done) > 0 THEN
+    PERFORM tasker.move_tasks(v_done, ARRAY['evaluating_results', 'complete'],
+                              ARRAY['StepCompleted', 'AllStepsSuccessful'], p_processor);
+  END IF;
+  IF cardinality(v_to_error_running) > 0 THEN
+    PERFORM tasker.move_tasks(v_to_error_running, ARRAY['evaluating_results', 'blocked_by_failures', 'error'],
+                              ARRAY['StepCompleted', 'PermanentFailure', 'GiveUp'], p_processor);
+  END IF;
+  IF cardinality(v_to_error_blocked) > 0 THEN
+    PERFORM tasker.move_tasks(v_to_error_blocked, ARRAY['error'], ARRAY['GiveUp'], p_processor);
+  END IF;
+  IF cardinality(v_to_blocked) > 0 THEN
+    PERFORM tasker.move_tasks(v_to_blocked, ARRAY['evaluating_results', 'blocked_by_failures'],
+                              ARRAY['StepCompleted', 'PermanentFailure'], p_processor);
+  END IF;
+  IF cardinality(v_to_wait) > 0 THEN
+    PERFORM tasker.move_tasks(v_to_wait, ARRAY['evaluating_results', 'waiting_for_retry'],
+                              ARRAY['StepCompleted', 'RetryScheduled'], p_processor);
+  END IF;
 
   RETURN QUERY SELECT cardinality(v_msgs), cardinality(v_enqueue),
                       cardinality(v_done) + cardinality(v_to_error_running) + cardinality(v_to_error_blocked),

@@ -9,6 +9,7 @@ export const ErrorCode = {
   TemplateInvalid: 'TEMPLATE_INVALID',
   TemplateNotFound: 'TEMPLATE_NOT_FOUND',
   TemplateConflict: 'TEMPLATE_CONFLICT',
+  QueueNotFound: 'QUEUE_NOT_FOUND',
   TaskInvalid: 'TASK_INVALID',
   TaskNotFound: 'TASK_NOT_FOUND',
   TaskDuplicate: 'TASK_DUPLICATE',

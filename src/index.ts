@@ -42,7 +42,7 @@ export {
 export type { TaskTemplate, StepDefinition, RetryPolicy } from './templates/types.js';
 export { TaskState, StepState } from './state/index.js';
 export { Orchestrator, createOrchestrator, type OrchestratorOptions } from './orchestration/orchestrator.js';
-export type { CreateTaskRequest, CreatedTask } from './orchestration/task-creator.js';
+export { createTask, type CreateTaskRequest, type CreatedTask } from './orchestration/task-creator.js';
 export { getTask, FINISHED_TASK_STATES, type TaskView, type StepView } from './orchestration/task-queries.js';
 export { registerTemplate, type RegisteredTemplate } from './orchestration/template-registry.js';
 export { Worker, createWorker, type WorkerOptions, type StepFinishedEvent } from './worker/worker.js';

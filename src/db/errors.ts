@@ -37,6 +37,8 @@ export function mapDbError(e: unknown): Error {
   switch (e.code) {
     case 'TK404':
       return new TaskerError(ErrorCode.TemplateNotFound, `${e.message}.${hint}`, { cause: e });
+    case 'TK441':
+      return new TaskerError(ErrorCode.QueueNotFound, `${e.message}.${hint}`, { cause: e });
     case 'TK409':
       return new TaskerError(ErrorCode.TemplateConflict, `${e.message}.${hint}`, { cause: e });
     case 'TK422':

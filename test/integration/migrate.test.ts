@@ -147,7 +147,9 @@ describe('migrate', () => {
     const db = await freshDatabase();
     const pool = db.pool();
     await migrate(pool);
-    await pool.query(`INSERT INTO tasker.schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')`);
+    await pool.query(
+      `INSERT INTO tasker.schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')`,
+    );
     const err = await migrate(pool).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskerError);
     expect((err as TaskerError).code).toBe(ErrorCode.MigrationFailed);

@@ -7,7 +7,11 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it returns a value or the deadline passes. */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const v = await probe();
@@ -39,7 +43,9 @@ describe('QueueClient against PostgreSQL', () => {
   it('createQueue is idempotent', async () => {
     await q.createQueue('q_idem');
     await q.createQueue('q_idem');
-    const res = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasker.queues WHERE queue_name = 'q_idem'`);
+    const res = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM tasker.queues WHERE queue_name = 'q_idem'`,
+    );
     expect(res.rows[0]!.n).toBe(1);
     const id = await q.send('q_idem', { ok: true });
     expect(id).toMatch(/^\d+$/);
@@ -66,7 +72,12 @@ describe('QueueClient against PostgreSQL', () => {
     const id = await q.send(queue, { hello: 'world' });
     const first = await q.read<{ hello: string }>(queue, 30, 10);
     expect(first).toHaveLength(1);
-    expect(first[0]).toMatchObject({ msgId: id, queueName: queue, readCount: 1, message: { hello: 'world' } });
+    expect(first[0]).toMatchObject({
+      msgId: id,
+      queueName: queue,
+      readCount: 1,
+      message: { hello: 'world' },
+    });
     // Hidden for the 30 s requested (measured on the database clock).
     expect(first[0]!.visibleAt.getTime() - first[0]!.enqueuedAt.getTime()).toBeGreaterThanOrEqual(30_000);
     expect(await q.read(queue, 30, 10)).toEqual([]);
@@ -225,14 +236,18 @@ describe('QueueClient against PostgreSQL', () => {
     expect(every.map((x) => x.queueName)).toContain('orchestration_step_results');
   });
 
-  it('sending to an unknown queue fails with a typed DATABASE_ERROR', async () => {
+  it('sending to an unknown queue fails with a typed QUEUE_NOT_FOUND error and stores nothing', async () => {
     const err = await q.send('no_such_queue', { x: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskerError);
-    expect((err as TaskerError).code).toBe(ErrorCode.Database);
-    expect((err as TaskerError).details).toMatchObject({ sqlstate: '23503' });
+    expect((err as TaskerError).code).toBe(ErrorCode.QueueNotFound);
+    expect((err as Error).message).toContain('no_such_queue');
     const batchErr = await q.sendBatch('no_such_queue', [{ x: 1 }]).catch((e: unknown) => e);
     expect(batchErr).toBeInstanceOf(TaskerError);
-    expect((batchErr as TaskerError).code).toBe(ErrorCode.Database);
+    expect((batchErr as TaskerError).code).toBe(ErrorCode.QueueNotFound);
+    const delayedErr = await q.send('no_such_queue', { x: 1 }, 1000).catch((e: unknown) => e);
+    expect((delayedErr as TaskerError).code).toBe(ErrorCode.QueueNotFound);
+    const rows = await db.pool.query(`SELECT 1 FROM tasker.queue_messages WHERE queue_name = 'no_such_queue'`);
+    expect(rows.rowCount).toBe(0);
   });
 
   it('an invalid queue name fails at createQueue with a clear error', async () => {
@@ -243,7 +258,9 @@ describe('QueueClient against PostgreSQL', () => {
     const longest = 'y'.repeat(47);
     await q.createQueue(longest);
     expect((await q.metrics(longest)).map((x) => x.queueName)).toEqual([longest]);
-    const res = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasker.queues WHERE queue_name = 'has-dash'`);
+    const res = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM tasker.queues WHERE queue_name = 'has-dash'`,
+    );
     expect(res.rows[0]!.n).toBe(0);
   });
 });

@@ -76,7 +76,10 @@ describe('the database enforces the transition protocol', () => {
     return { taskUuid, steps: steps.rows };
   }
 
-  async function stepTransitions(stepUuid: string, q: Pick<pg.Pool, 'query'> = db.pool): Promise<TransitionRow[]> {
+  async function stepTransitions(
+    stepUuid: string,
+    q: Pick<pg.Pool, 'query'> = db.pool,
+  ): Promise<TransitionRow[]> {
     const res = await q.query<TransitionRow>(
       `SELECT from_state, to_state, event, sort_key, most_recent, processor
        FROM tasker.workflow_step_transitions WHERE step_uuid = $1 ORDER BY sort_key`,
@@ -175,7 +178,7 @@ describe('the database enforces the transition protocol', () => {
     expect(err.constraint).toBe('task_transitions_most_recent_key');
   });
 
-  it('a transition whose (from, to) pair is not allowed is rejected by the foreign key', async () => {
+  it('a transition whose (from, to) pair is not allowed is rejected by the database', async () => {
     const { taskUuid, steps } = await createTask(flowTemplate);
     const step = steps[0]!;
     for (const [from, to] of [
@@ -193,8 +196,8 @@ describe('the database enforces the transition protocol', () => {
           ),
         ),
       );
-      expect(err.code, `${from} -> ${to}`).toBe('23503');
-      expect(err.constraint).toBe('workflow_step_transitions_from_state_to_state_fkey');
+      expect(err.code, `${from} -> ${to}`).toBe('23514');
+      expect(err.constraint).toBe('workflow_step_transitions_check');
     }
     // An allowed pair goes in (so the rejections above are about the pair, not the row).
     await rolledBack((c) =>
@@ -214,7 +217,7 @@ describe('the database enforces the transition protocol', () => {
         ),
       ),
     );
-    expect(unknown.code).toBe('23503');
+    expect(unknown.code).toBe('23514');
 
     // Tasks too: complete -> steps_in_process is not a transition.
     const taskErr = await rolledBack((c) =>
@@ -226,13 +229,21 @@ describe('the database enforces the transition protocol', () => {
         ),
       ),
     );
-    expect(taskErr.code).toBe('23503');
-    expect(taskErr.constraint).toBe('task_transitions_from_state_to_state_fkey');
+    expect(taskErr.code).toBe('23514');
+    expect(taskErr.constraint).toBe('task_transitions_check');
     // The state column of the row itself only accepts known states.
     const stateErr = await pgError(
-      db.pool.query(`UPDATE tasker.workflow_steps SET state = 'teleported' WHERE step_uuid = $1`, [step.step_uuid]),
+      db.pool.query(`UPDATE tasker.workflow_steps SET state = 'teleported' WHERE step_uuid = $1`, [
+        step.step_uuid,
+      ]),
     );
-    expect(stateErr.code).toBe('23503');
+    expect(stateErr.code).toBe('23514');
+    expect(stateErr.constraint).toBe('workflow_steps_state_check');
+    const taskStateErr = await pgError(
+      db.pool.query(`UPDATE tasker.tasks SET state = 'teleported' WHERE task_uuid = $1`, [taskUuid]),
+    );
+    expect(taskStateErr.code).toBe('23514');
+    expect(taskStateErr.constraint).toBe('tasks_state_check');
   });
 
   it('tasker.uuid_generate_v7() returns version-7 UUIDs that sort by creation time', async () => {
@@ -257,9 +268,10 @@ describe('the database enforces the transition protocol', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect([...ids].sort()).toEqual(ids);
     // PostgreSQL's own uuid ordering agrees with the string order.
-    const sorted = await db.pool.query<{ id: string }>('SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id', [
-      [...ids].reverse(),
-    ]);
+    const sorted = await db.pool.query<{ id: string }>(
+      'SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id',
+      [[...ids].reverse()],
+    );
     expect(sorted.rows.map((r) => r.id)).toEqual(ids);
     // Random bits differ even within one statement.
     const many = await db.pool.query<{ n: number }>(
@@ -293,7 +305,13 @@ describe('the database enforces the transition protocol', () => {
 
     function completion(stepUuid: string, msgId: string, attempt: number, value: number): string {
       return JSON.stringify([
-        { step_uuid: stepUuid, msg_id: msgId, attempt, success: true, results: { success: true, result: { value } } },
+        {
+          step_uuid: stepUuid,
+          msg_id: msgId,
+          attempt,
+          success: true,
+          results: { success: true, result: { value } },
+        },
       ]);
     }
 
@@ -307,7 +325,10 @@ describe('the database enforces the transition protocol', () => {
       try {
         claims = await Promise.all(
           cs.map(async (c, i) => {
-            const r = await c.query<ClaimRow>(`SELECT * FROM tasker.claim_steps($1, 10, 30, $2)`, [queue, `w${i}`]);
+            const r = await c.query<ClaimRow>(`SELECT * FROM tasker.claim_steps($1, 10, 30, $2)`, [
+              queue,
+              `w${i}`,
+            ]);
             return r.rows;
           }),
         );
@@ -321,9 +342,10 @@ describe('the database enforces the transition protocol', () => {
       const claim = won.rows[0]!;
       expect(claim).toMatchObject({ step_uuid: step.step_uuid, attempt: 1, step_name: 'only' });
 
-      const row = await db.pool.query<StepRow>('SELECT state, attempts FROM tasker.workflow_steps WHERE step_uuid = $1', [
-        step.step_uuid,
-      ]);
+      const row = await db.pool.query<StepRow>(
+        'SELECT state, attempts FROM tasker.workflow_steps WHERE step_uuid = $1',
+        [step.step_uuid],
+      );
       expect(row.rows[0]).toEqual({ state: 'in_progress', attempts: 1 });
       let audit = await stepTransitions(step.step_uuid);
       const starts = audit.filter((t) => t.from_state === 'enqueued' && t.to_state === 'in_progress');
@@ -340,9 +362,10 @@ describe('the database enforces the transition protocol', () => {
         [completion(step.step_uuid, claim.msg_id, 2, -1)],
       );
       expect(wrong.rows).toEqual([{ step_uuid: step.step_uuid, applied: false }]);
-      const still = await db.pool.query('SELECT state, results FROM tasker.workflow_steps WHERE step_uuid = $1', [
-        step.step_uuid,
-      ]);
+      const still = await db.pool.query(
+        'SELECT state, results FROM tasker.workflow_steps WHERE step_uuid = $1',
+        [step.step_uuid],
+      );
       expect(still.rows[0]).toEqual({ state: 'in_progress', results: null });
 
       const cs2 = await connectAll(10);
@@ -382,7 +405,9 @@ describe('the database enforces the transition protocol', () => {
       expect(audit[3]!.processor).toBe(`c${winner}`);
 
       // The work message is gone and exactly one result message was sent to the orchestrator.
-      const work = await db.pool.query('SELECT 1 FROM tasker.queue_messages WHERE msg_id = $1', [claim.msg_id]);
+      const work = await db.pool.query('SELECT 1 FROM tasker.queue_messages WHERE msg_id = $1', [
+        claim.msg_id,
+      ]);
       expect(work.rowCount).toBe(0);
       const results = await db.pool.query(
         `SELECT 1 FROM tasker.queue_messages
@@ -392,9 +417,10 @@ describe('the database enforces the transition protocol', () => {
       expect(results.rowCount).toBe(1);
 
       // Completing again, even with the right attempt, is refused.
-      const again = await db.pool.query<{ applied: boolean }>(`SELECT * FROM tasker.complete_steps($1, 'again')`, [
-        completion(step.step_uuid, claim.msg_id, 1, 99),
-      ]);
+      const again = await db.pool.query<{ applied: boolean }>(
+        `SELECT * FROM tasker.complete_steps($1, 'again')`,
+        [completion(step.step_uuid, claim.msg_id, 1, 99)],
+      );
       expect(again.rows).toEqual([{ step_uuid: step.step_uuid, applied: false }]);
     });
 
@@ -402,14 +428,17 @@ describe('the database enforces the transition protocol', () => {
       const { steps } = await createTask(casTemplate);
       const step = steps[0]!;
       // Claim with a zero lease: the message is visible again at once, as if the worker had died.
-      const first = await db.pool.query<ClaimRow>(`SELECT * FROM tasker.claim_steps($1, 10, 0, 'dead')`, [queue]);
+      const first = await db.pool.query<ClaimRow>(`SELECT * FROM tasker.claim_steps($1, 10, 0, 'dead')`, [
+        queue,
+      ]);
       expect(first.rows.map((r) => [r.step_uuid, r.attempt])).toEqual([[step.step_uuid, 1]]);
 
       let second: ClaimRow[] = [];
       const deadline = Date.now() + 10_000;
       while (second.length === 0 && Date.now() < deadline) {
-        second = (await db.pool.query<ClaimRow>(`SELECT * FROM tasker.claim_steps($1, 10, 30, 'alive')`, [queue]))
-          .rows;
+        second = (
+          await db.pool.query<ClaimRow>(`SELECT * FROM tasker.claim_steps($1, 10, 30, 'alive')`, [queue])
+        ).rows;
       }
       expect(second.map((r) => [r.step_uuid, r.attempt])).toEqual([[step.step_uuid, 2]]);
 
@@ -422,17 +451,20 @@ describe('the database enforces the transition protocol', () => {
         ['enqueued', 'in_progress', 'Start', 'alive'],
       ]);
 
-      const stale = await db.pool.query<{ applied: boolean }>(`SELECT * FROM tasker.complete_steps($1, 'dead')`, [
-        completion(step.step_uuid, first.rows[0]!.msg_id, 1, 1),
-      ]);
+      const stale = await db.pool.query<{ applied: boolean }>(
+        `SELECT * FROM tasker.complete_steps($1, 'dead')`,
+        [completion(step.step_uuid, first.rows[0]!.msg_id, 1, 1)],
+      );
       expect(stale.rows[0]!.applied).toBe(false);
-      const fresh = await db.pool.query<{ applied: boolean }>(`SELECT * FROM tasker.complete_steps($1, 'alive')`, [
-        completion(step.step_uuid, second[0]!.msg_id, 2, 2),
-      ]);
+      const fresh = await db.pool.query<{ applied: boolean }>(
+        `SELECT * FROM tasker.complete_steps($1, 'alive')`,
+        [completion(step.step_uuid, second[0]!.msg_id, 2, 2)],
+      );
       expect(fresh.rows[0]!.applied).toBe(true);
-      const row = await db.pool.query('SELECT state, attempts FROM tasker.workflow_steps WHERE step_uuid = $1', [
-        step.step_uuid,
-      ]);
+      const row = await db.pool.query(
+        'SELECT state, attempts FROM tasker.workflow_steps WHERE step_uuid = $1',
+        [step.step_uuid],
+      );
       expect(row.rows[0]).toEqual({ state: 'enqueued_for_orchestration', attempts: 2 });
     });
   });
