@@ -99,8 +99,8 @@ $$;
 
 CREATE OR REPLACE FUNCTION tasker.is_allowed_task_transition(p_from text, p_to text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT p_from IS NULL AND p_to = 'pending'
-      OR (p_from || '>' || p_to) = ANY ('{pending>initializing,initializing>enqueuing_steps,initializing>complete,
+  SELECT CASE WHEN p_from IS NULL THEN coalesce(p_to = 'pending', false) ELSE coalesce(
+    (p_from || '>' || p_to) = ANY ('{pending>initializing,initializing>enqueuing_steps,initializing>complete,
     initializing>waiting_for_dependencies,enqueuing_steps>steps_in_process,enqueuing_steps>error,
     steps_in_process>evaluating_results,evaluating_results>complete,evaluating_results>enqueuing_steps,
     evaluating_results>steps_in_process,evaluating_results>waiting_for_dependencies,evaluating_results>waiting_for_retry,
@@ -108,19 +108,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     blocked_by_failures>error,blocked_by_failures>resolved_manually,blocked_by_failures>evaluating_results,
     pending>cancelled,initializing>cancelled,enqueuing_steps>cancelled,steps_in_process>cancelled,
     evaluating_results>cancelled,waiting_for_dependencies>cancelled,waiting_for_retry>cancelled,
-    blocked_by_failures>cancelled}'::text[])
+    blocked_by_failures>cancelled}'::text[]), false) END
 $$;
 
 CREATE OR REPLACE FUNCTION tasker.is_allowed_step_transition(p_from text, p_to text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT p_from IS NULL AND p_to = 'pending'
-      OR (p_from || '>' || p_to) = ANY ('{pending>enqueued,enqueued>in_progress,in_progress>enqueued_for_orchestration,
+  SELECT CASE WHEN p_from IS NULL THEN coalesce(p_to = 'pending', false) ELSE coalesce(
+    (p_from || '>' || p_to) = ANY ('{pending>enqueued,enqueued>in_progress,in_progress>enqueued_for_orchestration,
     in_progress>enqueued_as_error_for_orchestration,in_progress>enqueued,enqueued_for_orchestration>complete,
     enqueued_for_orchestration>error,enqueued_as_error_for_orchestration>waiting_for_retry,
     enqueued_as_error_for_orchestration>error,waiting_for_retry>pending,error>pending}'::text[])
       OR (p_to IN ('cancelled', 'resolved_manually', 'complete')
           AND p_from = ANY ('{pending,enqueued,in_progress,enqueued_for_orchestration,
-            enqueued_as_error_for_orchestration,waiting_for_retry,error}'::text[]))
+            enqueued_as_error_for_orchestration,waiting_for_retry,error}'::text[])), false) END
 $$;
 
 -- ---------------------------------------------------------------------------------------------------------

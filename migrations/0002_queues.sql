@@ -12,7 +12,7 @@ BEGIN
   INSERT INTO tasker.queues (queue_name) VALUES (p_queue) ON CONFLICT (queue_name) DO NOTHING;
 END $$;
 
--- Raises TK404 for a queue that was never created (sends must not vanish into an unknown queue).
+-- Raises TK441 for a queue that was never created (sends must not vanish into an unknown queue).
 CREATE OR REPLACE FUNCTION tasker.assert_queue(p_queue text) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 BEGIN

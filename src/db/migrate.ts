@@ -27,14 +27,21 @@ export interface MigrationResult {
 export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   const migrations: Migration[] = [];
+  const seen = new Map<number, string>();
   for (const file of files) {
     const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
     if (!match) {
       throw new TaskerError(ErrorCode.MigrationFailed, `migration file '${file}' is not named NNNN_name.sql`);
     }
+    const version = Number(match[1]);
+    const clash = seen.get(version);
+    if (clash) {
+      throw new TaskerError(ErrorCode.MigrationFailed, `duplicate migration version ${version}: ${clash} and ${file}`);
+    }
+    seen.set(version, file);
     const sql = await readFile(`${dir}/${file}`, 'utf8');
     migrations.push({
-      version: Number(match[1]),
+      version,
       name: match[2] ?? file,
       sql,
       checksum: createHash('sha256').update(sql).digest('hex'),

@@ -183,6 +183,15 @@ describe('migrate', () => {
       expect(ms[0]!.checksum).not.toBe(ms[1]!.checksum);
     });
 
+    it('rejects two files with the same version instead of silently skipping one', async () => {
+      const sub = await mkdtemp(join(dir, 'dup-'));
+      await writeFile(join(sub, '0001_a.sql'), 'SELECT 1;');
+      await writeFile(join(sub, '0001_b.sql'), 'SELECT 2;');
+      const err = await loadMigrations(sub).catch((e: unknown) => e);
+      expect((err as TaskerError).code).toBe(ErrorCode.MigrationFailed);
+      expect((err as Error).message).toContain('duplicate migration version 1');
+    });
+
     it.each(['bad-name.sql', '1_short.sql', '0003_Upper.sql', '00004_five_digits.sql', '0005.sql'])(
       'rejects a badly named file: %s',
       async (bad) => {

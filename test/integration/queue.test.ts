@@ -246,7 +246,9 @@ describe('QueueClient against PostgreSQL', () => {
     expect((batchErr as TaskerError).code).toBe(ErrorCode.QueueNotFound);
     const delayedErr = await q.send('no_such_queue', { x: 1 }, 1000).catch((e: unknown) => e);
     expect((delayedErr as TaskerError).code).toBe(ErrorCode.QueueNotFound);
-    const rows = await db.pool.query(`SELECT 1 FROM tasker.queue_messages WHERE queue_name = 'no_such_queue'`);
+    const rows = await db.pool.query(
+      `SELECT 1 FROM tasker.queue_messages WHERE queue_name = 'no_such_queue'`,
+    );
     expect(rows.rowCount).toBe(0);
   });
 

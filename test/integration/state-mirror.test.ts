@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allowedStepStatePairs,
   allowedTaskStatePairs,
+  canTransitionStep,
+  canTransitionTask,
   STEP_STATES,
   TASK_STATES,
   TERMINAL_STEP_STATES,
@@ -11,7 +13,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 const pairKey = (p: { from: string; to: string }) => `${p.from} -> ${p.to}`;
 
-describe('the SQL state tables mirror src/state', () => {
+describe('the SQL state tables and CHECK predicates mirror src/state', () => {
   let db: TestDatabase;
 
   beforeAll(async () => {
@@ -61,6 +63,59 @@ describe('the SQL state tables mirror src/state', () => {
     expect(Object.keys(expected)).toHaveLength(10);
     // error is deliberately not terminal in both places.
     expect(expected.error).toBe(false);
+  });
+
+  /** Every (from, to) over `states` with the database's verdict. */
+  async function verdicts(fn: string, states: readonly string[]): Promise<Map<string, boolean | null>> {
+    const res = await db.pool.query<{ f: string; t: string; ok: boolean | null }>(
+      `SELECT f, t, tasker.${fn}(f, t) AS ok FROM unnest($1::text[]) AS f CROSS JOIN unnest($1::text[]) AS t`,
+      [states],
+    );
+    expect(res.rows).toHaveLength(states.length ** 2);
+    return new Map(res.rows.map((r) => [pairKey({ from: r.f, to: r.t }), r.ok]));
+  }
+
+  it('the task transition CHECK predicate allows exactly the pairs src/state allows', async () => {
+    const sql = await verdicts('is_allowed_task_transition', TASK_STATES);
+    for (const from of TASK_STATES) {
+      for (const to of TASK_STATES) {
+        expect(sql.get(pairKey({ from, to })), pairKey({ from, to })).toBe(canTransitionTask(from, to));
+      }
+    }
+    const created = await db.pool.query<{ ok: boolean }>(
+      `SELECT tasker.is_allowed_task_transition(NULL, 'pending') AS ok`,
+    );
+    expect(created.rows[0]!.ok).toBe(true);
+  });
+
+  it('the step transition CHECK predicate allows exactly the pairs src/state allows', async () => {
+    const sql = await verdicts('is_allowed_step_transition', STEP_STATES);
+    for (const from of STEP_STATES) {
+      for (const to of STEP_STATES) {
+        expect(sql.get(pairKey({ from, to })), pairKey({ from, to })).toBe(canTransitionStep(from, to));
+      }
+    }
+    const created = await db.pool.query<{ ok: boolean }>(
+      `SELECT tasker.is_allowed_step_transition(NULL, 'pending') AS ok`,
+    );
+    expect(created.rows[0]!.ok).toBe(true);
+  });
+
+  it('the state CHECK predicates accept exactly the known states', async () => {
+    const probe = async (fn: string, values: readonly string[]) => {
+      const res = await db.pool.query<{ v: string; ok: boolean }>(
+        `SELECT v, tasker.${fn}(v) AS ok FROM unnest($1::text[]) AS v`,
+        [values],
+      );
+      return Object.fromEntries(res.rows.map((r) => [r.v, r.ok]));
+    };
+    const bogus = ['', 'Pending', 'teleported', 'complete '];
+    expect(await probe('is_task_state', [...TASK_STATES, ...bogus])).toEqual(
+      Object.fromEntries([...TASK_STATES.map((s) => [s, true]), ...bogus.map((s) => [s, false])]),
+    );
+    expect(await probe('is_step_state', [...STEP_STATES, ...bogus])).toEqual(
+      Object.fromEntries([...STEP_STATES.map((s) => [s, true]), ...bogus.map((s) => [s, false])]),
+    );
   });
 
   it('no transition leaves a terminal state in the database', async () => {

@@ -186,6 +186,7 @@ describe('the database enforces the transition protocol', () => {
       ['complete', 'pending'],
       ['pending', 'in_progress'],
       ['cancelled', 'enqueued'],
+      [null, 'complete'],
     ] as const) {
       const err = await rolledBack((c) =>
         pgError(
@@ -231,6 +232,17 @@ describe('the database enforces the transition protocol', () => {
     );
     expect(taskErr.code).toBe('23514');
     expect(taskErr.constraint).toBe('task_transitions_check');
+    // Only a task's first row may have no from_state, and it must enter 'pending'.
+    const nullFrom = await rolledBack((c) =>
+      pgError(
+        c.query(
+          `INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key, most_recent)
+           VALUES ($1, NULL, 'complete', 'Bogus', 100, false)`,
+          [taskUuid],
+        ),
+      ),
+    );
+    expect(nullFrom.code).toBe('23514');
     // The state column of the row itself only accepts known states.
     const stateErr = await pgError(
       db.pool.query(`UPDATE tasker.workflow_steps SET state = 'teleported' WHERE step_uuid = $1`, [
