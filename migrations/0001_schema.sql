@@ -191,9 +191,8 @@ CREATE TABLE IF NOT EXISTS tasker.tasks (
   created_at            timestamptz NOT NULL DEFAULT now(),
   updated_at            timestamptz NOT NULL DEFAULT now(),
   completed_at          timestamptz
-);
+) WITH (fillfactor = 80);
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_identity_hash_key ON tasker.tasks (identity_hash);
-CREATE INDEX IF NOT EXISTS tasks_state_idx ON tasker.tasks (state) WHERE state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually');
 CREATE INDEX IF NOT EXISTS tasks_template_idx ON tasker.tasks (template_uuid, created_at);
 CREATE INDEX IF NOT EXISTS tasks_correlation_idx ON tasker.tasks (correlation_id);
 
@@ -218,9 +217,11 @@ CREATE TABLE IF NOT EXISTS tasker.workflow_steps (
   created_at        timestamptz NOT NULL DEFAULT now(),
   updated_at        timestamptz NOT NULL DEFAULT now(),
   UNIQUE (task_uuid, name)
-);
+) WITH (fillfactor = 80);
+-- Indexes on workflow_steps never mention state (not even in a predicate), so the many state changes of a step
+-- are HOT updates that touch no index; the free space left by fillfactor makes room for them.
 CREATE INDEX IF NOT EXISTS workflow_steps_retry_due_idx ON tasker.workflow_steps (next_retry_at)
-  WHERE state = 'waiting_for_retry';
+  WHERE next_retry_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS tasker.workflow_step_edges (
   from_step_uuid uuid NOT NULL REFERENCES tasker.workflow_steps ON DELETE CASCADE,
@@ -232,9 +233,9 @@ CREATE TABLE IF NOT EXISTS tasker.workflow_step_edges (
 CREATE INDEX IF NOT EXISTS workflow_step_edges_to_idx ON tasker.workflow_step_edges (to_step_uuid);
 
 -- Audit trail. The most_recent protocol: exactly one row per entity has most_recent = true (enforced by the
--- partial unique index), sort_key increases by one per transition and from_state equals the previous to_state.
+-- partial unique index), sort_key increases by one per transition (the primary key keeps it unique) and
+-- from_state equals the previous to_state.
 CREATE TABLE IF NOT EXISTS tasker.task_transitions (
-  transition_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   -- No foreign key to tasks (see the note on CHECKs above); rows are written only by the engine's functions.
   task_uuid     uuid NOT NULL,
   from_state    text,
@@ -245,13 +246,12 @@ CREATE TABLE IF NOT EXISTS tasker.task_transitions (
   metadata      jsonb,
   processor     text,
   created_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (task_uuid, sort_key),
   CHECK (tasker.is_allowed_task_transition(from_state, to_state))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS task_transitions_most_recent_key ON tasker.task_transitions (task_uuid) WHERE most_recent;
-CREATE UNIQUE INDEX IF NOT EXISTS task_transitions_sort_key ON tasker.task_transitions (task_uuid, sort_key);
 
 CREATE TABLE IF NOT EXISTS tasker.workflow_step_transitions (
-  transition_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   step_uuid     uuid NOT NULL,
   from_state    text,
   to_state      text NOT NULL,
@@ -261,10 +261,10 @@ CREATE TABLE IF NOT EXISTS tasker.workflow_step_transitions (
   metadata      jsonb,
   processor     text,
   created_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (step_uuid, sort_key),
   CHECK (tasker.is_allowed_step_transition(from_state, to_state))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS workflow_step_transitions_most_recent_key ON tasker.workflow_step_transitions (step_uuid) WHERE most_recent;
-CREATE UNIQUE INDEX IF NOT EXISTS workflow_step_transitions_sort_key ON tasker.workflow_step_transitions (step_uuid, sort_key);
 
 -- ---------------------------------------------------------------------------------------------------------
 -- Queues (PGMQ-style). One table holds every logical queue so that all queue SQL is static (plans are cached,

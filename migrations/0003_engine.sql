@@ -13,7 +13,12 @@
 CREATE OR REPLACE FUNCTION tasker.log_step_transitions(
   p_steps uuid[], p_to text, p_event text, p_processor text, p_metadata jsonb DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
 BEGIN
   IF p_steps IS NULL OR cardinality(p_steps) = 0 THEN RETURN; END IF;
   WITH demoted AS (
@@ -29,7 +34,12 @@ END $$;
 CREATE OR REPLACE FUNCTION tasker.log_task_transitions(
   p_tasks uuid[], p_path text[], p_events text[], p_processor text, p_metadata jsonb DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
 DECLARE
   i int;
 BEGIN
@@ -49,7 +59,12 @@ END $$;
 CREATE OR REPLACE FUNCTION tasker.move_tasks(
   p_tasks uuid[], p_path text[], p_events text[], p_processor text, p_metadata jsonb DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
 BEGIN
   IF p_tasks IS NULL OR cardinality(p_tasks) = 0 THEN RETURN; END IF;
   UPDATE tasker.tasks SET state = p_path[cardinality(p_path)], updated_at = now(),
@@ -64,7 +79,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 'worker_' || p_namespace || '_
 
 -- Sends one step message per step to its namespace queue and notifies each queue once.
 CREATE OR REPLACE FUNCTION tasker.send_step_messages(p_steps uuid[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
 DECLARE
   v_queue text;
 BEGIN
@@ -169,7 +189,12 @@ END $$;
 CREATE OR REPLACE FUNCTION tasker.create_task(
   p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, p_processor text)
 RETURNS TABLE (task_uuid uuid, state text, steps_enqueued int, correlation_id uuid, template_version text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
 #variable_conflict use_column
 DECLARE
   v_task uuid := tasker.uuid_generate_v7();
@@ -247,7 +272,12 @@ RETURNS TABLE (msg_id bigint, step_uuid uuid, task_uuid uuid, step_name text, ha
                max_attempts int, retryable boolean, retry_policy jsonb, timeout_ms int, inputs jsonb,
                context jsonb, namespace text, template_name text, template_version text, correlation_id uuid,
                dependency_results jsonb)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
 #variable_conflict use_column
 DECLARE
   v_msgs bigint[];
@@ -355,16 +385,32 @@ END $$;
 -- Worker completion. p_results: [{ step_uuid, msg_id, attempt, success, results }]. A result is applied only if
 -- the step is still in_progress at the same attempt (a worker whose lease expired cannot overwrite the attempt
 -- that replaced it). Returns one row per input with applied = true/false.
+-- p_resolve = true is the fast path: instead of sending result messages for an orchestrator, the same
+-- transaction resolves the steps (resolve_steps), which saves a queue hop and a transaction per step. Tasks are
+-- locked first, in the same order as resolve_steps, so this never deadlocks with an orchestrator.
 -- ---------------------------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text)
+CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text, p_resolve boolean DEFAULT false)
 RETURNS TABLE (step_uuid uuid, applied boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
 #variable_conflict use_column
 DECLARE
   v_ok uuid[];
   v_failed uuid[];
   v_msgs bigint[];
 BEGIN
+  IF p_resolve THEN
+    v_ok := ARRAY(SELECT (e->>'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
+    PERFORM 1 FROM tasker.tasks t
+    WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_ok)))
+    ORDER BY t.task_uuid
+    FOR UPDATE OF t;
+  END IF;
+
   WITH input AS (
     SELECT (e->>'step_uuid')::uuid AS step_uuid, (e->>'msg_id')::bigint AS msg_id, (e->>'attempt')::int AS attempt,
            coalesce((e->>'success')::boolean, false) AS success, e->'results' AS results
@@ -391,10 +437,14 @@ BEGIN
                                           'EnqueueAsErrorForOrchestration', p_worker);
     END IF;
     DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(v_msgs);
-    INSERT INTO tasker.queue_messages (queue_name, message)
-    SELECT 'orchestration_step_results', jsonb_build_object('task_uuid', s.task_uuid, 'step_uuid', s.step_uuid)
-    FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'));
-    PERFORM pg_notify(tasker.queue_channel('orchestration_step_results'), '');
+    IF p_resolve THEN
+      PERFORM 1 FROM tasker.resolve_steps(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'), p_worker);
+    ELSE
+      INSERT INTO tasker.queue_messages (queue_name, message)
+      SELECT 'orchestration_step_results', jsonb_build_object('task_uuid', s.task_uuid, 'step_uuid', s.step_uuid)
+      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'));
+      PERFORM pg_notify(tasker.queue_channel('orchestration_step_results'), '');
+    END IF;
   END IF;
 
   RETURN QUERY
@@ -404,18 +454,23 @@ BEGIN
 END $$;
 
 -- ---------------------------------------------------------------------------------------------------------
--- Orchestration: settle a batch of step results. One transaction: take result messages, lock their tasks (in
--- uuid order, so concurrent orchestrators never deadlock), move each step to complete / waiting_for_retry /
--- error, decrement the pending-parent counters of dependents (O(1) per edge), enqueue steps that became ready,
--- and finalize tasks that are done.
+-- The one resolution function: settle steps whose outcome a worker stored. Locks their tasks (in uuid order, so
+-- concurrent callers never deadlock), moves each step to complete / waiting_for_retry / error, decrements the
+-- pending-parent counters of dependents (O(1) per edge), enqueues steps that became ready, and finalizes tasks
+-- that are done. Called by process_step_results (orchestrator, batches of result messages) and by
+-- complete_steps when a worker resolves inside its own completion transaction (the fast path).
 -- ---------------------------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION tasker.process_step_results(p_limit int, p_processor text)
-RETURNS TABLE (results_processed int, steps_enqueued int, tasks_finalized int, next_retry_at timestamptz)
-LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION tasker.resolve_steps(p_steps uuid[], p_processor text)
+RETURNS TABLE (steps_enqueued int, tasks_finalized int, next_retry_at timestamptz)
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
 #variable_conflict use_column
 DECLARE
-  v_msgs bigint[];
-  v_steps uuid[];
+  v_steps uuid[] := p_steps;
   v_complete uuid[];
   v_error uuid[];
   v_retry uuid[];
@@ -429,24 +484,8 @@ DECLARE
   v_to_wait uuid[];
   v_next timestamptz;
 BEGIN
-  WITH visible AS (
-    SELECT m.msg_id, (m.message->>'step_uuid')::uuid AS step_uuid FROM tasker.queue_messages m
-    WHERE m.queue_name = 'orchestration_step_results' AND m.vt <= now()
-    ORDER BY m.vt, m.msg_id
-    LIMIT p_limit
-    FOR UPDATE SKIP LOCKED
-  )
-  SELECT array_agg(visible.msg_id), array_agg(visible.step_uuid) INTO v_msgs, v_steps FROM visible;
-  IF v_msgs IS NULL THEN
-    RETURN QUERY SELECT 0, 0, 0, NULL::timestamptz;
-    RETURN;
-  END IF;
-
-  -- Acknowledge: the messages are consumed by this transaction, or restored if it rolls back.
-  DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(v_msgs);
-
   PERFORM 1 FROM tasker.tasks t
-  WHERE t.task_uuid IN (SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_steps))
+  WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_steps)))
   ORDER BY t.task_uuid
   FOR UPDATE OF t;
 
@@ -578,9 +617,47 @@ BEGIN
                               ARRAY['StepCompleted', 'RetryScheduled'], p_processor);
   END IF;
 
-  RETURN QUERY SELECT cardinality(v_msgs), cardinality(v_enqueue),
+  RETURN QUERY SELECT cardinality(v_enqueue),
                       cardinality(v_done) + cardinality(v_to_error_running) + cardinality(v_to_error_blocked),
                       v_next;
+END $$;
+
+-- ---------------------------------------------------------------------------------------------------------
+-- Orchestration: settle a batch of step results in one transaction: take (and so acknowledge) up to p_limit
+-- result messages, then resolve their steps. A rollback restores the messages.
+-- ---------------------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION tasker.process_step_results(p_limit int, p_processor text)
+RETURNS TABLE (results_processed int, steps_enqueued int, tasks_finalized int, next_retry_at timestamptz)
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
+#variable_conflict use_column
+DECLARE
+  v_steps uuid[];
+  v_n int;
+BEGIN
+  WITH taken AS (
+    DELETE FROM tasker.queue_messages m
+    WHERE m.msg_id IN (
+      SELECT v.msg_id FROM tasker.queue_messages v
+      WHERE v.queue_name = 'orchestration_step_results' AND v.vt <= now()
+      ORDER BY v.vt, v.msg_id
+      LIMIT p_limit
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING (m.message->>'step_uuid')::uuid AS step_uuid
+  )
+  SELECT array_agg(taken.step_uuid) INTO v_steps FROM taken;
+  IF v_steps IS NULL THEN
+    RETURN QUERY SELECT 0, 0, 0, NULL::timestamptz;
+    RETURN;
+  END IF;
+  v_n := cardinality(v_steps);
+  RETURN QUERY SELECT v_n, r.steps_enqueued, r.tasks_finalized, r.next_retry_at
+               FROM tasker.resolve_steps(v_steps, p_processor) r;
 END $$;
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -590,7 +667,12 @@ END $$;
 -- ---------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tasker.enqueue_due_retries(p_limit int, p_processor text)
 RETURNS TABLE (steps_enqueued int, next_retry_at timestamptz)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
+-- small the tables were when they were made: every statement here touches a handful of rows by key.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
 #variable_conflict use_column
 DECLARE
   v_tasks uuid[];

@@ -194,6 +194,13 @@ const workerSchema = z
     ),
     completion_batch_size: int(1, 1_000, 'Maximum step completions written per batch.'),
     completion_timeout_ms: int(1, HOUR_MS, 'Time limit for writing one completion batch, in ms.'),
+    resolve_in_completion: z
+      .boolean()
+      .describe(
+        'Fast path: resolve dependents, enqueue ready steps and finalize the task inside the completion ' +
+          'transaction (two transactions per step instead of four, no result-queue hop). Orchestrators are ' +
+          'then only needed for task creation and retries.',
+      ),
     heartbeat_interval_ms: int(
       100,
       HOUR_MS,

@@ -31,7 +31,7 @@ async function freePort(): Promise<number> {
  * `persistent`). Settings favour a development machine: fsync stays on so benchmark figures are honest.
  */
 export async function startEmbeddedPostgres(
-  options: { dataDir?: string; persistent?: boolean; port?: number } = {},
+  options: { dataDir?: string; persistent?: boolean; port?: number; settings?: Record<string, string> } = {},
 ): Promise<EmbeddedServer> {
   // Not created here: when running as root the package creates it and hands it to the postgres OS user.
   const dataDir = options.dataDir ?? join(tmpdir(), `tasker-pg-${randomBytes(6).toString('hex')}`);
@@ -47,7 +47,9 @@ export async function startEmbeddedPostgres(
     persistent: options.persistent ?? false,
     onLog: () => {},
     onError: () => {},
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'shared_buffers=256MB'],
+    postgresFlags: Object.entries({ max_connections: '300', shared_buffers: '256MB', ...options.settings }).flatMap(
+      ([k, v]) => ['-c', `${k}=${v}`],
+    ),
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
   await server.start();

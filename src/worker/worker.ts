@@ -368,8 +368,8 @@ export class Worker {
       try {
         const res = await this.#completionPool.query<{ step_uuid: string; applied: boolean }>({
           name: 'tasker_complete_steps',
-          text: 'SELECT * FROM tasker.complete_steps($1, $2)',
-          values: [payload, this.id],
+          text: 'SELECT * FROM tasker.complete_steps($1, $2, $3)',
+          values: [payload, this.id, this.#config.worker.resolve_in_completion],
         });
         applied = new Map(res.rows.map((r) => [r.step_uuid, r.applied]));
       } catch (e) {

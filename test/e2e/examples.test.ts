@@ -7,13 +7,20 @@ import { startEngine, waitForTask, type Engine } from '../support/engine.js';
 
 const templatesDir = fileURLToPath(new URL('../../examples/templates', import.meta.url));
 
-describe('example workflows run end to end', () => {
+describe.each([
+  ['four transactions per step (orchestrator resolves)', false],
+  ['fast path (worker resolves in its completion transaction)', true],
+])('example workflows run end to end: %s', (_mode, resolveInCompletion) => {
   let db: TestDatabase;
   let engine: Engine;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    engine = await startEngine(db, { templates: await loadTemplatesFromDir(templatesDir), handlers: exampleHandlers });
+    engine = await startEngine(db, {
+      templates: await loadTemplatesFromDir(templatesDir),
+      handlers: exampleHandlers,
+      overrides: { worker: { resolve_in_completion: resolveInCompletion } },
+    });
   });
   afterAll(async () => {
     await engine?.stop();
@@ -72,5 +79,13 @@ describe('example workflows run end to end', () => {
     expect(payment.result).toMatchObject({ amount_charged: 99, attempt: 2 });
     const ship = task.steps.find((s) => s.name === 'ship_order')!;
     expect(ship.result).toEqual({ tracking_number: 'TRK-A-1', payment_id: 'pay-A-1' });
+  });
+
+  it('settles results on the path the configuration selects', async () => {
+    const before = engine.orchestrator.stats.resultsProcessed;
+    const task = await run('linear_workflow', 'examples', { even_number: 3 });
+    expect(task.state).toBe('complete');
+    // The orchestrator sees result messages only on the four-transaction path.
+    expect(engine.orchestrator.stats.resultsProcessed - before).toBe(resolveInCompletion ? 0 : 4);
   });
 });

@@ -103,4 +103,32 @@ describe('round trips on the per-step path', () => {
     // Three statements per step without batching; batching must do strictly better.
     expect(perStepPath).toBeLessThan(3 * steps);
   });
+
+  it('the fast path costs two round trips per step', async () => {
+    const fast = await startEngine(db, {
+      templates: [linear],
+      handlers: [defineHandler('noop', () => ({ ok: true }))],
+      overrides: {
+        orchestration: { result_poll_interval_ms: HOUR, retry_poll_interval_ms: HOUR },
+        worker: { poll_interval_ms: HOUR, heartbeat_interval_ms: HOUR, resolve_in_completion: true },
+      },
+    });
+    try {
+      // Only the fast engine's worker serves the namespace while it runs.
+      await engine.worker.stop();
+      await new Promise((r) => setTimeout(r, 300));
+      calls.length = 0;
+      const before = fast.finished.length;
+      await fast.orchestrator.createTask({ namespace: ns, name: 'linear', context: {} });
+      await until(() => fast.finished.length === before + 4);
+      await until(() => count('complete_steps') === 4);
+      expect(count('create_task')).toBe(1);
+      expect(count('claim_steps')).toBe(4);
+      expect(count('complete_steps')).toBe(4);
+      expect(count('process_step_results')).toBe(0);
+      expect(count('other')).toBe(0);
+    } finally {
+      await fast.stop();
+    }
+  });
 });
