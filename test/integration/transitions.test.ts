@@ -158,7 +158,7 @@ describe('the database enforces the transition protocol', () => {
         ),
       );
       expect(dup.code).toBe('23505');
-      expect(dup.constraint).toBe('workflow_step_transitions_sort_key');
+      expect(dup.constraint).toBe('workflow_step_transitions_pkey');
     });
     expect((await stepTransitions(step.step_uuid)).filter((t) => t.most_recent)).toHaveLength(1);
   });
