@@ -21,6 +21,8 @@ import { defineHandler } from '../src/worker/handler.js';
 import { createWorker, type Worker } from '../src/worker/worker.js';
 
 const quick = process.argv.includes('--quick');
+/** --profile: load pg_stat_statements (embedded server only) and print the costliest statements per mode. */
+const profile = process.argv.includes('--profile');
 const LATENCY_RUNS = quick ? 10 : 50;
 const WARMUP_RUNS = quick ? 3 : 10;
 const THROUGHPUT_TASKS = quick ? 200 : 2000;
@@ -126,11 +128,30 @@ async function throughput(engine: Engine, tasks: number): Promise<{ seconds: num
   return { seconds, tasksPerSec: tasks / seconds, stepsPerSec: (tasks * 4) / seconds };
 }
 
+async function printTopStatements(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  const top = await c.query<{ calls: string; mean: number; total: number; rows: string; query: string }>(
+    `SELECT calls, rows, round(mean_exec_time::numeric, 4)::float8 AS mean, round(total_exec_time::numeric, 1)::float8 AS total,
+            regexp_replace(left(query, 100), '\\s+', ' ', 'g') AS query
+     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     ORDER BY total_exec_time DESC LIMIT 30`,
+  );
+  for (const r of top.rows) {
+    console.log(`${String(r.total).padStart(9)} ms ${String(r.calls).padStart(7)}x ${String(r.rows).padStart(7)}r ${String(r.mean).padStart(8)} ms  ${r.query}`);
+  }
+  await c.query('SELECT pg_stat_statements_reset()');
+  await c.end();
+}
+
 async function main(): Promise<void> {
   let server: EmbeddedServer | undefined;
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
-    server = await startEmbeddedPostgres();
+    server = await startEmbeddedPostgres(
+      profile ? { settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } } : {},
+    );
     serverUrl = server.url;
   }
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -192,6 +213,7 @@ async function main(): Promise<void> {
     tpRows.push(
       `| linear-4, all submitted at once | ${label} | ${THROUGHPUT_TASKS} | ${tp.seconds.toFixed(2)} s | ${tp.tasksPerSec.toFixed(0)} | ${tp.stepsPerSec.toFixed(0)} |`,
     );
+    if (profile) await printTopStatements(db.url);
     await engine.worker.stop();
     await engine.orchestrator.stop();
     await db.drop();

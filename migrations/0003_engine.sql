@@ -15,9 +15,13 @@ CREATE OR REPLACE FUNCTION tasker.log_step_transitions(
 RETURNS void
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 BEGIN
   IF p_steps IS NULL OR cardinality(p_steps) = 0 THEN RETURN; END IF;
@@ -36,9 +40,13 @@ CREATE OR REPLACE FUNCTION tasker.log_task_transitions(
 RETURNS void
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 DECLARE
   i int;
@@ -61,9 +69,13 @@ CREATE OR REPLACE FUNCTION tasker.move_tasks(
 RETURNS void
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 BEGIN
   IF p_tasks IS NULL OR cardinality(p_tasks) = 0 THEN RETURN; END IF;
@@ -81,9 +93,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 'worker_' || p_namespace || '_
 CREATE OR REPLACE FUNCTION tasker.send_step_messages(p_steps uuid[]) RETURNS void
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 DECLARE
   v_queue text;
@@ -191,9 +207,13 @@ CREATE OR REPLACE FUNCTION tasker.create_task(
 RETURNS TABLE (task_uuid uuid, state text, steps_enqueued int, correlation_id uuid, template_version text)
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -274,9 +294,13 @@ RETURNS TABLE (msg_id bigint, step_uuid uuid, task_uuid uuid, step_name text, ha
                dependency_results jsonb)
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -351,7 +375,7 @@ BEGIN
   IF cardinality(v_msgs) > cardinality(v_keep) THEN
     DELETE FROM tasker.queue_messages m
     USING unnest(v_msgs, v_steps) AS t(msg_id, step_uuid)
-    WHERE m.msg_id = t.msg_id
+    WHERE m.msg_id = ANY(v_msgs) AND m.msg_id = t.msg_id
       AND (t.step_uuid = ANY(v_lost)
            OR NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
                           WHERE s.step_uuid = t.step_uuid AND s.state IN ('enqueued', 'in_progress')));
@@ -378,7 +402,7 @@ BEGIN
   JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
   JOIN tasker.templates tp ON tp.template_uuid = t.template_uuid
   LEFT JOIN deps d ON d.step_uuid = s.step_uuid
-  WHERE m.step_uuid = ANY(v_keep);
+  WHERE s.step_uuid = ANY(v_keep);
 END $$;
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -393,20 +417,24 @@ CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text,
 RETURNS TABLE (step_uuid uuid, applied boolean)
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 #variable_conflict use_column
 DECLARE
   v_ok uuid[];
   v_failed uuid[];
   v_msgs bigint[];
+  v_ids uuid[] := ARRAY(SELECT (e->>'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
 BEGIN
   IF p_resolve THEN
-    v_ok := ARRAY(SELECT (e->>'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
     PERFORM 1 FROM tasker.tasks t
-    WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_ok)))
+    WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_ids)))
     ORDER BY t.task_uuid
     FOR UPDATE OF t;
   END IF;
@@ -420,7 +448,8 @@ BEGIN
     SET state = CASE WHEN i.success THEN 'enqueued_for_orchestration' ELSE 'enqueued_as_error_for_orchestration' END,
         results = i.results, updated_at = now()
     FROM input i
-    WHERE s.step_uuid = i.step_uuid AND s.state = 'in_progress' AND s.attempts = i.attempt
+    -- The ANY() gives the planner an index condition; joining on the jsonb input alone can scan every step.
+    WHERE s.step_uuid = ANY(v_ids) AND s.step_uuid = i.step_uuid AND s.state = 'in_progress' AND s.attempts = i.attempt
     RETURNING s.step_uuid, i.success, i.msg_id
   )
   SELECT array_agg(upd.step_uuid) FILTER (WHERE upd.success), array_agg(upd.step_uuid) FILTER (WHERE NOT upd.success),
@@ -464,13 +493,19 @@ CREATE OR REPLACE FUNCTION tasker.resolve_steps(p_steps uuid[], p_processor text
 RETURNS TABLE (steps_enqueued int, tasks_finalized int, next_retry_at timestamptz)
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 #variable_conflict use_column
 DECLARE
   v_steps uuid[] := p_steps;
+  v_tasks uuid[];
+  v_children uuid[];
   v_complete uuid[];
   v_error uuid[];
   v_retry uuid[];
@@ -484,10 +519,12 @@ DECLARE
   v_to_wait uuid[];
   v_next timestamptz;
 BEGIN
-  PERFORM 1 FROM tasker.tasks t
-  WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_steps)))
-  ORDER BY t.task_uuid
-  FOR UPDATE OF t;
+  SELECT array_agg(l.task_uuid) INTO v_tasks FROM (
+    SELECT t.task_uuid FROM tasker.tasks t
+    WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_steps)))
+    ORDER BY t.task_uuid
+    FOR UPDATE OF t
+  ) l;
 
   -- Decide each result. Template retryable=false, a handler error marked non-retryable, or no attempts left make
   -- the failure permanent. Steps not waiting for orchestration (duplicate messages) are ignored.
@@ -515,12 +552,14 @@ BEGIN
     WHERE step_uuid = ANY(v_complete);
     PERFORM tasker.log_step_transitions(v_complete, 'complete', 'Complete', p_processor);
 
+    v_children := ARRAY(SELECT DISTINCT e.to_step_uuid FROM tasker.workflow_step_edges e
+                        WHERE e.from_step_uuid = ANY(v_complete));
     WITH released AS (
       SELECT e.to_step_uuid, count(*)::int AS n FROM tasker.workflow_step_edges e
       WHERE e.from_step_uuid = ANY(v_complete) GROUP BY e.to_step_uuid
     ), decremented AS (
       UPDATE tasker.workflow_steps c SET pending_parents = c.pending_parents - released.n
-      FROM released WHERE c.step_uuid = released.to_step_uuid
+      FROM released WHERE c.step_uuid = ANY(v_children) AND c.step_uuid = released.to_step_uuid
       RETURNING c.step_uuid, c.pending_parents, c.state
     )
     SELECT coalesce(array_agg(step_uuid) FILTER (WHERE pending_parents = 0 AND state = 'pending'), '{}')
@@ -578,6 +617,7 @@ BEGIN
            (array_agg(jsonb_build_object('step_uuid', s.step_uuid, 'step_name', s.name, 'error', s.results->'error'))
               FILTER (WHERE o.kind = 'error'))[1] AS first_error
     FROM outcome o JOIN tasker.workflow_steps s ON s.step_uuid = o.step_uuid
+    WHERE s.step_uuid = ANY(v_complete || v_error || v_retry || v_enqueue)
     GROUP BY s.task_uuid
   ), updated AS (
     UPDATE tasker.tasks t
@@ -585,7 +625,7 @@ BEGIN
         steps_in_flight = t.steps_in_flight - p.settled + p.enqueued,
         error = coalesce(t.error, p.first_error),
         updated_at = now()
-    FROM per_task p WHERE t.task_uuid = p.task_uuid
+    FROM per_task p WHERE t.task_uuid = ANY(v_tasks) AND t.task_uuid = p.task_uuid
     RETURNING t.task_uuid, t.state, t.steps_remaining, t.steps_in_flight, t.error IS NOT NULL AS failing
   )
   SELECT
@@ -630,9 +670,13 @@ CREATE OR REPLACE FUNCTION tasker.process_step_results(p_limit int, p_processor 
 RETURNS TABLE (results_processed int, steps_enqueued int, tasks_finalized int, next_retry_at timestamptz)
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -669,9 +713,13 @@ CREATE OR REPLACE FUNCTION tasker.enqueue_due_retries(p_limit int, p_processor t
 RETURNS TABLE (steps_enqueued int, next_retry_at timestamptz)
 LANGUAGE plpgsql
 -- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small the tables were when they were made: every statement here touches a handful of rows by key.
+-- small or large the tables were when they were made: every statement here touches a bounded set of rows by
+-- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
+-- index or table, and cost grows with the database instead of with the batch).
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_mergejoin = off
+SET enable_hashjoin = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -709,7 +757,7 @@ BEGIN
       GROUP BY s.task_uuid
     ), upd AS (
       UPDATE tasker.tasks t SET steps_in_flight = t.steps_in_flight + p.n, updated_at = now()
-      FROM per_task p WHERE t.task_uuid = p.task_uuid
+      FROM per_task p WHERE t.task_uuid = ANY(v_tasks) AND t.task_uuid = p.task_uuid
       RETURNING t.task_uuid, t.state
     )
     SELECT array_agg(upd.task_uuid) FILTER (WHERE upd.state = 'waiting_for_retry') INTO v_waiting FROM upd;
