@@ -223,13 +223,16 @@ async function main(): Promise<void> {
   await server?.stop();
 
   const date = new Date().toISOString().slice(0, 10);
+  const major = String(pgInfo.server_version).split('.')[0];
+  // One section per kind of server, so runs against the embedded server and against DATABASE_URL coexist.
+  const key = `${server ? 'embedded' : 'database-url'}-pg${major}${quick ? '-quick' : ''}`;
   const block = [
-    `<!-- bench:start -->`,
-    `Run on ${date}: \`npm run bench${quick ? ' -- --quick' : ''}\` — ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB,`,
-    `PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'server from DATABASE_URL'}; fsync=${pgInfo.fsync},`,
-    `synchronous_commit=${pgInfo.synchronous_commit}, shared_buffers=${pgInfo.shared_buffers} x 8kB, max_connections=${pgInfo.max_connections}),`,
-    `Node ${process.version}, orchestrator and worker in one process, handlers that return at once, config \`production\``,
-    `with worker.max_concurrent_handlers=100, claim_batch_size=100, completion_batch_size=200, result_batch_size=500.`,
+    `<!-- bench:start:${key} -->`,
+    `### PostgreSQL ${pgInfo.server_version} (${server ? 'embedded, `npm run bench`' : 'from DATABASE_URL'})`,
+    '',
+    `Run on ${date}: \`${server ? '' : 'DATABASE_URL=... '}npm run bench${quick ? ' -- --quick' : ''}\` on ${cpus().length} cores,`,
+    `${Math.round(totalmem() / 2 ** 30)} GiB; fsync=${pgInfo.fsync}, synchronous_commit=${pgInfo.synchronous_commit},`,
+    `shared_buffers=${pgInfo.shared_buffers} x 8kB, max_connections=${pgInfo.max_connections}; Node ${process.version}.`,
     '',
     '| measurement | path | runs | p50 | p95 | p99 | mean |',
     '| --- | --- | --- | --- | --- | --- | --- |',
@@ -238,17 +241,16 @@ async function main(): Promise<void> {
     '| throughput | path | tasks | wall time | tasks/s | steps/s |',
     '| --- | --- | --- | --- | --- | --- |',
     ...tpRows,
-    `<!-- bench:end -->`,
+    `<!-- bench:end:${key} -->`,
   ].join('\n');
   let doc: string;
   try {
     doc = await readFile('BENCHMARKS.md', 'utf8');
   } catch {
-    doc = '# Benchmarks\n\n<!-- bench:start -->\n<!-- bench:end -->\n';
+    doc = '# Benchmarks\n';
   }
-  const updated = doc.includes('<!-- bench:start -->')
-    ? doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, block)
-    : `${doc}\n${block}\n`;
+  const section = new RegExp(`<!-- bench:start:${key} -->[\\s\\S]*<!-- bench:end:${key} -->`);
+  const updated = section.test(doc) ? doc.replace(section, block) : `${doc.trimEnd()}\n\n${block}\n`;
   await writeFile('BENCHMARKS.md', updated);
   console.log('BENCHMARKS.md updated');
 }
