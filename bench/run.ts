@@ -95,11 +95,16 @@ async function startEngine(config: TaskerConfig, fastPath: boolean): Promise<Eng
     worker,
     finalized: () => finalized,
     waitFinalized: (target) =>
-      finalized >= target ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { target, resolve })),
+      finalized >= target
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => (waiter = { target, resolve })),
   };
 }
 
-async function latency(engine: Engine, name: string): Promise<{ p50: number; p95: number; p99: number; mean: number }> {
+async function latency(
+  engine: Engine,
+  name: string,
+): Promise<{ p50: number; p95: number; p99: number; mean: number }> {
   const samples: number[] = [];
   for (let i = 0; i < WARMUP_RUNS + LATENCY_RUNS; i++) {
     const target = engine.finalized() + 1;
@@ -117,11 +122,16 @@ async function latency(engine: Engine, name: string): Promise<{ p50: number; p95
   };
 }
 
-async function throughput(engine: Engine, tasks: number): Promise<{ seconds: number; tasksPerSec: number; stepsPerSec: number }> {
+async function throughput(
+  engine: Engine,
+  tasks: number,
+): Promise<{ seconds: number; tasksPerSec: number; stepsPerSec: number }> {
   const target = engine.finalized() + tasks;
   const t0 = performance.now();
   const creates: Promise<unknown>[] = [];
-  for (let i = 0; i < tasks; i++) creates.push(engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: { i } }));
+  for (let i = 0; i < tasks; i++) {
+    creates.push(engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: { i } }));
+  }
   await Promise.all(creates);
   await engine.waitFinalized(target);
   const seconds = (performance.now() - t0) / 1000;
@@ -139,7 +149,9 @@ async function printTopStatements(url: string): Promise<void> {
      ORDER BY total_exec_time DESC LIMIT 30`,
   );
   for (const r of top.rows) {
-    console.log(`${String(r.total).padStart(9)} ms ${String(r.calls).padStart(7)}x ${String(r.rows).padStart(7)}r ${String(r.mean).padStart(8)} ms  ${r.query}`);
+    console.log(
+      `${String(r.total).padStart(9)} ms ${String(r.calls).padStart(7)}x ${String(r.rows).padStart(7)}r ${String(r.mean).padStart(8)} ms  ${r.query}`,
+    );
   }
   await c.query('SELECT pg_stat_statements_reset()');
   await c.end();
@@ -150,7 +162,9 @@ async function main(): Promise<void> {
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     server = await startEmbeddedPostgres(
-      profile ? { settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } } : {},
+      profile
+        ? { settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } }
+        : {},
     );
     serverUrl = server.url;
   }
@@ -159,7 +173,12 @@ async function main(): Promise<void> {
   const overrides: DeepPartial<TaskerConfig> = {
     common: { logging: { level: 'silent' }, database: { pool: { max_connections: 20 } } },
     orchestration: { result_batch_size: 500, max_concurrent_result_batches: 2 },
-    worker: { max_concurrent_handlers: 100, claim_batch_size: 100, completion_batch_size: 200, max_concurrent_completions: 4 },
+    worker: {
+      max_concurrent_handlers: 100,
+      claim_batch_size: 100,
+      completion_batch_size: 200,
+      max_concurrent_completions: 4,
+    },
   };
   /** A fresh, migrated database per mode, so one mode's leftovers never slow the next. */
   async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -177,14 +196,19 @@ async function main(): Promise<void> {
     });
     await migrate(pool);
     await pool.end();
-    return { url: u.toString(), drop: async () => void (await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)) };
+    return {
+      url: u.toString(),
+      drop: async () => void (await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)),
+    };
   }
   const settings = await admin.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_level') ORDER BY name`,
   );
   const pgInfo = Object.fromEntries(settings.rows.map((r) => [r.name, r.setting]));
 
-  console.log(`PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'DATABASE_URL'}), ${cpus().length} cores`);
+  console.log(
+    `PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'DATABASE_URL'}), ${cpus().length} cores`,
+  );
   const rows: string[] = [];
   const tpRows: string[] = [];
   for (const [label, resolveInCompletion] of [
@@ -195,13 +219,20 @@ async function main(): Promise<void> {
     const modeConfig = loadConfig({
       environment: 'production',
       env: { DATABASE_URL: db.url },
-      overrides: { ...overrides, worker: { ...overrides.worker, resolve_in_completion: resolveInCompletion } },
+      overrides: {
+        ...overrides,
+        worker: { ...overrides.worker, resolve_in_completion: resolveInCompletion },
+      },
     });
     const engine = await startEngine(modeConfig, resolveInCompletion);
     const lin = await latency(engine, 'linear');
-    console.log(`[${label}] linear-4 latency  p50 ${lin.p50.toFixed(2)} ms  p95 ${lin.p95.toFixed(2)} ms  p99 ${lin.p99.toFixed(2)} ms`);
+    console.log(
+      `[${label}] linear-4 latency  p50 ${lin.p50.toFixed(2)} ms  p95 ${lin.p95.toFixed(2)} ms  p99 ${lin.p99.toFixed(2)} ms`,
+    );
     const dia = await latency(engine, 'diamond');
-    console.log(`[${label}] diamond-4 latency p50 ${dia.p50.toFixed(2)} ms  p95 ${dia.p95.toFixed(2)} ms  p99 ${dia.p99.toFixed(2)} ms`);
+    console.log(
+      `[${label}] diamond-4 latency p50 ${dia.p50.toFixed(2)} ms  p95 ${dia.p95.toFixed(2)} ms  p99 ${dia.p99.toFixed(2)} ms`,
+    );
     const tp = await throughput(engine, THROUGHPUT_TASKS);
     console.log(
       `[${label}] throughput ${THROUGHPUT_TASKS} linear-4 tasks: ${tp.seconds.toFixed(2)} s, ${tp.tasksPerSec.toFixed(0)} tasks/s, ${tp.stepsPerSec.toFixed(0)} steps/s`,

@@ -71,17 +71,24 @@ for (let i = 0; i < TASKS; i++) {
     const row = claimed.rows[0] as { step_uuid: string; msg_id: string; attempt: number };
     const results = { success: true, result: { ok: true }, metadata: { attempt: row.attempt } };
     await timed('complete_steps', 'SELECT * FROM tasker.complete_steps($1, $2)', [
-      JSON.stringify([{ step_uuid: row.step_uuid, msg_id: row.msg_id, attempt: row.attempt, success: true, results }]),
+      JSON.stringify([
+        { step_uuid: row.step_uuid, msg_id: row.msg_id, attempt: row.attempt, success: true, results },
+      ]),
       'profiler',
     ]);
-    await timed('process_step_results', 'SELECT * FROM tasker.process_step_results($1, $2)', [100, 'profiler']);
+    await timed('process_step_results', 'SELECT * FROM tasker.process_step_results($1, $2)', [
+      100,
+      'profiler',
+    ]);
   }
 }
 for (const [label, values] of Object.entries(timings)) {
   values.sort((a, b) => a - b);
   const p50 = values[Math.floor(values.length / 2)]!;
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  console.log(`${label.padEnd(22)} p50 ${p50.toFixed(3)} ms   mean ${mean.toFixed(3)} ms   (${values.length} calls)`);
+  console.log(
+    `${label.padEnd(22)} p50 ${p50.toFixed(3)} ms   mean ${mean.toFixed(3)} ms   (${values.length} calls)`,
+  );
 }
 if (server) {
   await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
@@ -92,7 +99,11 @@ if (server) {
      ORDER BY total_exec_time DESC LIMIT 45`,
   );
   console.log('\nstatements by total time (pg_stat_statements, nested statements included):');
-  for (const r of top.rows) console.log(`${String(r.total).padStart(8)} ms ${String(r.calls).padStart(6)}x ${String(r.mean).padStart(7)} ms  ${r.query}`);
+  for (const r of top.rows) {
+    console.log(
+      `${String(r.total).padStart(8)} ms ${String(r.calls).padStart(6)}x ${String(r.mean).padStart(7)} ms  ${r.query}`,
+    );
+  }
 }
 await pool.end();
 await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);

@@ -10,12 +10,14 @@ interface NumberResult {
 
 function parentValue(results: Record<string, unknown>, name: string): number {
   const r = results[name] as NumberResult | undefined;
-  if (!r || typeof r.value !== 'number') throw new PermanentError(`dependency '${name}' has no numeric value`);
+  if (!r || typeof r.value !== 'number') {
+    throw new PermanentError(`dependency '${name}' has no numeric value`);
+  }
   return r.value;
 }
 
 export const squareContext = defineHandler('math.square_context', (ctx) => {
-  const field = String(ctx.inputs.field ?? 'even_number');
+  const field = typeof ctx.inputs.field === 'string' ? ctx.inputs.field : 'even_number';
   const n = ctx.context[field];
   if (typeof n !== 'number') throw new PermanentError(`context.${field} must be a number`);
   return { value: n * n };
@@ -44,7 +46,9 @@ interface OrderItem {
 
 export const validateOrder = defineHandler('ecommerce.validate_order', (ctx) => {
   const items = ctx.context.items as OrderItem[] | undefined;
-  if (!Array.isArray(items) || items.length === 0) throw new PermanentError('an order needs at least one item');
+  if (!Array.isArray(items) || items.length === 0) {
+    throw new PermanentError('an order needs at least one item');
+  }
   const total = items.reduce((sum, i) => sum + i.quantity * i.price, 0);
   return { order_id: ctx.context.order_id, total, item_count: items.length };
 });

@@ -46,6 +46,11 @@ export { createTask, type CreateTaskRequest, type CreatedTask } from './orchestr
 export { getTask, FINISHED_TASK_STATES, type TaskView, type StepView } from './orchestration/task-queries.js';
 export { registerTemplate, type RegisteredTemplate } from './orchestration/template-registry.js';
 export { Worker, createWorker, type WorkerOptions, type StepFinishedEvent } from './worker/worker.js';
-export { defineHandler, type StepContext, type HandlerDefinition, type StepHandlerFn } from './worker/handler.js';
+export {
+  defineHandler,
+  type StepContext,
+  type HandlerDefinition,
+  type StepHandlerFn,
+} from './worker/handler.js';
 export { computeRetryDelayMs } from './worker/backoff.js';
 export { createLogger } from './observability/logger.js';

@@ -1,7 +1,7 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { loadConfig, type TaskerConfig } from '../config/index.js';
+import { LOG_LEVELS, loadConfig, type LogLevel, type TaskerConfig } from '../config/index.js';
 import { createLogger } from '../observability/logger.js';
 import { handlersFromModule, type HandlerDefinition } from '../worker/handler.js';
 import { loadTemplatesFromDir } from '../templates/index.js';
@@ -28,7 +28,14 @@ export function configFromOptions(opts: GlobalOptions, extraEnv: Record<string, 
 }
 
 export function loggerFor(config: TaskerConfig, opts: GlobalOptions, name: string): Logger {
-  return createLogger({ level: opts.logLevel ?? config.common.logging.level, name });
+  const level = opts.logLevel ?? config.common.logging.level;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new TaskerError(
+      'CONFIG_INVALID',
+      `--log-level must be one of ${LOG_LEVELS.join(', ')} (got '${level}')`,
+    );
+  }
+  return createLogger({ level: level as LogLevel, name });
 }
 
 /** Imports a handlers module (TypeScript or JavaScript) and collects the handlers it exports. */
@@ -36,7 +43,10 @@ export async function loadHandlers(path: string): Promise<HandlerDefinition[]> {
   const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
   const handlers = handlersFromModule(mod);
   if (handlers.length === 0) {
-    throw new TaskerError('HANDLER_NOT_FOUND', `${path} exports no handlers (export the results of defineHandler)`);
+    throw new TaskerError(
+      'HANDLER_NOT_FOUND',
+      `${path} exports no handlers (export the results of defineHandler)`,
+    );
   }
   return handlers;
 }

@@ -6,7 +6,15 @@ import { createOrchestrator } from '../orchestration/orchestrator.js';
 import { FINISHED_TASK_STATES, getTask, type TaskView } from '../orchestration/task-queries.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../testing/embedded-postgres.js';
 import { createWorker, type StepFinishedEvent } from '../worker/worker.js';
-import { configFromOptions, EXAMPLES_DIR, loadHandlers, loadTemplates, loggerFor, onShutdownSignal, type GlobalOptions } from './common.js';
+import {
+  configFromOptions,
+  EXAMPLES_DIR,
+  loadHandlers,
+  loadTemplates,
+  loggerFor,
+  onShutdownSignal,
+  type GlobalOptions,
+} from './common.js';
 
 export interface DevOptions extends GlobalOptions {
   keepRunning?: boolean;
@@ -20,7 +28,9 @@ interface ExampleTask {
 }
 
 function formatStep(e: StepFinishedEvent, templateOf: (task: string) => string): string {
-  const status = e.success ? 'ok' : `failed (${e.error?.code ?? e.error?.name ?? 'error'}: ${e.error?.message ?? ''})`;
+  const status = e.success
+    ? 'ok'
+    : `failed (${e.error?.code ?? e.error?.name ?? 'error'}: ${e.error?.message ?? ''})`;
   return `  step  ${templateOf(e.taskUuid).padEnd(22)} ${e.stepName.padEnd(24)} attempt ${e.attempt}  ${e.durationMs
     .toFixed(2)
     .padStart(8)} ms  ${status}`;
@@ -59,7 +69,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
     applicationName: 'tasker-dev',
   });
   const migrated = await migrate(pool, { logger });
-  console.log(`database ready (${migrated.applied.length} migrations applied, ${migrated.alreadyApplied} already)`);
+  console.log(
+    `database ready (${migrated.applied.length} migrations applied, ${migrated.alreadyApplied} already)`,
+  );
 
   const templates = await loadTemplates(join(examplesDir, 'templates'));
   const handlers = await loadHandlers(join(examplesDir, 'handlers.ts'));
@@ -84,7 +96,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
     await pool.end();
     await server?.stop();
   };
-  console.log(`orchestrator ${orchestrator.id} and worker ${worker.id} running; ${templates.length} templates`);
+  console.log(
+    `orchestrator ${orchestrator.id} and worker ${worker.id} running; ${templates.length} templates`,
+  );
 
   const pending = new Set<string>();
   for (const t of exampleTasks) {

@@ -4,16 +4,27 @@ import { migrate } from '../db/migrate.js';
 import { TaskerError } from '../errors.js';
 import { createOrchestrator } from '../orchestration/orchestrator.js';
 import { createWorker } from '../worker/worker.js';
-import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSignal, type GlobalOptions } from './common.js';
+import {
+  configFromOptions,
+  loadHandlers,
+  loadTemplates,
+  loggerFor,
+  onShutdownSignal,
+  type GlobalOptions,
+} from './common.js';
 import { runDev, type DevOptions } from './dev.js';
 
 const program = new Command();
 program
   .name('tasker')
   .description('Tasker: PostgreSQL-native workflow orchestration')
-  .addOption(new Option('--env <name>', 'configuration environment (test, development, production)').env('TASKER_ENV'))
+  .addOption(
+    new Option('--env <name>', 'configuration environment (test, development, production)').env('TASKER_ENV'),
+  )
   .option('--config-dir <dir>', 'configuration directory holding base/ and environments/')
-  .addOption(new Option('--database-url <url>', 'PostgreSQL URL (overrides common.database.url)').env('DATABASE_URL'))
+  .addOption(
+    new Option('--database-url <url>', 'PostgreSQL URL (overrides common.database.url)').env('DATABASE_URL'),
+  )
   .option('--log-level <level>', 'trace, debug, info, warn, error or silent')
   .addHelpText(
     'after',

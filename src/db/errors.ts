@@ -45,7 +45,9 @@ export function mapDbError(e: unknown): Error {
       return new TaskerError(ErrorCode.TaskInvalid, e.message, { cause: e });
     case '23505':
       if (e.constraint === 'tasks_identity_hash_key') {
-        return new TaskerError(ErrorCode.TaskDuplicate, 'a task with the same identity already exists', { cause: e });
+        return new TaskerError(ErrorCode.TaskDuplicate, 'a task with the same identity already exists', {
+          cause: e,
+        });
       }
       break;
     default:

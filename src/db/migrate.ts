@@ -36,7 +36,10 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
     const version = Number(match[1]);
     const clash = seen.get(version);
     if (clash) {
-      throw new TaskerError(ErrorCode.MigrationFailed, `duplicate migration version ${version}: ${clash} and ${file}`);
+      throw new TaskerError(
+        ErrorCode.MigrationFailed,
+        `duplicate migration version ${version}: ${clash} and ${file}`,
+      );
     }
     seen.set(version, file);
     const sql = await readFile(`${dir}/${file}`, 'utf8');
@@ -68,7 +71,10 @@ async function inTransaction<T>(client: pg.PoolClient, fn: () => Promise<T>): Pr
  * number of processes may migrate one database at once: the first applies, the others wait and find it done.
  * Refuses to run against a schema newer than this code, and reports an edited released migration.
  */
-export async function migrate(pool: pg.Pool, options: { logger?: Logger; dir?: string } = {}): Promise<MigrationResult> {
+export async function migrate(
+  pool: pg.Pool,
+  options: { logger?: Logger; dir?: string } = {},
+): Promise<MigrationResult> {
   const migrations = await loadMigrations(options.dir);
   const client = await pool.connect();
   try {
@@ -107,14 +113,15 @@ export async function migrate(pool: pg.Pool, options: { logger?: Logger; dir?: s
       if (done.has(m.version)) continue;
       const ran = await inTransaction(client, async () => {
         // Another process may have applied it while we waited for the lock.
-        const exists = await client.query('SELECT 1 FROM tasker.schema_migrations WHERE version = $1', [m.version]);
+        const exists = await client.query('SELECT 1 FROM tasker.schema_migrations WHERE version = $1', [
+          m.version,
+        ]);
         if (exists.rowCount) return false;
         await client.query(m.sql);
-        await client.query('INSERT INTO tasker.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
-          m.version,
-          m.name,
-          m.checksum,
-        ]);
+        await client.query(
+          'INSERT INTO tasker.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',
+          [m.version, m.name, m.checksum],
+        );
         return true;
       }).catch((e: unknown) => {
         throw new TaskerError(
@@ -138,7 +145,9 @@ export async function migrate(pool: pg.Pool, options: { logger?: Logger; dir?: s
 export async function migrationsCurrent(pool: pg.Pool, dir?: string): Promise<boolean> {
   const migrations = await loadMigrations(dir);
   try {
-    const res = await pool.query<{ max: number | null }>('SELECT max(version) AS max FROM tasker.schema_migrations');
+    const res = await pool.query<{ max: number | null }>(
+      'SELECT max(version) AS max FROM tasker.schema_migrations',
+    );
     return (res.rows[0]?.max ?? 0) >= (migrations.at(-1)?.version ?? 0);
   } catch {
     return false;

@@ -130,7 +130,10 @@ export class NotificationListener {
     client.removeAllListeners('end');
     void client.end().catch(() => {});
     if (this.#stopped) return;
-    this.#options.logger.warn({ err: err.message }, 'notification listener lost its connection; reconnecting');
+    this.#options.logger.warn(
+      { err: err.message },
+      'notification listener lost its connection; reconnecting',
+    );
     this.#scheduleReconnect();
   }
 
@@ -141,7 +144,10 @@ export class NotificationListener {
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       this.#connect().catch((e: unknown) => {
-        this.#options.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'listener reconnect failed');
+        this.#options.logger.warn(
+          { err: e instanceof Error ? e.message : String(e) },
+          'listener reconnect failed',
+        );
         this.#scheduleReconnect();
       });
     }, delay);

@@ -34,7 +34,9 @@ const QUEUE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,46}$/;
 /** Validates a queue name (47 characters at most, so its LISTEN channel fits PostgreSQL's 63-byte limit). */
 export function assertQueueName(name: string): void {
   if (!QUEUE_NAME.test(name)) {
-    throw new TypeError(`invalid queue name '${name}': use letters, digits and _ (max 47, not starting with a digit)`);
+    throw new TypeError(
+      `invalid queue name '${name}': use letters, digits and _ (max 47, not starting with a digit)`,
+    );
   }
 }
 
@@ -98,7 +100,11 @@ export class QueueClient {
   }
 
   /** Claims up to `qty` visible messages, hiding them for `visibilityTimeoutSeconds`. */
-  async read<T = unknown>(queue: string, visibilityTimeoutSeconds: number, qty: number): Promise<QueueMessage<T>[]> {
+  async read<T = unknown>(
+    queue: string,
+    visibilityTimeoutSeconds: number,
+    qty: number,
+  ): Promise<QueueMessage<T>[]> {
     const rows = await this.#query<MessageRow>('tasker_read', 'SELECT * FROM tasker.read($1, $2, $3)', [
       queue,
       visibilityTimeoutSeconds,
@@ -117,29 +123,31 @@ export class QueueClient {
 
   /** Deletes messages; returns the ids that existed. Deleting a missing message is not an error. */
   async delete(queue: string, msgIds: readonly string[]): Promise<string[]> {
-    const rows = await this.#query<{ id: string }>('tasker_delete', 'SELECT id FROM tasker.delete($1, $2) AS id', [
-      queue,
-      msgIds,
-    ]);
+    const rows = await this.#query<{ id: string }>(
+      'tasker_delete',
+      'SELECT id FROM tasker.delete($1, $2) AS id',
+      [queue, msgIds],
+    );
     return rows.map((r) => r.id);
   }
 
   /** Moves messages to the archive table; returns the ids that existed. */
   async archive(queue: string, msgIds: readonly string[]): Promise<string[]> {
-    const rows = await this.#query<{ id: string }>('tasker_archive', 'SELECT id FROM tasker.archive($1, $2) AS id', [
-      queue,
-      msgIds,
-    ]);
+    const rows = await this.#query<{ id: string }>(
+      'tasker_archive',
+      'SELECT id FROM tasker.archive($1, $2) AS id',
+      [queue, msgIds],
+    );
     return rows.map((r) => r.id);
   }
 
   /** Sets the visibility timeout of messages to now + seconds (0 = visible at once); returns ids that existed. */
   async setVisibilityTimeout(queue: string, msgIds: readonly string[], seconds: number): Promise<string[]> {
-    const rows = await this.#query<{ id: string }>('tasker_set_vt', 'SELECT id FROM tasker.set_vt($1, $2, $3) AS id', [
-      queue,
-      msgIds,
-      seconds,
-    ]);
+    const rows = await this.#query<{ id: string }>(
+      'tasker_set_vt',
+      'SELECT id FROM tasker.set_vt($1, $2, $3) AS id',
+      [queue, msgIds, seconds],
+    );
     return rows.map((r) => r.id);
   }
 

@@ -3,7 +3,7 @@ import pino, { type Logger, type LevelWithSilent } from 'pino';
 export type { Logger } from 'pino';
 
 /** Creates the process logger. Output is JSON lines on stdout; use `pino-pretty` to read them. */
-export function createLogger(options: { level?: LevelWithSilent | string; name?: string } = {}): Logger {
+export function createLogger(options: { level?: LevelWithSilent; name?: string } = {}): Logger {
   return pino({ name: options.name ?? 'tasker', level: options.level ?? 'info' });
 }
 

@@ -101,7 +101,12 @@ export class Orchestrator {
       logger: this.#logger,
       batch: () => this.#processResultBatch(),
     });
-    this.#wakeups = new WakeupSource('orchestration.result_wakeups', orch.channels.result_wakeups, this.#resultPump, this.#logger);
+    this.#wakeups = new WakeupSource(
+      'orchestration.result_wakeups',
+      orch.channels.result_wakeups,
+      this.#resultPump,
+      this.#logger,
+    );
   }
 
   /** Starts listening for results and the retry timer. Migrations must already be applied. */

@@ -43,12 +43,17 @@ function serializeContext(context: unknown): string {
   try {
     return JSON.stringify(context);
   } catch (e) {
-    throw invalid(`context is not serializable to JSON: ${e instanceof Error ? e.message : String(e)}`, 'context');
+    throw invalid(
+      `context is not serializable to JSON: ${e instanceof Error ? e.message : String(e)}`,
+      'context',
+    );
   }
 }
 
 function validateRequest(req: CreateTaskRequest): void {
-  if (typeof req.namespace !== 'string' || req.namespace.length === 0) throw invalid('namespace is required', 'namespace');
+  if (typeof req.namespace !== 'string' || req.namespace.length === 0) {
+    throw invalid('namespace is required', 'namespace');
+  }
   if (typeof req.name !== 'string' || req.name.length === 0) throw invalid('name is required', 'name');
   if (req.priority !== undefined && (!Number.isInteger(req.priority) || Math.abs(req.priority) > 1_000_000)) {
     throw invalid('priority must be an integer', 'priority');
@@ -92,7 +97,14 @@ export async function createTask(
     }>({
       name: 'tasker_create_task',
       text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6)',
-      values: [request.namespace, request.name, request.version ?? null, context, JSON.stringify(options), processorId],
+      values: [
+        request.namespace,
+        request.name,
+        request.version ?? null,
+        context,
+        JSON.stringify(options),
+        processorId,
+      ],
     });
     const row = res.rows[0]!;
     return {

@@ -25,7 +25,11 @@ export class WakeupSource {
     return this.#channel;
   }
 
-  async start(options: { listener?: NotificationListener; queues: readonly string[]; pollIntervalMs: number }): Promise<void> {
+  async start(options: {
+    listener?: NotificationListener;
+    queues: readonly string[];
+    pollIntervalMs: number;
+  }): Promise<void> {
     this.#loop = (async () => {
       for await (const _ of this.#channel) this.#pump.wake();
     })();

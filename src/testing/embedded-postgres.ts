@@ -47,9 +47,11 @@ export async function startEmbeddedPostgres(
     persistent: options.persistent ?? false,
     onLog: () => {},
     onError: () => {},
-    postgresFlags: Object.entries({ max_connections: '300', shared_buffers: '256MB', ...options.settings }).flatMap(
-      ([k, v]) => ['-c', `${k}=${v}`],
-    ),
+    postgresFlags: Object.entries({
+      max_connections: '300',
+      shared_buffers: '256MB',
+      ...options.settings,
+    }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
   await server.start();

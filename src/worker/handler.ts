@@ -24,9 +24,10 @@ export interface StepContext<TContext extends Record<string, unknown> = Record<s
 }
 
 /** A step handler: returns the step's result (any JSON value) or throws. */
-export type StepHandlerFn<TContext extends Record<string, unknown> = Record<string, unknown>, TResult = unknown> = (
-  ctx: StepContext<TContext>,
-) => Promise<TResult> | TResult;
+export type StepHandlerFn<
+  TContext extends Record<string, unknown> = Record<string, unknown>,
+  TResult = unknown,
+> = (ctx: StepContext<TContext>) => Promise<TResult> | TResult;
 
 /** A named handler, as registered with a worker. */
 export interface HandlerDefinition {
@@ -45,10 +46,10 @@ const HANDLER_NAME = /^[A-Za-z_][A-Za-z0-9_.:/-]{0,499}$/;
  *   return { charged: order.total };
  * });
  */
-export function defineHandler<TContext extends Record<string, unknown> = Record<string, unknown>, TResult = unknown>(
-  name: string,
-  fn: StepHandlerFn<TContext, TResult>,
-): HandlerDefinition {
+export function defineHandler<
+  TContext extends Record<string, unknown> = Record<string, unknown>,
+  TResult = unknown,
+>(name: string, fn: StepHandlerFn<TContext, TResult>): HandlerDefinition {
   if (!HANDLER_NAME.test(name)) {
     throw new TypeError(`invalid handler name '${name}': use letters, digits and . _ : / - (max 500)`);
   }

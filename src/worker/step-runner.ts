@@ -63,7 +63,10 @@ export async function runStep(
       `no handler named '${step.handler}' is registered in worker ${options.workerId} (step '${step.stepName}')`,
     );
     err.name = 'HandlerNotFound';
-    return { record: failure(step, err, meta(), { retryable: false, code: 'HANDLER_NOT_FOUND' }), settled: Promise.resolve() };
+    return {
+      record: failure(step, err, meta(), { retryable: false, code: 'HANDLER_NOT_FOUND' }),
+      settled: Promise.resolve(),
+    };
   }
 
   const timeoutMs = step.timeoutMs ?? options.defaultTimeoutMs;
@@ -80,7 +83,8 @@ export async function runStep(
     }, timeoutMs);
   });
 
-  const run = (async () =>
+  // Wrapped so that a handler that throws synchronously becomes a rejected promise like any other failure.
+  const run = Promise.resolve().then(() =>
     handler.fn({
       taskUuid: step.taskUuid,
       stepUuid: step.stepUuid,
@@ -96,7 +100,8 @@ export async function runStep(
       maxAttempts: step.maxAttempts,
       signal: controller.signal,
       logger: options.logger,
-    }))();
+    }),
+  );
   const settled = run.then(
     () => undefined,
     () => undefined,
@@ -106,7 +111,10 @@ export async function runStep(
     const outcome = await Promise.race([run.then((value) => ({ value })), timedOut]);
     if (outcome === 'timeout') {
       return {
-        record: failure(step, new HandlerTimeoutError(timeoutMs), meta(), { retryable: true, code: 'HANDLER_TIMEOUT' }),
+        record: failure(step, new HandlerTimeoutError(timeoutMs), meta(), {
+          retryable: true,
+          code: 'HANDLER_TIMEOUT',
+        }),
         settled,
       };
     }
@@ -116,13 +124,19 @@ export async function runStep(
     } catch (e) {
       const err = new Error(`handler result is not JSON-serializable: ${coerceError(e).message}`);
       err.name = 'ResultNotSerializable';
-      return { record: failure(step, err, meta(), { retryable: false, code: 'RESULT_NOT_SERIALIZABLE' }), settled };
+      return {
+        record: failure(step, err, meta(), { retryable: false, code: 'RESULT_NOT_SERIALIZABLE' }),
+        settled,
+      };
     }
     return { record: { success: true, result: value, metadata: meta() }, settled };
   } catch (thrown) {
     const err = coerceError(thrown);
     if (err instanceof PermanentError) {
-      return { record: failure(step, err, meta(), { retryable: false, ...(err.code ? { code: err.code } : {}) }), settled };
+      return {
+        record: failure(step, err, meta(), { retryable: false, ...(err.code ? { code: err.code } : {}) }),
+        settled,
+      };
     }
     if (err instanceof RetryableError) {
       return {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { BoundedChannel, Semaphore, channelFromConfig } from '../channels/index.js';
+import { Semaphore, channelFromConfig, type BoundedChannel } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
 import { mapDbError } from '../db/errors.js';
 import { createPool } from '../db/pool.js';
@@ -159,7 +159,9 @@ export class Worker {
       throw new TypeError('a worker needs at least one namespace (pass namespaces or templates)');
     }
     this.#started = true;
-    if (this.#registry.size === 0) this.#logger.warn('worker started with no handlers: every step it claims will fail');
+    if (this.#registry.size === 0) {
+      this.#logger.warn('worker started with no handlers: every step it claims will fail');
+    }
     for (const t of this.#templates) await registerTemplate(this.#pool, t);
     const queues = new QueueClient(this.#pool);
     for (const ns of this.#namespaces) await queues.createQueue(workerQueueName(ns));
@@ -231,7 +233,10 @@ export class Worker {
       new Promise<false>((r) => setTimeout(() => r(false), grace).unref()),
     ]);
     if (!drained) {
-      this.#logger.warn({ running: this.#handlerRuns.size }, 'shutdown grace period over: aborting running handlers');
+      this.#logger.warn(
+        { running: this.#handlerRuns.size },
+        'shutdown grace period over: aborting running handlers',
+      );
       this.#shutdown.abort(new Error('worker shutting down'));
       await Promise.allSettled([...this.#handlerRuns]);
     }
@@ -259,7 +264,10 @@ export class Worker {
     );
     for (const row of res.rows) {
       if (!this.#registry.has(row.handler)) {
-        this.#logger.warn(row, 'template step has no registered handler in this worker: it will fail if claimed here');
+        this.#logger.warn(
+          row,
+          'template step has no registered handler in this worker: it will fail if claimed here',
+        );
       }
     }
   }
@@ -422,7 +430,14 @@ export class Worker {
         success: c.record.success,
         durationMs: c.record.metadata.execution_time_ms,
         ...(e
-          ? { error: { name: e.name, message: e.message, retryable: e.retryable, ...(e.code ? { code: e.code } : {}) } }
+          ? {
+              error: {
+                name: e.name,
+                message: e.message,
+                retryable: e.retryable,
+                ...(e.code ? { code: e.code } : {}),
+              },
+            }
           : {}),
       });
     } catch (err) {
@@ -466,7 +481,10 @@ export class Worker {
     const queues = new QueueClient(this.#pool);
     for (const [queue, ids] of byQueue) {
       await queues.setVisibilityTimeout(queue, ids, 0).catch((e: unknown) => {
-        this.#logger.warn({ err: e, queue }, 'could not release unfinished steps; they return after their timeout');
+        this.#logger.warn(
+          { err: e, queue },
+          'could not release unfinished steps; they return after their timeout',
+        );
       });
     }
     this.#inFlight.clear();

@@ -41,7 +41,10 @@ describe('tasker orchestrator and tasker worker as separate processes', () => {
 
   it('run a task created from code through CLI processes, then stop them gracefully', async () => {
     const orchestrator = startCli(['orchestrator', '--templates', 'examples/templates'], env);
-    const worker = startCli(['worker', '--handlers', 'examples/handlers.ts', '--templates', 'examples/templates'], env);
+    const worker = startCli(
+      ['worker', '--handlers', 'examples/handlers.ts', '--templates', 'examples/templates'],
+      env,
+    );
     children.push(orchestrator, worker);
 
     // The worker registers the templates at start-up; retry until it has.
@@ -49,8 +52,13 @@ describe('tasker orchestrator and tasker worker as separate processes', () => {
     const deadline = Date.now() + 30_000;
     while (!taskUuid) {
       try {
-        taskUuid = (await createTask(db.pool, { namespace: 'examples', name: 'diamond_workflow', context: { even_number: 3 } }))
-          .taskUuid;
+        taskUuid = (
+          await createTask(db.pool, {
+            namespace: 'examples',
+            name: 'diamond_workflow',
+            context: { even_number: 3 },
+          })
+        ).taskUuid;
       } catch (e) {
         if ((e as { code?: string }).code !== 'TEMPLATE_NOT_FOUND' || Date.now() > deadline) throw e;
         await new Promise((r) => setTimeout(r, 100));
@@ -67,11 +75,15 @@ describe('tasker orchestrator and tasker worker as separate processes', () => {
   });
 
   it('a worker given a handlers file without handlers exits non-zero and says why', () => {
-    const res = spawnSync(process.execPath, [bin, 'worker', '--handlers', 'examples/dev-tasks.ts', '--namespace', 'examples'], {
-      cwd: root,
-      env,
-      encoding: 'utf8',
-    });
+    const res = spawnSync(
+      process.execPath,
+      [bin, 'worker', '--handlers', 'examples/dev-tasks.ts', '--namespace', 'examples'],
+      {
+        cwd: root,
+        env,
+        encoding: 'utf8',
+      },
+    );
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('exports no handlers');
   });

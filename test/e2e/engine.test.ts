@@ -25,7 +25,10 @@ const permanent = defineTemplate({ namespace: ns, name: 'permanent', version: '1
   .step('never', { handler: 'count', dependsOn: ['bad'] })
   .build();
 const flaky = defineTemplate({ namespace: ns, name: 'flaky', version: '1.0.0' })
-  .step('always_fails', { handler: 'always_fails', retry: { maxAttempts: 3, backoffBaseMs: 10, maxBackoffMs: 50 } })
+  .step('always_fails', {
+    handler: 'always_fails',
+    retry: { maxAttempts: 3, backoffBaseMs: 10, maxBackoffMs: 50 },
+  })
   .build();
 const noRetryTemplate = defineTemplate({ namespace: ns, name: 'no_retry', version: '1.0.0' })
   .step('fails_once', { handler: 'always_fails', retry: { retryable: false, maxAttempts: 5 } })
@@ -41,7 +44,6 @@ const slow = defineTemplate({ namespace: ns, name: 'timeout', version: '1.0.0' }
   .build();
 
 const executions = new Map<string, number>();
-let retryAfterAttempts = 0;
 const handlers = [
   defineHandler('count', (ctx) => {
     const key = `${ctx.taskUuid}/${ctx.stepName}`;
@@ -57,11 +59,18 @@ const handlers = [
     throw new Error(`attempt ${ctx.attempt} failed`);
   }),
   defineHandler('retry_after', (ctx) => {
-    retryAfterAttempts += 1;
     if (ctx.attempt === 1) throw new RetryableError('rate limited', { retryAfterMs: 5000 });
     return { attempt: ctx.attempt };
   }),
-  defineHandler('hangs', (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))),
+  defineHandler(
+    'hangs',
+    (ctx) =>
+      new Promise((_, reject) =>
+        ctx.signal.addEventListener('abort', () =>
+          reject(new Error('aborted', { cause: ctx.signal.reason })),
+        ),
+      ),
+  ),
 ];
 
 describe('engine end to end', () => {
@@ -86,7 +95,11 @@ describe('engine end to end', () => {
     try {
       const created = await Promise.all(
         Array.from({ length: 200 }, (_, i) =>
-          engine.orchestrator.createTask({ namespace: ns, name: i % 2 ? 'linear' : 'diamond', context: { i } }),
+          engine.orchestrator.createTask({
+            namespace: ns,
+            name: i % 2 ? 'linear' : 'diamond',
+            context: { i },
+          }),
         ),
       );
       const tasks = await Promise.all(created.map((c) => waitForTask(db.pool, c.taskUuid, 120_000)));
@@ -109,13 +122,22 @@ describe('engine end to end', () => {
   });
 
   it('a PermanentError fails the step at once and ends the task in error, with the error readable', async () => {
-    const { taskUuid } = await engine.orchestrator.createTask({ namespace: ns, name: 'permanent', context: {} });
+    const { taskUuid } = await engine.orchestrator.createTask({
+      namespace: ns,
+      name: 'permanent',
+      context: {},
+    });
     const task = await waitForTask(db.pool, taskUuid);
     expect(task.state).toBe('error');
     const bad = task.steps.find((s) => s.name === 'bad')!;
     expect(bad.state).toBe('error');
     expect(bad.attempts).toBe(1);
-    expect(bad.error).toMatchObject({ name: 'PermanentError', message: 'card declined', code: 'CARD_DECLINED', retryable: false });
+    expect(bad.error).toMatchObject({
+      name: 'PermanentError',
+      message: 'card declined',
+      code: 'CARD_DECLINED',
+      retryable: false,
+    });
     expect(task.error).toMatchObject({ stepName: 'bad', error: { message: 'card declined' } });
     expect(task.steps.find((s) => s.name === 'never')!.state).toBe('pending');
   });
@@ -137,7 +159,11 @@ describe('engine end to end', () => {
   });
 
   it('template retryable=false makes any failure permanent', async () => {
-    const { taskUuid } = await engine.orchestrator.createTask({ namespace: ns, name: 'no_retry', context: {} });
+    const { taskUuid } = await engine.orchestrator.createTask({
+      namespace: ns,
+      name: 'no_retry',
+      context: {},
+    });
     const task = await waitForTask(db.pool, taskUuid);
     expect(task.state).toBe('error');
     expect(task.steps[0]!.attempts).toBe(1);
@@ -145,7 +171,11 @@ describe('engine end to end', () => {
   });
 
   it('RetryableError retryAfterMs sets the delay, capped by the template max', async () => {
-    const { taskUuid } = await engine.orchestrator.createTask({ namespace: ns, name: 'retry_after', context: {} });
+    const { taskUuid } = await engine.orchestrator.createTask({
+      namespace: ns,
+      name: 'retry_after',
+      context: {},
+    });
     const task = await waitForTask(db.pool, taskUuid);
     expect(task.state).toBe('complete');
     const audit = await db.pool.query<{ results: { retry_delay_ms: number } }>(
@@ -169,21 +199,34 @@ describe('engine end to end', () => {
   });
 
   it('a step whose handler is not registered fails permanently with HANDLER_NOT_FOUND', async () => {
-    const { taskUuid } = await engine.orchestrator.createTask({ namespace: ns, name: 'missing_handler', context: {} });
+    const { taskUuid } = await engine.orchestrator.createTask({
+      namespace: ns,
+      name: 'missing_handler',
+      context: {},
+    });
     const task = await waitForTask(db.pool, taskUuid);
     expect(task.state).toBe('error');
     expect(task.steps[0]!.error).toMatchObject({ code: 'HANDLER_NOT_FOUND', retryable: false });
   });
 
   it('a handler past its timeout gets its signal aborted and the attempt fails with HANDLER_TIMEOUT', async () => {
-    const { taskUuid } = await engine.orchestrator.createTask({ namespace: ns, name: 'timeout', context: {} });
+    const { taskUuid } = await engine.orchestrator.createTask({
+      namespace: ns,
+      name: 'timeout',
+      context: {},
+    });
     const task = await waitForTask(db.pool, taskUuid);
     expect(task.state).toBe('error');
     expect(task.steps[0]!.error).toMatchObject({ code: 'HANDLER_TIMEOUT', retryable: true });
   });
 
   it('task context is stored exactly as given, keys starting with "on" included', async () => {
-    const context = { on_hold: true, onboarding_id: 7, script: '<script>x</script>', nested: { function: 'f', list: [1, { eval: 2 }] } };
+    const context = {
+      on_hold: true,
+      onboarding_id: 7,
+      script: '<script>x</script>',
+      nested: { function: 'f', list: [1, { eval: 2 }] },
+    };
     const { taskUuid } = await engine.orchestrator.createTask({ namespace: ns, name: 'linear', context });
     const task = await waitForTask(db.pool, taskUuid);
     expect(task.context).toEqual(context);
@@ -192,12 +235,22 @@ describe('engine end to end', () => {
   it('bad task requests get clear typed errors and create nothing', async () => {
     const before = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM tasker.tasks');
     await expect(
-      engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: [1, 2] as unknown as Record<string, unknown> }),
+      engine.orchestrator.createTask({
+        namespace: ns,
+        name: 'linear',
+        context: [1, 2] as unknown as Record<string, unknown>,
+      }),
     ).rejects.toMatchObject({ code: 'TASK_INVALID' });
     await expect(
-      engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: null as unknown as Record<string, unknown> }),
+      engine.orchestrator.createTask({
+        namespace: ns,
+        name: 'linear',
+        context: null as unknown as Record<string, unknown>,
+      }),
     ).rejects.toMatchObject({ code: 'TASK_INVALID' });
-    await expect(engine.orchestrator.createTask({ namespace: ns, name: 'nope', context: {} })).rejects.toMatchObject({
+    await expect(
+      engine.orchestrator.createTask({ namespace: ns, name: 'nope', context: {} }),
+    ).rejects.toMatchObject({
       code: 'TEMPLATE_NOT_FOUND',
     });
     await expect(
@@ -210,8 +263,12 @@ describe('engine end to end', () => {
   it('re-registering a template version is idempotent, but different content under it is refused', async () => {
     const again = await engine.orchestrator.registerTemplate(linear);
     expect(again.created).toBe(false);
-    const changed = defineTemplate({ namespace: ns, name: 'linear', version: '1.0.0' }).step('only', { handler: 'count' }).build();
-    await expect(engine.orchestrator.registerTemplate(changed)).rejects.toMatchObject({ code: 'TEMPLATE_CONFLICT' });
+    const changed = defineTemplate({ namespace: ns, name: 'linear', version: '1.0.0' })
+      .step('only', { handler: 'count' })
+      .build();
+    await expect(engine.orchestrator.registerTemplate(changed)).rejects.toMatchObject({
+      code: 'TEMPLATE_CONFLICT',
+    });
   });
 });
 
@@ -233,7 +290,9 @@ describe('polling only (notifications disabled)', () => {
 
   it('tasks still complete through the pollers', async () => {
     const created = await Promise.all(
-      Array.from({ length: 5 }, () => engine.orchestrator.createTask({ namespace: ns, name: 'diamond', context: {} })),
+      Array.from({ length: 5 }, () =>
+        engine.orchestrator.createTask({ namespace: ns, name: 'diamond', context: {} }),
+      ),
     );
     const tasks = await Promise.all(created.map((c) => waitForTask(db.pool, c.taskUuid)));
     expect(tasks.map((t) => t.state)).toEqual(Array(5).fill('complete'));

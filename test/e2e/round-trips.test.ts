@@ -21,10 +21,14 @@ const linear = defineTemplate({ namespace: ns, name: 'linear', version: '1.0.0' 
 
 const HOUR = 3_600_000;
 const calls: string[] = [];
+// eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be restored and called with apply()
 const originalQuery = pg.Client.prototype.query;
 
 function classify(text: string): string {
-  const m = /tasker\.(create_task|claim_steps|complete_steps|process_step_results|enqueue_due_retries|set_vt)\b/.exec(text);
+  const m =
+    /tasker\.(create_task|claim_steps|complete_steps|process_step_results|enqueue_due_retries|set_vt)\b/.exec(
+      text,
+    );
   if (m) return m[1]!;
   if (/^\s*LISTEN\b/i.test(text)) return 'listen';
   return 'other';
@@ -93,7 +97,9 @@ describe('round trips on the per-step path', () => {
     const before = engine.orchestrator.stats.tasksFinalized;
     const tasks = 50;
     await Promise.all(
-      Array.from({ length: tasks }, () => engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: {} })),
+      Array.from({ length: tasks }, () =>
+        engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: {} }),
+      ),
     );
     await until(() => engine.orchestrator.stats.tasksFinalized === before + tasks);
     const steps = tasks * 4;

@@ -26,7 +26,9 @@ function waitForLine(child: ChildProcess, prefix: string): Promise<string> {
       }
     };
     child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`worker process exited (${code}) before printing ${prefix}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`worker process exited (${code}) before printing ${prefix}`)),
+    );
   });
 }
 
@@ -49,7 +51,12 @@ describe('a worker killed with SIGKILL mid-step', () => {
   it('loses nothing: the step is claimed again after the visibility timeout and the task completes', async () => {
     const script = fileURLToPath(new URL('../support/worker-process.ts', import.meta.url));
     child = spawn(process.execPath, ['--import', 'tsx', script], {
-      env: { ...process.env, TEST_DATABASE_URL: db.url, TEST_OVERRIDES: JSON.stringify(overrides), TEST_NAMESPACE: ns },
+      env: {
+        ...process.env,
+        TEST_DATABASE_URL: db.url,
+        TEST_OVERRIDES: JSON.stringify(overrides),
+        TEST_NAMESPACE: ns,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await waitForLine(child, 'READY');
@@ -75,7 +82,9 @@ describe('a worker killed with SIGKILL mid-step', () => {
       const victim = task.steps.find((s) => s.name === 'victim')!;
       expect(victim.attempts).toBe(2);
       expect(victim.result).toEqual({ recovered_on_attempt: 2 });
-      expect(task.steps.find((s) => s.name === 'after')!.result).toEqual({ saw: { recovered_on_attempt: 2 } });
+      expect(task.steps.find((s) => s.name === 'after')!.result).toEqual({
+        saw: { recovered_on_attempt: 2 },
+      });
       const audit = await db.pool.query<{ event: string }>(
         'SELECT event FROM tasker.workflow_step_transitions WHERE step_uuid = $1 ORDER BY sort_key',
         [victim.stepUuid],
