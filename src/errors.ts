@@ -97,7 +97,7 @@ export class TransitionConflictError extends TaskerError {
   constructor(entity: 'task' | 'step', id: string, expected: string, actual: string | null) {
     super(
       ErrorCode.TransitionConflict,
-      `${entity} ${id} was expected in state '${expected}' but is '${actual ?? 'missing'}'`,
+      `${entity} ${id} was expected in state '${expected}' but ${actual === null ? 'another writer moved it first' : `is '${actual}'`}`,
       { details: { entity, id, expected, actual } },
     );
   }

@@ -154,3 +154,56 @@ export class NotificationListener {
     this.#reconnectTimer.unref();
   }
 }
+
+interface SharedEntry {
+  listener: NotificationListener;
+  refs: number;
+  started: Promise<void>;
+}
+
+/** One listener per database URL per process, shared by every orchestrator and worker in it. */
+const sharedListeners = new Map<string, SharedEntry>();
+
+/** A reference to the process's shared listener; `release()` stops it when the last user lets go. */
+export interface SharedListenerHandle {
+  listener: NotificationListener;
+  release(): Promise<void>;
+}
+
+/**
+ * Returns the process-wide LISTEN connection for `options.url`, starting it on first use. Components that run
+ * in the same process (an orchestrator and a worker in `tasker dev`, several workers) share one connection
+ * instead of opening one each.
+ */
+export async function acquireSharedListener(options: NotificationListenerOptions): Promise<SharedListenerHandle> {
+  let entry = sharedListeners.get(options.url);
+  if (!entry) {
+    const listener = new NotificationListener({ ...options, applicationName: options.applicationName ?? 'tasker-listener' });
+    entry = { listener, refs: 0, started: listener.start() };
+    sharedListeners.set(options.url, entry);
+    entry.started.catch(() => {
+      if (sharedListeners.get(options.url) === entry) sharedListeners.delete(options.url);
+    });
+  }
+  entry.refs += 1;
+  const current = entry;
+  try {
+    await current.started;
+  } catch (e) {
+    current.refs -= 1;
+    throw e;
+  }
+  let released = false;
+  return {
+    listener: current.listener,
+    async release() {
+      if (released) return;
+      released = true;
+      current.refs -= 1;
+      if (current.refs === 0) {
+        if (sharedListeners.get(options.url) === current) sharedListeners.delete(options.url);
+        await current.listener.stop();
+      }
+    },
+  };
+}

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { TaskerConfig } from '../config/index.js';
 import { createPool } from '../db/pool.js';
 import { mapDbError } from '../db/errors.js';
-import { NotificationListener } from '../messaging/listener.js';
+import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { QueueClient, STEP_RESULTS_QUEUE } from '../messaging/queue.js';
 import { silentLogger } from '../observability/logger.js';
 import { newProcessId } from '../runtime/process-id.js';
@@ -64,7 +64,7 @@ export class Orchestrator {
   readonly #resultPump: Pump;
   readonly #wakeups: WakeupSource;
   readonly #retries: RetryScheduler;
-  #listener: NotificationListener | undefined;
+  #listener: SharedListenerHandle | undefined;
   #started = false;
 
   constructor(options: OrchestratorOptions) {
@@ -116,17 +116,15 @@ export class Orchestrator {
     await new QueueClient(this.pool).createQueue(STEP_RESULTS_QUEUE);
     const queues = this.#config.common.queues;
     if (queues.notifications_enabled) {
-      this.#listener = new NotificationListener({
+      this.#listener = await acquireSharedListener({
         url: this.#config.common.database.url,
         logger: this.#logger,
         reconnectMinMs: queues.listener_reconnect_min_ms,
         reconnectMaxMs: queues.listener_reconnect_max_ms,
-        applicationName: 'tasker-orchestrator-listener',
       });
-      await this.#listener.start();
     }
     await this.#wakeups.start({
-      ...(this.#listener ? { listener: this.#listener } : {}),
+      ...(this.#listener ? { listener: this.#listener.listener } : {}),
       queues: [STEP_RESULTS_QUEUE],
       pollIntervalMs: this.#config.orchestration.result_poll_interval_ms,
     });
@@ -145,7 +143,7 @@ export class Orchestrator {
     this.#retries.stop();
     await this.#resultPump.stop();
     await this.#retries.idle();
-    await this.#listener?.stop();
+    await this.#listener?.release();
     if (this.#ownsPool) await this.pool.end();
     this.#logger.info({ id: this.id }, 'orchestrator stopped');
   }

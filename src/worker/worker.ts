@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import { Semaphore, channelFromConfig, type BoundedChannel } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
 import { mapDbError } from '../db/errors.js';
+import { TransitionConflictError } from '../errors.js';
 import { createPool } from '../db/pool.js';
-import { NotificationListener } from '../messaging/listener.js';
+import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { QueueClient, workerQueueName } from '../messaging/queue.js';
 import { silentLogger } from '../observability/logger.js';
 import { registerTemplate } from '../orchestration/template-registry.js';
@@ -95,7 +96,7 @@ export class Worker {
   readonly #pumps = new Map<string, { pump: Pump; wakeups: WakeupSource }>();
   readonly #handlerRuns = new Set<Promise<unknown>>();
   readonly #completionWrites = new Set<Promise<unknown>>();
-  #listener: NotificationListener | undefined;
+  #listener: SharedListenerHandle | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #dispatchLoop: Promise<void> | undefined;
   #completionLoop: Promise<void> | undefined;
@@ -172,14 +173,12 @@ export class Worker {
 
     const q = this.#config.common.queues;
     if (q.notifications_enabled) {
-      this.#listener = new NotificationListener({
+      this.#listener = await acquireSharedListener({
         url: this.#config.common.database.url,
         logger: this.#logger,
         reconnectMinMs: q.listener_reconnect_min_ms,
         reconnectMaxMs: q.listener_reconnect_max_ms,
-        applicationName: 'tasker-worker-listener',
       });
-      await this.#listener.start();
     }
     this.#claiming = true;
     for (const ns of this.#namespaces) {
@@ -198,7 +197,7 @@ export class Worker {
       );
       this.#pumps.set(queue, { pump, wakeups });
       await wakeups.start({
-        ...(this.#listener ? { listener: this.#listener } : {}),
+        ...(this.#listener ? { listener: this.#listener.listener } : {}),
         queues: [queue],
         pollIntervalMs: this.#config.worker.poll_interval_ms,
       });
@@ -245,7 +244,7 @@ export class Worker {
     await Promise.allSettled([...this.#completionWrites]);
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     await this.#releaseUnfinished();
-    await this.#listener?.stop();
+    await this.#listener?.release();
     await this.#closePools();
     this.#logger.info('worker stopped');
   }
@@ -400,10 +399,17 @@ export class Worker {
     for (const c of batch) {
       this.#inFlight.delete(c.step.stepUuid);
       if (!applied.get(c.step.stepUuid)) {
-        // Our lease expired and the step was claimed again elsewhere: that attempt owns the step now.
+        // The compare-and-swap lost: our lease expired and the step was claimed again (or cancelled). The attempt
+        // that replaced ours owns the step; ours is dropped, which is the correct outcome of the race.
         this.stats.completionsRejected += 1;
+        const conflict = new TransitionConflictError(
+          'step',
+          c.step.stepUuid,
+          `in_progress@${c.step.attempt}`,
+          null,
+        );
         this.#logger.warn(
-          { step: c.step.stepUuid, attempt: c.step.attempt },
+          { err: conflict },
           'step outcome discarded: the step was claimed again after this worker lost its lease',
         );
         continue;

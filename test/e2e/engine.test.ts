@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../src/errors.js';
 import { defineTemplate } from '../../src/templates/index.js';
@@ -258,6 +259,30 @@ describe('engine end to end', () => {
     ).rejects.toMatchObject({ code: 'TEMPLATE_NOT_FOUND' });
     const after = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM tasker.tasks');
     expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+  });
+
+  it('an orchestrator and a worker in one process share one LISTEN connection', async () => {
+    const res = await db.pool.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name = 'tasker-listener'`,
+    );
+    expect(res.rows[0].n).toBe(1);
+  });
+
+  it('at start-up a worker warns about every template step of its namespaces that has no handler', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const worker = createWorker({ config: engine.config, namespaces: [ns], handlers: handlers.slice(0, 1), logger });
+    await worker.start();
+    await worker.stop();
+    const warned = lines
+      .map((l) => JSON.parse(l) as { msg: string; step?: string; handler?: string })
+      .filter((l) => l.msg.includes('no registered handler'));
+    const missingSteps = new Set(warned.map((w) => `${w.step}:${w.handler}`));
+    expect(missingSteps).toContain('bad:permanent');
+    expect(missingSteps).toContain('nobody:not.registered');
+    expect(missingSteps).toContain('hangs:hangs');
+    expect(missingSteps).not.toContain('s1:count');
   });
 
   it('re-registering a template version is idempotent, but different content under it is refused', async () => {

@@ -5,7 +5,7 @@ import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler } from '../../src/worker/handler.js';
 import { createWorker } from '../../src/worker/worker.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { startEngine, waitForTask, type Engine } from '../support/engine.js';
+import { startEngine, testConfig, waitForTask, type Engine } from '../support/engine.js';
 
 const ns = 'crash_e2e';
 const template = defineTemplate({ namespace: ns, name: 'victim', version: '1.0.0' })
@@ -100,6 +100,81 @@ describe('a worker killed with SIGKILL mid-step', () => {
       ]);
     } finally {
       await survivor.stop();
+    }
+  });
+});
+
+describe('a worker that stalls past its visibility timeout', () => {
+  let db: TestDatabase;
+  let engine: Engine;
+  const HOUR = 3_600_000;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    engine = await startEngine(db, {
+      templates: [template],
+      handlers: [],
+      overrides: { common: { queues: { visibility_timeout_seconds: 1 } } },
+      startWorker: false,
+    });
+  });
+  afterAll(async () => {
+    await engine?.stop();
+    await db?.drop();
+  });
+
+  it('loses the race: the step runs again elsewhere and its late outcome is refused', async () => {
+    let releaseStalled: (() => void) | undefined;
+    let announceStarted: (() => void) | undefined;
+    const started = new Promise<void>((resolve) => (announceStarted = resolve));
+    // Alive but stalled: no heartbeat and no polling, so its lease runs out after 1 s and it does not reclaim.
+    const stalled = createWorker({
+      config: testConfig(db.url, {
+        common: { queues: { visibility_timeout_seconds: 1 } },
+        worker: { heartbeat_interval_ms: HOUR, poll_interval_ms: HOUR },
+      }),
+      namespaces: [ns],
+      handlers: [
+        defineHandler('blocker', () => {
+          announceStarted?.();
+          return new Promise((resolve) => (releaseStalled = () => resolve({ from: 'stalled worker' })));
+        }),
+        defineHandler('after', () => ({ ok: true })),
+      ],
+    });
+    await stalled.start();
+    const { taskUuid } = await engine.orchestrator.createTask({ namespace: ns, name: 'victim', context: {} });
+    await started;
+    await new Promise((r) => setTimeout(r, 1200)); // let the lease expire
+
+    const fresh = createWorker({
+      config: engine.config,
+      namespaces: [ns],
+      handlers: [
+        defineHandler('blocker', (ctx) => ({ from: 'fresh worker', attempt: ctx.attempt })),
+        defineHandler('after', () => ({ ok: true })),
+      ],
+    });
+    await fresh.start();
+    try {
+      const task = await waitForTask(db.pool, taskUuid, 30_000);
+      expect(task.state).toBe('complete');
+      const victim = task.steps.find((s) => s.name === 'victim')!;
+      expect(victim.result).toEqual({ from: 'fresh worker', attempt: 2 });
+
+      releaseStalled!();
+      const deadline = Date.now() + 10_000;
+      while (stalled.stats.completionsRejected === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(stalled.stats.completionsRejected).toBe(1);
+      // The refused outcome changed nothing.
+      const after = await waitForTask(db.pool, taskUuid);
+      expect(after.steps.find((s) => s.name === 'victim')!.result).toEqual({ from: 'fresh worker', attempt: 2 });
+    } finally {
+      releaseStalled?.();
+      await fresh.stop();
+      await stalled.stop();
     }
   });
 });
