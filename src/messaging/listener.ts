@@ -175,10 +175,15 @@ export interface SharedListenerHandle {
  * in the same process (an orchestrator and a worker in `tasker dev`, several workers) share one connection
  * instead of opening one each.
  */
-export async function acquireSharedListener(options: NotificationListenerOptions): Promise<SharedListenerHandle> {
+export async function acquireSharedListener(
+  options: NotificationListenerOptions,
+): Promise<SharedListenerHandle> {
   let entry = sharedListeners.get(options.url);
   if (!entry) {
-    const listener = new NotificationListener({ ...options, applicationName: options.applicationName ?? 'tasker-listener' });
+    const listener = new NotificationListener({
+      ...options,
+      applicationName: options.applicationName ?? 'tasker-listener',
+    });
     entry = { listener, refs: 0, started: listener.start() };
     sharedListeners.set(options.url, entry);
     entry.started.catch(() => {

@@ -262,17 +262,22 @@ describe('engine end to end', () => {
   });
 
   it('an orchestrator and a worker in one process share one LISTEN connection', async () => {
-    const res = await db.pool.query(
+    const res = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity
        WHERE datname = current_database() AND application_name = 'tasker-listener'`,
     );
-    expect(res.rows[0].n).toBe(1);
+    expect(res.rows[0]!.n).toBe(1);
   });
 
   it('at start-up a worker warns about every template step of its namespaces that has no handler', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-    const worker = createWorker({ config: engine.config, namespaces: [ns], handlers: handlers.slice(0, 1), logger });
+    const worker = createWorker({
+      config: engine.config,
+      namespaces: [ns],
+      handlers: handlers.slice(0, 1),
+      logger,
+    });
     await worker.start();
     await worker.stop();
     const warned = lines

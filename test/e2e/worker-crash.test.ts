@@ -170,7 +170,10 @@ describe('a worker that stalls past its visibility timeout', () => {
       expect(stalled.stats.completionsRejected).toBe(1);
       // The refused outcome changed nothing.
       const after = await waitForTask(db.pool, taskUuid);
-      expect(after.steps.find((s) => s.name === 'victim')!.result).toEqual({ from: 'fresh worker', attempt: 2 });
+      expect(after.steps.find((s) => s.name === 'victim')!.result).toEqual({
+        from: 'fresh worker',
+        attempt: 2,
+      });
     } finally {
       releaseStalled?.();
       await fresh.stop();
