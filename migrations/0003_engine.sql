@@ -13,16 +13,7 @@
 CREATE OR REPLACE FUNCTION tasker.log_step_transitions(
   p_steps uuid[], p_to text, p_event text, p_processor text, p_metadata jsonb DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
   IF p_steps IS NULL OR cardinality(p_steps) = 0 THEN RETURN; END IF;
   WITH demoted AS (
@@ -38,16 +29,7 @@ END $$;
 CREATE OR REPLACE FUNCTION tasker.log_task_transitions(
   p_tasks uuid[], p_path text[], p_events text[], p_processor text, p_metadata jsonb DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
   i int;
 BEGIN
@@ -67,16 +49,7 @@ END $$;
 CREATE OR REPLACE FUNCTION tasker.move_tasks(
   p_tasks uuid[], p_path text[], p_events text[], p_processor text, p_metadata jsonb DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
   IF p_tasks IS NULL OR cardinality(p_tasks) = 0 THEN RETURN; END IF;
   UPDATE tasker.tasks SET state = p_path[cardinality(p_path)], updated_at = now(),
@@ -91,16 +64,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 'worker_' || p_namespace || '_
 
 -- Sends one step message per step to its namespace queue and notifies each queue once.
 CREATE OR REPLACE FUNCTION tasker.send_step_messages(p_steps uuid[]) RETURNS void
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
   v_queue text;
 BEGIN
@@ -205,16 +169,7 @@ END $$;
 CREATE OR REPLACE FUNCTION tasker.create_task(
   p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, p_processor text)
 RETURNS TABLE (task_uuid uuid, state text, steps_enqueued int, correlation_id uuid, template_version text)
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_task uuid := tasker.uuid_generate_v7();
@@ -292,16 +247,7 @@ RETURNS TABLE (msg_id bigint, step_uuid uuid, task_uuid uuid, step_name text, ha
                max_attempts int, retryable boolean, retry_policy jsonb, timeout_ms int, inputs jsonb,
                context jsonb, namespace text, template_name text, template_version text, correlation_id uuid,
                dependency_results jsonb)
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_msgs bigint[];
@@ -415,16 +361,7 @@ END $$;
 -- ---------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text, p_resolve boolean DEFAULT false)
 RETURNS TABLE (step_uuid uuid, applied boolean)
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_ok uuid[];
@@ -491,16 +428,7 @@ END $$;
 -- ---------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tasker.resolve_steps(p_steps uuid[], p_processor text)
 RETURNS TABLE (steps_enqueued int, tasks_finalized int, next_retry_at timestamptz)
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_steps uuid[] := p_steps;
@@ -668,16 +596,7 @@ END $$;
 -- ---------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tasker.process_step_results(p_limit int, p_processor text)
 RETURNS TABLE (results_processed int, steps_enqueued int, tasks_finalized int, next_retry_at timestamptz)
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_steps uuid[];
@@ -711,16 +630,7 @@ END $$;
 -- ---------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tasker.enqueue_due_retries(p_limit int, p_processor text)
 RETURNS TABLE (steps_enqueued int, next_retry_at timestamptz)
-LANGUAGE plpgsql
--- Plans are made once per connection (custom plans would re-plan every call) and must stay index-driven however
--- small or large the tables were when they were made: every statement here touches a bounded set of rows by
--- key, so nested loops over index lookups are always the right plan (a merge or hash join would read a whole
--- index or table, and cost grows with the database instead of with the batch).
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_mergejoin = off
-SET enable_hashjoin = off
-AS $$
+LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_tasks uuid[];
@@ -773,3 +683,25 @@ BEGIN
 END $$;
 
 SELECT tasker.create_queue('orchestration_step_results');
+
+-- Planner settings of the engine's functions. Plans are made once per connection (custom plans would re-plan
+-- every call) and must stay index-driven however small or large the tables were when they were made: every
+-- statement touches a bounded set of rows by key, so nested loops over index lookups are always the right plan
+-- (a merge or hash join would read a whole index or table, and its cost would grow with the database instead of
+-- with the batch).
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN
+    SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'tasker' AND p.proname IN ('log_step_transitions', 'log_task_transitions', 'move_tasks',
+      'send_step_messages', 'create_task', 'claim_steps', 'complete_steps', 'resolve_steps', 'process_step_results',
+      'enqueue_due_retries')
+  LOOP
+    EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
+    EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off', f);
+    EXECUTE format('ALTER FUNCTION %s SET enable_mergejoin = off', f);
+    EXECUTE format('ALTER FUNCTION %s SET enable_hashjoin = off', f);
+  END LOOP;
+END $$;

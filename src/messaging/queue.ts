@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pool.js';
-import { mapDbError } from '../db/errors.js';
+import { queryRows } from '../db/query.js';
 
 /** A message as read from a queue. `msgId` is a string because it is a BIGINT. */
 export interface QueueMessage<T = unknown> {
@@ -64,13 +64,8 @@ export class QueueClient {
     this.#db = db;
   }
 
-  async #query<R extends object>(name: string, text: string, values: unknown[]): Promise<R[]> {
-    try {
-      const res = await this.#db.query<R>({ name, text, values });
-      return res.rows;
-    } catch (e) {
-      throw mapDbError(e);
-    }
+  #query<R extends object>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    return queryRows<R>(this.#db, { name, text }, values);
   }
 
   /** Creates the queue if it does not exist. */

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { TaskerConfig } from '../config/index.js';
 import { createPool } from '../db/pool.js';
-import { mapDbError } from '../db/errors.js';
+import { queryRows } from '../db/query.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { QueueClient, STEP_RESULTS_QUEUE } from '../messaging/queue.js';
 import { silentLogger } from '../observability/logger.js';
@@ -166,17 +166,12 @@ export class Orchestrator {
   /** Processes one batch of results now (used by pollers and tests). Returns true if the batch was full. */
   async #processResultBatch(): Promise<boolean> {
     const limit = this.#config.orchestration.result_batch_size;
-    let row: ResultBatchRow;
-    try {
-      const res = await this.pool.query<ResultBatchRow>({
-        name: 'tasker_process_step_results',
-        text: 'SELECT * FROM tasker.process_step_results($1, $2)',
-        values: [limit, this.id],
-      });
-      row = res.rows[0]!;
-    } catch (e) {
-      throw mapDbError(e);
-    }
+    const [row] = await queryRows<ResultBatchRow>(
+      this.pool,
+      { name: 'tasker_process_step_results', text: 'SELECT * FROM tasker.process_step_results($1, $2)' },
+      [limit, this.id],
+    );
+    if (!row) return false;
     if (row.results_processed > 0) {
       this.stats.resultBatches += 1;
       this.stats.resultsProcessed += row.results_processed;

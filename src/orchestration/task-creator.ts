@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pool.js';
-import { mapDbError } from '../db/errors.js';
+import { queryRows } from '../db/query.js';
 import { ErrorCode, TaskerError } from '../errors.js';
 
 /** What a caller asks for when creating a task. */
@@ -87,34 +87,26 @@ export async function createTask(
     correlation_id: request.correlationId,
     parent_correlation_id: request.parentCorrelationId,
   };
-  try {
-    const res = await db.query<{
-      task_uuid: string;
-      state: string;
-      steps_enqueued: number;
-      correlation_id: string;
-      template_version: string;
-    }>({
-      name: 'tasker_create_task',
-      text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6)',
-      values: [
-        request.namespace,
-        request.name,
-        request.version ?? null,
-        context,
-        JSON.stringify(options),
-        processorId,
-      ],
-    });
-    const row = res.rows[0]!;
-    return {
-      taskUuid: row.task_uuid,
-      state: row.state,
-      stepsEnqueued: row.steps_enqueued,
-      correlationId: row.correlation_id,
-      templateVersion: row.template_version,
-    };
-  } catch (e) {
-    throw mapDbError(e);
-  }
+  const rows = await queryRows<{
+    task_uuid: string;
+    state: string;
+    steps_enqueued: number;
+    correlation_id: string;
+    template_version: string;
+  }>(db, { name: 'tasker_create_task', text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6)' }, [
+    request.namespace,
+    request.name,
+    request.version ?? null,
+    context,
+    JSON.stringify(options),
+    processorId,
+  ]);
+  const row = rows[0]!;
+  return {
+    taskUuid: row.task_uuid,
+    state: row.state,
+    stepsEnqueued: row.steps_enqueued,
+    correlationId: row.correlation_id,
+    templateVersion: row.template_version,
+  };
 }

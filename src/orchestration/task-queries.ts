@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pool.js';
-import { mapDbError } from '../db/errors.js';
+import { queryRows } from '../db/query.js';
 import type { StepState, TaskState } from '../state/index.js';
 
 /** A step's error as recorded from its handler (or from the engine). */
@@ -75,9 +75,9 @@ interface TaskRow {
 
 /** Reads a task with all its steps (one query). Returns undefined when it does not exist. */
 export async function getTask(db: Queryable, taskUuid: string): Promise<TaskView | undefined> {
-  let row: TaskRow | undefined;
-  try {
-    const res = await db.query<TaskRow>({
+  const [row] = await queryRows<TaskRow>(
+    db,
+    {
       name: 'tasker_get_task',
       text: `SELECT t.task_uuid, t.namespace, tp.name, tp.version, t.state, t.context, t.priority, t.correlation_id,
                     t.steps_total, t.steps_remaining, t.error, t.created_at, t.completed_at,
@@ -95,12 +95,9 @@ export async function getTask(db: Queryable, taskUuid: string): Promise<TaskView
                       WHERE s.task_uuid = t.task_uuid), '[]'::jsonb) AS steps
              FROM tasker.tasks t JOIN tasker.templates tp ON tp.template_uuid = t.template_uuid
              WHERE t.task_uuid = $1`,
-      values: [taskUuid],
-    });
-    row = res.rows[0];
-  } catch (e) {
-    throw mapDbError(e);
-  }
+    },
+    [taskUuid],
+  );
   if (!row) return undefined;
   return {
     taskUuid: row.task_uuid,

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pool.js';
-import { mapDbError } from '../db/errors.js';
+import { queryRows } from '../db/query.js';
 import { assertValidTemplate, templateFingerprint, topologicalOrder } from '../templates/index.js';
 import type { TaskTemplate } from '../templates/types.js';
 
@@ -24,20 +24,17 @@ export async function registerTemplate(
   const order = topologicalOrder(template);
   const byName = new Map(template.steps.map((s) => [s.name, s]));
   const definition = { ...template, steps: order.map((n) => byName.get(n)!) };
-  try {
-    const res = await db.query<{ template_uuid: string; created: boolean }>(
-      'SELECT * FROM tasker.register_template($1, $2)',
-      [JSON.stringify(definition), templateFingerprint(template)],
-    );
-    const row = res.rows[0]!;
-    return {
-      templateUuid: row.template_uuid,
-      created: row.created,
-      namespace: template.namespace,
-      name: template.name,
-      version: template.version,
-    };
-  } catch (e) {
-    throw mapDbError(e);
-  }
+  const rows = await queryRows<{ template_uuid: string; created: boolean }>(
+    db,
+    { text: 'SELECT * FROM tasker.register_template($1, $2)' },
+    [JSON.stringify(definition), templateFingerprint(template)],
+  );
+  const row = rows[0]!;
+  return {
+    templateUuid: row.template_uuid,
+    created: row.created,
+    namespace: template.namespace,
+    name: template.name,
+    version: template.version,
+  };
 }

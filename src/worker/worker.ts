@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Semaphore, channelFromConfig, type BoundedChannel } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
 import { mapDbError } from '../db/errors.js';
+import { queryRows } from '../db/query.js';
 import { TransitionConflictError } from '../errors.js';
 import { createPool } from '../db/pool.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
@@ -286,17 +287,11 @@ export class Worker {
     }
     const batchSize = this.#config.worker.claim_batch_size;
     const limit = Math.min(batchSize, free);
-    let rows: ClaimRow[];
-    try {
-      const res = await this.#pool.query<ClaimRow>({
-        name: 'tasker_claim_steps',
-        text: 'SELECT * FROM tasker.claim_steps($1, $2, $3, $4)',
-        values: [queue, limit, this.#config.common.queues.visibility_timeout_seconds, this.id],
-      });
-      rows = res.rows;
-    } catch (e) {
-      throw mapDbError(e);
-    }
+    const rows = await queryRows<ClaimRow>(
+      this.#pool,
+      { name: 'tasker_claim_steps', text: 'SELECT * FROM tasker.claim_steps($1, $2, $3, $4)' },
+      [queue, limit, this.#config.common.queues.visibility_timeout_seconds, this.id],
+    );
     for (const row of rows) {
       const step = claimedStepFromRow(queue, row);
       this.#inFlight.set(step.stepUuid, { step });
