@@ -1,0 +1,61 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = `${root}bin/tasker.js`;
+
+describe('tasker dev (what `npm run dev` runs)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('runs one task of every example, prints each step and each result, and exits 0', () => {
+    const res = spawnSync(process.execPath, [bin, 'dev'], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: db.url, TASKER_ENV: 'development' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(res.status, res.stderr).toBe(0);
+    const out = res.stdout;
+    expect(out).toMatch(/step\s+linear_workflow\s+linear_step_1\s+attempt 1\s+[\d.]+ ms\s+ok/);
+    expect(out).toMatch(
+      /step\s+order_fulfillment\s+process_payment\s+attempt 1\s+[\d.]+ ms\s+failed \(GATEWAY_503/,
+    );
+    expect(out).toMatch(/step\s+order_fulfillment\s+process_payment\s+attempt 2\s+[\d.]+ ms\s+ok/);
+    expect(out).toContain('task  linear_workflow        complete  {"linear_step_4":{"value":65536}}');
+    expect(out).toContain('task  diamond_workflow       complete  {"diamond_end":{"value":80}}');
+    expect(out).toMatch(/task {2}complex_dag_workflow {3}complete/);
+    expect(out).toMatch(/task {2}tree_workflow {10}complete/);
+    expect(out).toContain('"tracking_number":"TRK-A-1001"');
+    expect(out).toContain('all example tasks complete');
+    // 4 + 4 + 7 + 8 + 4 steps, plus the payment retry
+    expect(out.match(/^ {2}step /gm)).toHaveLength(28);
+  });
+
+  it('--keep-running stays up after the examples and stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [bin, 'dev', '--keep-running'], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: db.url, TASKER_ENV: 'development' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('running; create tasks')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited early (${code}): ${out}`)));
+    });
+    expect(child.exitCode).toBeNull();
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
