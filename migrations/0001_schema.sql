@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS tasker.step_states (state text PRIMARY KEY, terminal 
 INSERT INTO tasker.task_states (state, terminal) VALUES
   ('pending', false), ('initializing', false), ('enqueuing_steps', false), ('steps_in_process', false),
   ('evaluating_results', false), ('waiting_for_dependencies', false), ('waiting_for_retry', false),
-  ('blocked_by_failures', false), ('complete', true), ('error', true), ('cancelled', true),
+  ('blocked_by_failures', false), ('complete', true), ('error', false), ('cancelled', true),
   ('resolved_manually', true)
 ON CONFLICT (state) DO NOTHING;
 
@@ -61,6 +61,7 @@ INSERT INTO tasker.task_state_transitions (from_state, to_state) VALUES
   ('waiting_for_retry', 'enqueuing_steps'),
   ('blocked_by_failures', 'error'), ('blocked_by_failures', 'resolved_manually'),
   ('blocked_by_failures', 'evaluating_results'),
+  ('error', 'evaluating_results'), ('waiting_for_retry', 'evaluating_results'),
   ('pending', 'cancelled'), ('initializing', 'cancelled'), ('enqueuing_steps', 'cancelled'),
   ('steps_in_process', 'cancelled'), ('evaluating_results', 'cancelled'),
   ('waiting_for_dependencies', 'cancelled'), ('waiting_for_retry', 'cancelled'),
@@ -106,6 +107,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     evaluating_results>steps_in_process,evaluating_results>waiting_for_dependencies,evaluating_results>waiting_for_retry,
     evaluating_results>blocked_by_failures,waiting_for_dependencies>evaluating_results,waiting_for_retry>enqueuing_steps,
     blocked_by_failures>error,blocked_by_failures>resolved_manually,blocked_by_failures>evaluating_results,
+    error>evaluating_results,waiting_for_retry>evaluating_results,
     pending>cancelled,initializing>cancelled,enqueuing_steps>cancelled,steps_in_process>cancelled,
     evaluating_results>cancelled,waiting_for_dependencies>cancelled,waiting_for_retry>cancelled,
     blocked_by_failures>cancelled}'::text[]), false) END
@@ -194,6 +196,9 @@ CREATE TABLE IF NOT EXISTS tasker.tasks (
 ) WITH (fillfactor = 80);
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_identity_hash_key ON tasker.tasks (identity_hash);
 CREATE INDEX IF NOT EXISTS tasks_template_idx ON tasker.tasks (template_uuid, created_at);
+-- Listing by state and tags (the API); state changes a few times per task, so this costs little.
+CREATE INDEX IF NOT EXISTS tasks_state_idx ON tasker.tasks (state, task_uuid);
+CREATE INDEX IF NOT EXISTS tasks_tags_idx ON tasker.tasks USING gin (tags);
 CREATE INDEX IF NOT EXISTS tasks_correlation_idx ON tasker.tasks (correlation_id);
 
 CREATE TABLE IF NOT EXISTS tasker.workflow_steps (
@@ -298,3 +303,29 @@ CREATE TABLE IF NOT EXISTS tasker.queue_messages_archive (
   headers     jsonb
 );
 CREATE INDEX IF NOT EXISTS queue_messages_archive_queue_idx ON tasker.queue_messages_archive (queue_name, archived_at);
+
+-- ---------------------------------------------------------------------------------------------------------
+-- Dead-letter queue: an investigation record per failed or stuck task (not a requeue mechanism). At most one
+-- open (pending) entry per task; resolved entries are kept as history.
+-- ---------------------------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS tasker.tasks_dlq (
+  dlq_entry_uuid       uuid PRIMARY KEY DEFAULT tasker.uuid_generate_v7(),
+  task_uuid            uuid NOT NULL REFERENCES tasker.tasks ON DELETE CASCADE,
+  original_state       text NOT NULL,
+  dlq_reason           text NOT NULL CHECK (dlq_reason IN ('staleness_timeout', 'max_retries_exceeded',
+                         'permanent_failure', 'dependency_cycle_detected', 'worker_unavailable', 'manual_dlq')),
+  resolution_status    text NOT NULL DEFAULT 'pending'
+                         CHECK (resolution_status IN ('pending', 'manually_resolved', 'permanently_failed', 'cancelled')),
+  resolution_timestamp timestamptz,
+  resolution_notes     text,
+  resolved_by          text,
+  task_snapshot        jsonb NOT NULL,
+  metadata             jsonb NOT NULL DEFAULT '{}',
+  created_at           timestamptz NOT NULL DEFAULT now(),
+  updated_at           timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_dlq_one_pending_per_task ON tasker.tasks_dlq (task_uuid)
+  WHERE resolution_status = 'pending';
+CREATE INDEX IF NOT EXISTS tasks_dlq_status_idx ON tasker.tasks_dlq (resolution_status, dlq_entry_uuid);
+CREATE INDEX IF NOT EXISTS tasks_dlq_reason_idx ON tasker.tasks_dlq (dlq_reason, dlq_entry_uuid);
+

@@ -85,6 +85,24 @@ BEGIN
   END LOOP;
 END $$;
 
+-- Tells event-stream listeners (the API's SSE endpoint) which tasks changed, in the same transaction as the
+-- change. Channel `tasker_task_events`, payload: comma-separated task uuids, chunked to stay under the 8000-byte
+-- payload limit.
+CREATE OR REPLACE FUNCTION tasker.notify_task_events(p_tasks uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_chunk text;
+BEGIN
+  IF p_tasks IS NULL OR cardinality(p_tasks) = 0 THEN RETURN; END IF;
+  FOR v_chunk IN
+    SELECT string_agg(t::text, ',') FROM (
+      SELECT t, (row_number() OVER () - 1) / 200 AS grp FROM (SELECT DISTINCT unnest(p_tasks) AS t) d
+    ) c GROUP BY grp
+  LOOP
+    PERFORM pg_notify('tasker_task_events', v_chunk);
+  END LOOP;
+END $$;
+
 -- ---------------------------------------------------------------------------------------------------------
 -- Template registration: idempotent for identical content, refused for different content under one version.
 -- p_definition: { namespace, name, version, description, steps: [{ name, handler, dependsOn, retry, timeoutMs,
@@ -116,9 +134,10 @@ BEGIN
     RETURN;
   END IF;
 
-  INSERT INTO tasker.templates (namespace_uuid, namespace, name, version, description, definition, definition_sha256)
+  INSERT INTO tasker.templates (namespace_uuid, namespace, name, version, description, definition, definition_sha256,
+                                identity_strategy)
   VALUES (v_ns_uuid, v_ns, p_definition->>'name', p_definition->>'version', p_definition->>'description',
-          p_definition, p_sha256)
+          p_definition, p_sha256, coalesce(p_definition->>'identityStrategy', 'always_unique'))
   ON CONFLICT (namespace, name, version) DO NOTHING
   RETURNING templates.template_uuid INTO v_uuid;
 
@@ -140,13 +159,6 @@ BEGIN
   RETURN QUERY SELECT v_uuid, true;
 END $$;
 
--- ---------------------------------------------------------------------------------------------------------
--- Task creation: one transaction creates the task, its steps, edges and audit rows, and enqueues the root steps.
--- The transient states (initializing, enqueuing_steps) are recorded in the audit trail but never visible to
--- other transactions.
--- p_options: { priority, initiator, source_system, reason, tags, correlation_id, parent_correlation_id,
---              identity_hash }
--- ---------------------------------------------------------------------------------------------------------
 -- Resolves namespace/name@version to a template; without a version, the highest semantic version (a release
 -- ranks above its pre-releases). Raises TK404 when nothing matches.
 CREATE OR REPLACE FUNCTION tasker.resolve_template(p_namespace text, p_name text, p_version text)
@@ -166,19 +178,35 @@ BEGIN
   END IF;
 END $$;
 
+-- ---------------------------------------------------------------------------------------------------------
+-- Task creation: one transaction creates the task, its steps, edges and audit rows, and enqueues the root steps.
+-- The transient states (initializing, enqueuing_steps) are recorded in the audit trail but never visible to
+-- other transactions.
+-- p_options: { priority, initiator, source_system, reason, tags, correlation_id, parent_correlation_id,
+--              idempotency_key }
+-- Identity: a request's idempotency_key, else the template's identity_strategy, gives the identity hash; the
+-- unique index on it makes a thundering herd of identical requests create exactly one task. `duplicate` says
+-- what happened: 'none' (created), 'existing' (same idempotency key: the existing task is returned) or
+-- 'conflict' (strict strategy, same context: the existing task's id is returned for a 409).
+-- ---------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tasker.create_task(
   p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, p_processor text)
-RETURNS TABLE (task_uuid uuid, state text, steps_enqueued int, correlation_id uuid, template_version text)
+RETURNS TABLE (task_uuid uuid, state text, steps_enqueued int, correlation_id uuid, template_version text,
+               duplicate text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_task uuid := tasker.uuid_generate_v7();
   v_template_uuid uuid;
   v_version text;
+  v_strategy text;
+  v_key text := p_options->>'idempotency_key';
+  v_hash text;
   v_ns text := p_namespace;
   v_total int;
   v_roots int;
   v_corr uuid := coalesce((p_options->>'correlation_id')::uuid, gen_random_uuid());
+  v_existing record;
 BEGIN
   IF p_context IS NULL OR jsonb_typeof(p_context) <> 'object' THEN
     RAISE EXCEPTION 'task context must be a JSON object' USING ERRCODE = 'TK422';
@@ -186,6 +214,21 @@ BEGIN
 
   SELECT r.template_uuid, r.version INTO v_template_uuid, v_version
   FROM tasker.resolve_template(p_namespace, p_name, p_version) r;
+  SELECT t.identity_strategy INTO v_strategy FROM tasker.templates t WHERE t.template_uuid = v_template_uuid;
+
+  -- jsonb's text form is canonical (keys sorted, no duplicates, no insignificant whitespace), so equal contexts
+  -- hash equally whatever their key order.
+  IF v_key IS NOT NULL THEN
+    v_hash := 'key:' || encode(sha256(convert_to(v_template_uuid::text || ':' || v_key, 'UTF8')), 'hex');
+  ELSIF v_strategy = 'caller_provided' THEN
+    RAISE EXCEPTION 'template %/%@% requires an idempotency_key', p_namespace, p_name, v_version
+      USING ERRCODE = 'TK422', HINT = 'Send idempotency_key with the request (identity_strategy = caller_provided).';
+  ELSIF v_strategy = 'strict' THEN
+    v_hash := 'ctx:' || encode(sha256(convert_to(v_template_uuid::text || ':' || p_context::text, 'UTF8')), 'hex');
+  ELSE
+    v_hash := 'uuid:' || v_task::text;
+  END IF;
+
   SELECT count(*), count(*) FILTER (WHERE cardinality(ts.depends_on) = 0) INTO v_total, v_roots
   FROM tasker.template_steps ts WHERE ts.template_uuid = v_template_uuid;
 
@@ -194,8 +237,15 @@ BEGIN
                             correlation_id, parent_correlation_id, identity_hash)
   VALUES (v_task, v_template_uuid, v_ns, 'steps_in_process', p_context, coalesce((p_options->>'priority')::int, 0),
           v_total, v_total, v_roots, p_options->>'initiator', p_options->>'source_system', p_options->>'reason',
-          coalesce(p_options->'tags', '[]'), v_corr, (p_options->>'parent_correlation_id')::uuid,
-          coalesce(p_options->>'identity_hash', v_task::text));
+          coalesce(p_options->'tags', '[]'), v_corr, (p_options->>'parent_correlation_id')::uuid, v_hash)
+  ON CONFLICT (identity_hash) DO NOTHING;
+
+  IF NOT FOUND THEN
+    SELECT t.task_uuid, t.state, t.correlation_id INTO v_existing FROM tasker.tasks t WHERE t.identity_hash = v_hash;
+    RETURN QUERY SELECT v_existing.task_uuid, v_existing.state, 0, v_existing.correlation_id, v_version,
+                        CASE WHEN v_key IS NOT NULL THEN 'existing' ELSE 'conflict' END;
+    RETURN;
+  END IF;
 
   INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key, most_recent, processor)
   VALUES (v_task, NULL, 'pending', 'Create', 1, false, p_processor),
@@ -233,7 +283,8 @@ BEGIN
   FROM steps WHERE steps.state = 'enqueued';
 
   PERFORM pg_notify(tasker.queue_channel(tasker.worker_queue_name(v_ns)), '');
-  RETURN QUERY SELECT v_task, 'steps_in_process'::text, v_roots, v_corr, v_version;
+  PERFORM pg_notify('tasker_task_events', v_task::text);
+  RETURN QUERY SELECT v_task, 'steps_in_process'::text, v_roots, v_corr, v_version, 'none'::text;
 END $$;
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -256,6 +307,7 @@ DECLARE
   v_reclaimed uuid[];
   v_lost uuid[];
   v_keep uuid[];
+  v_tasks uuid[];
 BEGIN
   WITH visible AS (
     SELECT m.msg_id FROM tasker.queue_messages m
@@ -267,9 +319,10 @@ BEGIN
     UPDATE tasker.queue_messages m
     SET vt = clock_timestamp() + make_interval(secs => p_vt_seconds), read_ct = m.read_ct + 1
     FROM visible WHERE m.msg_id = visible.msg_id
-    RETURNING m.msg_id, (m.message->>'step_uuid')::uuid AS step_uuid
+    RETURNING m.msg_id, (m.message->>'step_uuid')::uuid AS step_uuid, (m.message->>'task_uuid')::uuid AS task_uuid
   )
-  SELECT array_agg(taken.msg_id), array_agg(taken.step_uuid) INTO v_msgs, v_steps FROM taken;
+  SELECT array_agg(taken.msg_id), array_agg(taken.step_uuid), array_agg(taken.task_uuid)
+  INTO v_msgs, v_steps, v_tasks FROM taken;
   IF v_msgs IS NULL THEN RETURN; END IF;
 
   -- Step rows locked elsewhere (a completing worker) are skipped; their message comes back after the timeout.
@@ -327,6 +380,9 @@ BEGIN
                           WHERE s.step_uuid = t.step_uuid AND s.state IN ('enqueued', 'in_progress')));
   END IF;
 
+  IF cardinality(v_keep) + cardinality(v_lost) > 0 THEN
+    PERFORM tasker.notify_task_events(v_tasks);
+  END IF;
   IF cardinality(v_keep) = 0 THEN RETURN; END IF;
 
   RETURN QUERY
@@ -367,6 +423,7 @@ DECLARE
   v_ok uuid[];
   v_failed uuid[];
   v_msgs bigint[];
+  v_tasks uuid[];
   v_ids uuid[] := ARRAY(SELECT (e->>'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
 BEGIN
   IF p_resolve THEN
@@ -387,11 +444,11 @@ BEGIN
     FROM input i
     -- The ANY() gives the planner an index condition; joining on the jsonb input alone can scan every step.
     WHERE s.step_uuid = ANY(v_ids) AND s.step_uuid = i.step_uuid AND s.state = 'in_progress' AND s.attempts = i.attempt
-    RETURNING s.step_uuid, i.success, i.msg_id
+    RETURNING s.step_uuid, s.task_uuid, i.success, i.msg_id
   )
   SELECT array_agg(upd.step_uuid) FILTER (WHERE upd.success), array_agg(upd.step_uuid) FILTER (WHERE NOT upd.success),
-         array_agg(upd.msg_id)
-  INTO v_ok, v_failed, v_msgs
+         array_agg(upd.msg_id), array_agg(upd.task_uuid)
+  INTO v_ok, v_failed, v_msgs, v_tasks
   FROM upd;
 
   IF v_msgs IS NOT NULL THEN
@@ -411,12 +468,35 @@ BEGIN
       FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'));
       PERFORM pg_notify(tasker.queue_channel('orchestration_step_results'), '');
     END IF;
+    PERFORM tasker.notify_task_events(v_tasks);
   END IF;
 
   RETURN QUERY
   SELECT (e->>'step_uuid')::uuid,
          (e->>'step_uuid')::uuid = ANY(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'))
   FROM jsonb_array_elements(p_results) e;
+END $$;
+
+-- Files a dead-letter entry for each task that just ended in error (at most one open entry per task), with the
+-- reason taken from the step error that failed it.
+CREATE OR REPLACE FUNCTION tasker.record_failed_tasks(p_tasks uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO tasker.tasks_dlq (task_uuid, original_state, dlq_reason, task_snapshot, metadata)
+  SELECT t.task_uuid, t.state,
+         CASE
+           WHEN t.error->'error'->>'code' = 'LEASE_EXPIRED' THEN 'worker_unavailable'
+           WHEN coalesce((t.error->'error'->>'retryable')::boolean, true) = false THEN 'permanent_failure'
+           ELSE 'max_retries_exceeded'
+         END,
+         jsonb_build_object('task_uuid', t.task_uuid, 'namespace', t.namespace, 'task_name', tp.name,
+                            'version', tp.version, 'state', t.state, 'error', t.error,
+                            'correlation_id', t.correlation_id, 'priority', t.priority,
+                            'created_at', t.created_at, 'snapshot_at', now()),
+         jsonb_build_object('detection_method', 'step_failure')
+  FROM tasker.tasks t JOIN tasker.templates tp ON tp.template_uuid = t.template_uuid
+  WHERE t.task_uuid = ANY(p_tasks)
+  ON CONFLICT (task_uuid) WHERE resolution_status = 'pending' DO NOTHING;
 END $$;
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -584,6 +664,10 @@ BEGIN
     PERFORM tasker.move_tasks(v_to_wait, ARRAY['evaluating_results', 'waiting_for_retry'],
                               ARRAY['StepCompleted', 'RetryScheduled'], p_processor);
   END IF;
+  IF cardinality(v_to_error_running) + cardinality(v_to_error_blocked) > 0 THEN
+    PERFORM tasker.record_failed_tasks(v_to_error_running || v_to_error_blocked);
+  END IF;
+  PERFORM tasker.notify_task_events(v_tasks);
 
   RETURN QUERY SELECT cardinality(v_enqueue),
                       cardinality(v_done) + cardinality(v_to_error_running) + cardinality(v_to_error_blocked),
@@ -674,6 +758,7 @@ BEGIN
 
     PERFORM tasker.move_tasks(v_waiting, ARRAY['enqueuing_steps', 'steps_in_process'],
                               ARRAY['RetryReady', 'StepsEnqueued'], p_processor);
+    PERFORM tasker.notify_task_events(v_tasks);
   END IF;
 
   RETURN QUERY
@@ -697,7 +782,7 @@ BEGIN
     SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname = 'tasker' AND p.proname IN ('log_step_transitions', 'log_task_transitions', 'move_tasks',
       'send_step_messages', 'create_task', 'claim_steps', 'complete_steps', 'resolve_steps', 'process_step_results',
-      'enqueue_due_retries')
+      'enqueue_due_retries', 'record_failed_tasks')
   LOOP
     EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
     EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off', f);

@@ -12,6 +12,8 @@ export const ErrorCode = {
   QueueNotFound: 'QUEUE_NOT_FOUND',
   TaskInvalid: 'TASK_INVALID',
   TaskNotFound: 'TASK_NOT_FOUND',
+  StepNotFound: 'STEP_NOT_FOUND',
+  DlqEntryNotFound: 'DLQ_ENTRY_NOT_FOUND',
   TaskDuplicate: 'TASK_DUPLICATE',
   InvalidTransition: 'INVALID_TRANSITION',
   TransitionConflict: 'TRANSITION_CONFLICT',

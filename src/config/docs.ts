@@ -71,6 +71,7 @@ function rank(env: string): number {
 /** TOML spelling of a value, so it can be pasted into a config file. */
 function formatValue(value: unknown, kind: ConfigKeyDescription['kind']): string {
   if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return JSON.stringify(value);
   if (typeof value === 'number' && kind === 'number' && Number.isInteger(value)) return value.toFixed(1);
   return String(value);
 }

@@ -11,7 +11,7 @@ import { taskerConfigSchema } from './schema.js';
 /** A scalar leaf of the schema with the facts the docs need. @internal */
 export interface SchemaLeaf {
   key: string;
-  kind: 'integer' | 'number' | 'boolean' | 'string' | 'enum';
+  kind: 'integer' | 'number' | 'boolean' | 'string' | 'enum' | 'array';
   minimum?: number;
   maximum?: number;
   values?: readonly string[];
@@ -89,6 +89,9 @@ function describeLeaf(schema: z.ZodType, key: string, description: string): Sche
     return { key, kind: 'enum', values: schema.options.map(String), description };
   }
   if (schema instanceof z.ZodString) return { key, kind: 'string', description };
+  // Arrays (e.g. the API keys, an array of tables) are documented as one key; their element's fields are
+  // described in the key's own description.
+  if (schema instanceof z.ZodArray) return { key, kind: 'array', description };
   // A new schema construct must be taught here; failing loudly keeps the generated docs honest.
   throw new Error(`config schema leaf '${key}' has a type the docs walker does not know`);
 }

@@ -144,6 +144,73 @@ const commonSchema = z
   })
   .describe('Settings shared by orchestration and worker processes (`common.toml`).');
 
+/** Permissions an API principal can hold; `*` grants every permission. */
+export const API_PERMISSIONS = [
+  'tasks:create',
+  'tasks:read',
+  'tasks:cancel',
+  'steps:read',
+  'steps:resolve',
+  'templates:read',
+  'templates:write',
+  'dlq:read',
+  'dlq:update',
+  'system:read',
+] as const;
+
+const apiKeySchema = z
+  .strictObject({
+    name: z.string().min(1).describe('Name of the key, shown in logs and audit rows (never the key itself).'),
+    key: z
+      .string()
+      .describe(
+        'The secret sent in the `X-API-Key` header. An empty value disables the entry (e.g. an unset ${VAR:-}).',
+      ),
+    permissions: z
+      .array(z.enum([...API_PERMISSIONS, '*']))
+      .describe('Permissions granted to this key; `*` grants all of them.'),
+  })
+  .describe('One API key.');
+
+const apiSchema = z
+  .strictObject({
+    enabled: z.boolean().describe('Serve the REST API from the orchestration process.'),
+    host: z.string().min(1).describe('Address the API listens on.'),
+    port: int(0, 65_535, 'Port the API listens on (0 = any free port).'),
+    body_limit_bytes: int(
+      1024,
+      1024 * 1024 * 1024,
+      'Largest request body accepted; a larger one is refused with 413 before it is parsed.',
+    ),
+    request_timeout_ms: int(
+      0,
+      HOUR_MS,
+      'Time limit of one request, in ms (0 = none; event streams are exempt).',
+    ),
+    auth: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .describe('Require credentials on every route except /health/live and /health/ready.'),
+        api_keys: z.array(apiKeySchema).describe('API keys accepted in the `X-API-Key` header.'),
+        jwt_hs256_secret: z
+          .string()
+          .describe('Shared secret for HS256 bearer tokens (empty = HS256 tokens are not accepted).'),
+        jwt_rs256_public_key: z
+          .string()
+          .describe('PEM public key for RS256 bearer tokens (empty = none; see also jwt_jwks_url).'),
+        jwt_jwks_url: z.string().describe('JWKS URL to fetch RS256 verification keys from (empty = none).'),
+        jwt_issuer: z.string().describe('Required `iss` claim of bearer tokens (empty = not checked).'),
+        jwt_audience: z.string().describe('Required `aud` claim of bearer tokens (empty = not checked).'),
+        jwt_permissions_claim: z
+          .string()
+          .min(1)
+          .describe("Claim holding the token's permissions (an array of permission strings)."),
+      })
+      .describe('Authentication and authorization of the REST API.'),
+  })
+  .describe('The REST API served by orchestration processes.');
+
 const orchestrationSchema = z
   .strictObject({
     result_batch_size: int(1, 10_000, 'Maximum step results read from the results queue per batch.'),
@@ -163,6 +230,7 @@ const orchestrationSchema = z
       HOUR_MS,
       'On shutdown, how long in-flight result batches may take to finish before the process stops anyway, in ms.',
     ),
+    api: apiSchema,
     channels: z
       .strictObject({
         result_wakeups: channelSchema(

@@ -37,12 +37,22 @@ export function mapDbError(e: unknown): Error {
   switch (e.code) {
     case 'TK404':
       return new TaskerError(ErrorCode.TemplateNotFound, `${e.message}.${hint}`, { cause: e });
+    case 'TK405':
+      return new TaskerError(ErrorCode.TaskNotFound, e.message, { cause: e });
+    case 'TK406':
+      return new TaskerError(ErrorCode.StepNotFound, e.message, { cause: e });
+    case 'TK407':
+      return new TaskerError(ErrorCode.DlqEntryNotFound, e.message, { cause: e });
+    case 'TK410':
+      return new TaskerError(ErrorCode.InvalidTransition, e.message, { cause: e });
     case 'TK441':
       return new TaskerError(ErrorCode.QueueNotFound, `${e.message}.${hint}`, { cause: e });
     case 'TK409':
       return new TaskerError(ErrorCode.TemplateConflict, `${e.message}.${hint}`, { cause: e });
     case 'TK422':
-      return new TaskerError(ErrorCode.TaskInvalid, e.message, { cause: e });
+      return new TaskerError(ErrorCode.TaskInvalid, `${e.message}.${hint}`, { cause: e });
+    case '22P02':
+      return new TaskerError(ErrorCode.TaskInvalid, `invalid input: ${e.message}`, { cause: e });
     case '23505':
       if (e.constraint === 'tasks_identity_hash_key') {
         return new TaskerError(ErrorCode.TaskDuplicate, 'a task with the same identity already exists', {

@@ -18,6 +18,11 @@ export interface CreateTaskRequest {
   tags?: string[];
   correlationId?: string;
   parentCorrelationId?: string;
+  /**
+   * Deduplication key: a second request with the same key (for the same template) returns the first task
+   * instead of creating one. Wins over the template's identity strategy.
+   */
+  idempotencyKey?: string;
 }
 
 /** The task as created. */
@@ -27,6 +32,8 @@ export interface CreatedTask {
   stepsEnqueued: number;
   correlationId: string;
   templateVersion: string;
+  /** True when an earlier task with the same idempotency key was returned instead of creating one. */
+  existing: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -61,6 +68,14 @@ function validateRequest(req: CreateTaskRequest): void {
   if (req.tags !== undefined && (!Array.isArray(req.tags) || req.tags.some((t) => typeof t !== 'string'))) {
     throw invalid('tags must be an array of strings', 'tags');
   }
+  if (
+    req.idempotencyKey !== undefined &&
+    (typeof req.idempotencyKey !== 'string' ||
+      req.idempotencyKey.length === 0 ||
+      req.idempotencyKey.length > 255)
+  ) {
+    throw invalid('idempotencyKey must be a string of 1 to 255 characters', 'idempotencyKey');
+  }
   for (const field of ['correlationId', 'parentCorrelationId'] as const) {
     const v = req[field];
     if (v !== undefined && !UUID.test(v)) throw invalid(`${field} must be a UUID`, field);
@@ -86,6 +101,7 @@ export async function createTask(
     tags: request.tags,
     correlation_id: request.correlationId,
     parent_correlation_id: request.parentCorrelationId,
+    idempotency_key: request.idempotencyKey,
   };
   const rows = await queryRows<{
     task_uuid: string;
@@ -93,6 +109,7 @@ export async function createTask(
     steps_enqueued: number;
     correlation_id: string;
     template_version: string;
+    duplicate: 'none' | 'existing' | 'conflict';
   }>(db, { name: 'tasker_create_task', text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6)' }, [
     request.namespace,
     request.name,
@@ -102,11 +119,20 @@ export async function createTask(
     processorId,
   ]);
   const row = rows[0]!;
+  if (row.duplicate === 'conflict') {
+    throw new TaskerError(
+      ErrorCode.TaskDuplicate,
+      `a task with the same context already exists for ${request.namespace}/${request.name}@${row.template_version} ` +
+        `(identity strategy strict): ${row.task_uuid}`,
+      { details: { task_uuid: row.task_uuid } },
+    );
+  }
   return {
     taskUuid: row.task_uuid,
     state: row.state,
     stepsEnqueued: row.steps_enqueued,
     correlationId: row.correlation_id,
     templateVersion: row.template_version,
+    existing: row.duplicate === 'existing',
   };
 }

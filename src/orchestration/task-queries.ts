@@ -11,15 +11,20 @@ export interface StepErrorInfo {
   stack?: string;
 }
 
+/** How far a step is from running. */
+export type StepReadiness =
+  'ready' | 'waiting_for_dependencies' | 'waiting_for_retry' | 'running' | 'done' | 'failed' | 'cancelled';
+
 export interface StepView {
   stepUuid: string;
   name: string;
   handler: string;
   state: StepState;
+  readiness: StepReadiness;
   attempts: number;
   maxAttempts: number;
   dependsOn: string[];
-  /** The handler's return value, once the step succeeded. */
+  /** The handler's return value (or an operator's), once the step succeeded. */
   result: unknown;
   /** The last failure, if any. */
   error: StepErrorInfo | null;
@@ -35,17 +40,24 @@ export interface TaskView {
   state: TaskState;
   context: Record<string, unknown>;
   priority: number;
+  tags: string[];
   correlationId: string;
+  parentCorrelationId: string | null;
+  initiator: string | null;
+  sourceSystem: string | null;
+  reason: string | null;
   stepsTotal: number;
   stepsRemaining: number;
   /** The first permanent step failure, for tasks that failed. */
   error: { stepUuid: string; stepName: string; error: StepErrorInfo | null } | null;
   createdAt: Date;
+  updatedAt: Date;
   completedAt: Date | null;
   steps: StepView[];
 }
 
-interface TaskRow {
+/** The JSON document `tasker.get_task_view` returns (timestamps as ISO strings). */
+interface TaskDocument {
   task_uuid: string;
   namespace: string;
   name: string;
@@ -53,17 +65,24 @@ interface TaskRow {
   state: TaskState;
   context: Record<string, unknown>;
   priority: number;
+  tags: string[];
   correlation_id: string;
+  parent_correlation_id: string | null;
+  initiator: string | null;
+  source_system: string | null;
+  reason: string | null;
   steps_total: number;
   steps_remaining: number;
   error: { step_uuid: string; step_name: string; error: StepErrorInfo | null } | null;
-  created_at: Date;
-  completed_at: Date | null;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
   steps: {
     step_uuid: string;
     name: string;
     handler: string;
     state: StepState;
+    readiness: StepReadiness;
     attempts: number;
     max_attempts: number;
     depends_on: string[];
@@ -73,68 +92,54 @@ interface TaskRow {
   }[];
 }
 
+const date = (s: string | null): Date | null => (s === null ? null : new Date(s));
+
 /** Reads a task with all its steps (one query). Returns undefined when it does not exist. */
 export async function getTask(db: Queryable, taskUuid: string): Promise<TaskView | undefined> {
-  const [row] = await queryRows<TaskRow>(
+  const [row] = await queryRows<{ doc: TaskDocument | null }>(
     db,
-    {
-      name: 'tasker_get_task',
-      text: `SELECT t.task_uuid, t.namespace, tp.name, tp.version, t.state, t.context, t.priority, t.correlation_id,
-                    t.steps_total, t.steps_remaining, t.error, t.created_at, t.completed_at,
-                    coalesce((SELECT jsonb_agg(jsonb_build_object(
-                        'step_uuid', s.step_uuid, 'name', s.name, 'handler', s.handler, 'state', s.state,
-                        'attempts', s.attempts, 'max_attempts', s.max_attempts, 'results', s.results,
-                        'next_retry_at', s.next_retry_at, 'processed_at', s.processed_at,
-                        'depends_on', coalesce((SELECT jsonb_agg(p.name ORDER BY p.name)
-                                                FROM tasker.workflow_step_edges e
-                                                JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
-                                                WHERE e.to_step_uuid = s.step_uuid), '[]'::jsonb))
-                      ORDER BY ts.position)
-                      FROM tasker.workflow_steps s
-                      LEFT JOIN tasker.template_steps ts ON ts.template_uuid = t.template_uuid AND ts.name = s.name
-                      WHERE s.task_uuid = t.task_uuid), '[]'::jsonb) AS steps
-             FROM tasker.tasks t JOIN tasker.templates tp ON tp.template_uuid = t.template_uuid
-             WHERE t.task_uuid = $1`,
-    },
+    { name: 'tasker_get_task_view', text: 'SELECT tasker.get_task_view($1) AS doc' },
     [taskUuid],
   );
-  if (!row) return undefined;
+  const d = row?.doc;
+  if (!d) return undefined;
   return {
-    taskUuid: row.task_uuid,
-    namespace: row.namespace,
-    name: row.name,
-    version: row.version,
-    state: row.state,
-    context: row.context,
-    priority: row.priority,
-    correlationId: row.correlation_id,
-    stepsTotal: row.steps_total,
-    stepsRemaining: row.steps_remaining,
-    error: row.error
-      ? { stepUuid: row.error.step_uuid, stepName: row.error.step_name, error: row.error.error }
+    taskUuid: d.task_uuid,
+    namespace: d.namespace,
+    name: d.name,
+    version: d.version,
+    state: d.state,
+    context: d.context,
+    priority: d.priority,
+    tags: d.tags,
+    correlationId: d.correlation_id,
+    parentCorrelationId: d.parent_correlation_id,
+    initiator: d.initiator,
+    sourceSystem: d.source_system,
+    reason: d.reason,
+    stepsTotal: d.steps_total,
+    stepsRemaining: d.steps_remaining,
+    error: d.error
+      ? { stepUuid: d.error.step_uuid, stepName: d.error.step_name, error: d.error.error }
       : null,
-    createdAt: row.created_at,
-    completedAt: row.completed_at,
-    steps: row.steps.map((s) => ({
+    createdAt: new Date(d.created_at),
+    updatedAt: new Date(d.updated_at),
+    completedAt: date(d.completed_at),
+    steps: d.steps.map((s) => ({
       stepUuid: s.step_uuid,
       name: s.name,
       handler: s.handler,
       state: s.state,
+      readiness: s.readiness,
       attempts: s.attempts,
       maxAttempts: s.max_attempts,
       dependsOn: s.depends_on,
       result: s.results?.success ? (s.results.result ?? null) : null,
       error: s.results && s.results.success === false ? (s.results.error ?? null) : null,
-      nextRetryAt: s.next_retry_at ? new Date(s.next_retry_at) : null,
-      processedAt: s.processed_at ? new Date(s.processed_at) : null,
+      nextRetryAt: date(s.next_retry_at),
+      processedAt: date(s.processed_at),
     })),
   };
 }
 
-/** Terminal task states: the task will not change any more. */
-export const FINISHED_TASK_STATES: ReadonlySet<TaskState> = new Set<TaskState>([
-  'complete',
-  'error',
-  'cancelled',
-  'resolved_manually',
-]);
+export { FINISHED_TASK_STATES } from '../state/index.js';

@@ -7,6 +7,7 @@ export {
   TASK_EVENTS,
   TASK_TRANSITIONS,
   TERMINAL_TASK_STATES,
+  FINISHED_TASK_STATES,
   isTaskState,
   isTerminalTaskState,
   nextTaskState,

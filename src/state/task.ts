@@ -54,9 +54,18 @@ export const TASK_EVENTS: readonly TaskEvent[] = Object.freeze(Object.values(Tas
 /** States from which a task never moves again; they reject every event. */
 export const TERMINAL_TASK_STATES: ReadonlySet<TaskState> = new Set<TaskState>([
   TaskState.Complete,
-  TaskState.Error,
   TaskState.Cancelled,
   TaskState.ResolvedManually,
+]);
+
+/**
+ * States the engine never leaves on its own: the terminal ones, and `error`, which only an operator action on a
+ * step (reset, resolve, complete manually) can reopen (`Resume`). Waiting for a task means waiting for one of
+ * these.
+ */
+export const FINISHED_TASK_STATES: ReadonlySet<TaskState> = new Set<TaskState>([
+  ...TERMINAL_TASK_STATES,
+  TaskState.Error,
 ]);
 
 const S = TaskState;
@@ -92,8 +101,11 @@ export const TASK_TRANSITIONS: readonly Transition<TaskState, TaskEvent>[] = Obj
   t(S.BlockedByFailures, E.GiveUp, S.Error),
   t(S.BlockedByFailures, E.ManualResolution, S.ResolvedManually),
   t(S.BlockedByFailures, E.Resume, S.EvaluatingResults),
-  // Cancellation is allowed from every state that is not terminal.
-  ...TASK_STATES.filter((s) => !TERMINAL_TASK_STATES.has(s)).map((s) => t(s, E.Cancel, S.Cancelled)),
+  // Operator actions on a step re-evaluate a failed task, or one waiting for a retry.
+  t(S.Error, E.Resume, S.EvaluatingResults),
+  t(S.WaitingForRetry, E.Resume, S.EvaluatingResults),
+  // Cancellation is allowed from every state the engine may still move on from.
+  ...TASK_STATES.filter((s) => !FINISHED_TASK_STATES.has(s)).map((s) => t(s, E.Cancel, S.Cancelled)),
 ]);
 
 const machine = buildMachine('task', TASK_TRANSITIONS);
@@ -103,7 +115,7 @@ export function isTaskState(value: string): value is TaskState {
   return (TASK_STATES as readonly string[]).includes(value);
 }
 
-/** True for `complete`, `error`, `cancelled` and `resolved_manually`. */
+/** True for `complete`, `cancelled` and `resolved_manually`. */
 export function isTerminalTaskState(state: TaskState): boolean {
   return TERMINAL_TASK_STATES.has(state);
 }

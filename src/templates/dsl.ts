@@ -11,7 +11,7 @@
  */
 import { resolveRetryDefaults, resolveRetryPolicy, type RetryDefaults } from './retry.js';
 import { assertValidTemplate } from './validate.js';
-import { StepType, type RetryPolicy, type StepDefinition, type TaskTemplate } from './types.js';
+import { StepType, type IdentityStrategy, type RetryPolicy, type StepDefinition, type TaskTemplate } from './types.js';
 
 /** Identity of the template being defined. */
 export interface TemplateHeader {
@@ -20,6 +20,8 @@ export interface TemplateHeader {
   /** Semantic version, e.g. `1.0.0`. */
   version: string;
   description?: string;
+  /** Deduplication of task requests (default `always_unique`). */
+  identityStrategy?: IdentityStrategy;
 }
 
 /** Options of one step. `Deps` is the union of the names of the steps added before it. */
@@ -88,6 +90,7 @@ export class TemplateBuilder<Names extends string = never> {
     const h = this.#header;
     const template: TaskTemplate = { namespace: h.namespace, name: h.name, version: h.version, steps: [] };
     if (h.description !== undefined) template.description = h.description;
+    if (h.identityStrategy !== undefined) template.identityStrategy = h.identityStrategy;
     for (const { name, options: o } of this.#steps) {
       const step: StepDefinition = {
         name,

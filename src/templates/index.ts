@@ -1,6 +1,6 @@
 /** Task templates: the YAML format, the TypeScript DSL, validation and helpers. */
-export { StepType, templateKey } from './types.js';
-export type { RetryPolicy, StepDefinition, TaskTemplate } from './types.js';
+export { IDENTITY_STRATEGIES, StepType, templateKey } from './types.js';
+export type { IdentityStrategy, RetryPolicy, StepDefinition, TaskTemplate } from './types.js';
 export { FALLBACK_RETRY_DEFAULTS, RETRY_LIMITS, resolveRetryDefaults, resolveRetryPolicy } from './retry.js';
 export type { RetryDefaults } from './retry.js';
 export {

@@ -37,12 +37,25 @@ export interface StepDefinition {
   inputs: Record<string, unknown>;
 }
 
+/**
+ * How repeated task requests are deduplicated:
+ * - `always_unique` (default): every request creates a task;
+ * - `strict`: the same context (key order irrelevant) for the same template is refused (409, with the existing
+ *   task's id) for ever;
+ * - `caller_provided`: every request must carry an `idempotency_key`; a repeated key returns the existing task.
+ * A request's `idempotency_key` always wins over the strategy.
+ */
+export const IDENTITY_STRATEGIES = ['always_unique', 'strict', 'caller_provided'] as const;
+export type IdentityStrategy = (typeof IDENTITY_STRATEGIES)[number];
+
 export interface TaskTemplate {
   namespace: string;
   name: string;
   /** Semantic version, e.g. `1.2.0`. */
   version: string;
   description?: string;
+  /** Deduplication of task requests; `always_unique` when omitted. */
+  identityStrategy?: IdentityStrategy;
   steps: StepDefinition[];
 }
 

@@ -9,7 +9,7 @@
  * - `retry.backoff_multiplier` and `retry.jitter`, which the reference does not have.
  *
  * Accepted and ignored, because Tasker does not act on them (yet): top-level `metadata`, `lifecycle`,
- * `input_schema`, `environments`, `system_dependencies`, `domain_events`, `loaded_from`, `identity_strategy`;
+ * `input_schema`, `environments`, `system_dependencies`, `domain_events`, `loaded_from`;
  * step-level `system_dependency`, `publishes_events`, `result_schema`, `batch_config`; `handler.resolver`;
  * `handler.method: call` and `retry.backoff: exponential` (the only values that mean what Tasker does).
  *
@@ -20,9 +20,16 @@ import { TemplateValidationError, type ValidationIssue } from '../errors.js';
 import { formatPath, isPathWithin, type PathSegment } from './path.js';
 import { resolveRetryDefaults, type RetryDefaults } from './retry.js';
 import { collectIssues, invalidSummary } from './validate.js';
-import { StepType, type RetryPolicy, type StepDefinition, type TaskTemplate } from './types.js';
+import {
+  IDENTITY_STRATEGIES,
+  StepType,
+  type IdentityStrategy,
+  type RetryPolicy,
+  type StepDefinition,
+  type TaskTemplate,
+} from './types.js';
 
-const TOP_LEVEL_KEYS = new Set(['name', 'namespace_name', 'namespace', 'version', 'description', 'steps']);
+const TOP_LEVEL_KEYS = new Set(['name', 'namespace_name', 'namespace', 'version', 'description', 'steps', 'identity_strategy']);
 /** Top-level keys of the reference format that Tasker accepts and ignores. */
 export const IGNORED_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
   'metadata',
@@ -32,7 +39,6 @@ export const IGNORED_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
   'system_dependencies',
   'domain_events',
   'loaded_from',
-  'identity_strategy',
 ]);
 const STEP_KEYS = new Set([
   'name',
@@ -264,6 +270,14 @@ function normalize(raw: unknown, defaults: RetryDefaults): Normalized {
   if (raw.description !== undefined && raw.description !== null) {
     if (typeof raw.description === 'string') template.description = raw.description;
     else report(['description'], `description must be a string; got ${describe(raw.description)}`);
+  }
+  if (raw.identity_strategy !== undefined && raw.identity_strategy !== null) {
+    const v = raw.identity_strategy;
+    if (typeof v === 'string' && (IDENTITY_STRATEGIES as readonly string[]).includes(v)) {
+      template.identityStrategy = v as IdentityStrategy;
+    } else {
+      report(['identity_strategy'], `identity_strategy must be one of ${IDENTITY_STRATEGIES.join(', ')}; got ${describe(v)}`);
+    }
   }
 
   if (raw.steps !== undefined && raw.steps !== null && !Array.isArray(raw.steps)) {

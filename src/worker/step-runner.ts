@@ -46,7 +46,14 @@ function failure(
 export async function runStep(
   step: ClaimedStep,
   registry: HandlerRegistry,
-  options: { workerId: string; defaultTimeoutMs: number; logger: Logger; shutdownSignal: AbortSignal },
+  options: {
+    workerId: string;
+    defaultTimeoutMs: number;
+    logger: Logger;
+    shutdownSignal: AbortSignal;
+    /** Fires when the step's task is cancelled. */
+    cancelSignal?: AbortSignal;
+  },
 ): Promise<{ record: StepResultRecord; settled: Promise<unknown> }> {
   const startedAt = new Date();
   const started = performance.now();
@@ -74,6 +81,10 @@ export async function runStep(
   const onShutdown = (): void => controller.abort(options.shutdownSignal.reason);
   if (options.shutdownSignal.aborted) onShutdown();
   else options.shutdownSignal.addEventListener('abort', onShutdown, { once: true });
+  const cancelSignal = options.cancelSignal;
+  const onCancel = (): void => controller.abort(cancelSignal?.reason);
+  if (cancelSignal?.aborted) onCancel();
+  else cancelSignal?.addEventListener('abort', onCancel, { once: true });
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
@@ -148,6 +159,10 @@ export async function runStep(
         settled,
       };
     }
+    if (controller.signal.aborted && cancelSignal?.aborted) {
+      // The task was cancelled: the step is already `cancelled`, so this outcome will be refused anyway.
+      return { record: failure(step, err, meta(), { retryable: false, code: 'TASK_CANCELLED' }), settled };
+    }
     if (controller.signal.aborted && options.shutdownSignal.aborted) {
       return { record: failure(step, err, meta(), { retryable: true, code: 'WORKER_SHUTDOWN' }), settled };
     }
@@ -155,5 +170,6 @@ export async function runStep(
   } finally {
     clearTimeout(timer);
     options.shutdownSignal.removeEventListener('abort', onShutdown);
+    cancelSignal?.removeEventListener('abort', onCancel);
   }
 }

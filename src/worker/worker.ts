@@ -7,6 +7,7 @@ import { queryRows } from '../db/query.js';
 import { TransitionConflictError } from '../errors.js';
 import { createPool } from '../db/pool.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
+import { CANCELLATIONS_CHANNEL } from '../orchestration/operations.js';
 import { QueueClient, workerQueueName } from '../messaging/queue.js';
 import { silentLogger } from '../observability/logger.js';
 import { registerTemplate } from '../orchestration/template-registry.js';
@@ -59,6 +60,8 @@ export interface WorkerStats {
 
 interface InFlight {
   step: ClaimedStep;
+  /** Aborted when the step's task is cancelled. */
+  cancel: AbortController;
 }
 
 /**
@@ -103,6 +106,7 @@ export class Worker {
   #completionLoop: Promise<void> | undefined;
   #started = false;
   #claiming = false;
+  #unsubscribeCancellations: (() => void) | undefined;
   /** A claim was held back (or cut short) for lack of capacity: freeing capacity must trigger a claim. */
   #starved = false;
 
@@ -181,6 +185,12 @@ export class Worker {
         reconnectMaxMs: q.listener_reconnect_max_ms,
       });
     }
+    if (this.#listener) {
+      this.#unsubscribeCancellations = await this.#listener.listener.subscribe(
+        CANCELLATIONS_CHANNEL,
+        (_c, payload) => this.#abortCancelled(payload),
+      );
+    }
     this.#claiming = true;
     for (const ns of this.#namespaces) {
       const queue = workerQueueName(ns);
@@ -244,6 +254,7 @@ export class Worker {
     await this.#completionLoop;
     await Promise.allSettled([...this.#completionWrites]);
     if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#unsubscribeCancellations?.();
     await this.#releaseUnfinished();
     await this.#listener?.release();
     await this.#closePools();
@@ -294,7 +305,7 @@ export class Worker {
     );
     for (const row of rows) {
       const step = claimedStepFromRow(queue, row);
-      this.#inFlight.set(step.stepUuid, { step });
+      this.#inFlight.set(step.stepUuid, { step, cancel: new AbortController() });
       this.stats.claimed += 1;
       this.stats.inFlight = this.#inFlight.size;
       await this.#dispatch.send(step);
@@ -326,6 +337,7 @@ export class Worker {
         defaultTimeoutMs: this.#config.worker.handler_timeout_ms,
         logger: this.#logger,
         shutdownSignal: this.#shutdown.signal,
+        cancelSignal: this.#inFlight.get(step.stepUuid)?.cancel.signal,
       });
       // The outcome is queued for writing now; the slot is held until the handler has really stopped.
       await this.#completions.send({ step, record });
@@ -443,6 +455,17 @@ export class Worker {
       });
     } catch (err) {
       this.#logger.warn({ err }, 'onStepFinished callback threw');
+    }
+  }
+
+  /** A task was cancelled: abort the handlers running its steps here. */
+  #abortCancelled(payload: string | undefined): void {
+    if (!payload) return;
+    const tasks = new Set(payload.split(','));
+    for (const { step, cancel } of this.#inFlight.values()) {
+      if (tasks.has(step.taskUuid) && !cancel.signal.aborted) {
+        cancel.abort(new Error(`task ${step.taskUuid} was cancelled`));
+      }
     }
   }
 

@@ -416,7 +416,8 @@ describe('describeConfigSchema and docs', () => {
     const cfg = loadConfig({ env: {}, environment: 'development' });
     const leaves: string[] = [];
     const walk = (value: unknown, prefix: string): void => {
-      if (typeof value === 'object' && value !== null) {
+      // An array (e.g. the API keys) is one documented key.
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
         for (const [k, v] of Object.entries(value)) walk(v, prefix ? `${prefix}.${k}` : k);
       } else leaves.push(prefix);
     };

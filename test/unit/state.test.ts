@@ -47,6 +47,8 @@ waiting_for_retry RetryReady enqueuing_steps
 blocked_by_failures GiveUp error
 blocked_by_failures ManualResolution resolved_manually
 blocked_by_failures Resume evaluating_results
+error Resume evaluating_results
+waiting_for_retry Resume evaluating_results
 pending Cancel cancelled
 initializing Cancel cancelled
 enqueuing_steps Cancel cancelled
@@ -116,7 +118,7 @@ describe('state constants', () => {
 
   it('classifies terminal states', () => {
     expect(TASK_STATES.filter(isTerminalTaskState).sort()).toEqual(
-      ['cancelled', 'complete', 'error', 'resolved_manually'].sort(),
+      ['cancelled', 'complete', 'resolved_manually'].sort(),
     );
     expect(STEP_STATES.filter(isTerminalStepState).sort()).toEqual([
       'cancelled',
