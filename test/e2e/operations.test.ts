@@ -162,8 +162,9 @@ describe('engine operations', () => {
       const task = await getTask(db.pool, taskUuid);
       expect(task!.state).toBe('cancelled');
       expect(task!.steps.map((s) => s.state)).toEqual(['cancelled', 'cancelled']);
-      while (!aborted.includes(taskUuid) && Date.now() < deadline)
+      while (!aborted.includes(taskUuid) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
+      }
       expect(aborted).toContain(taskUuid);
       await expect(cancelTask(db.pool, taskUuid)).rejects.toMatchObject({ code: 'INVALID_TRANSITION' });
       await expect(cancelTask(db.pool, '01900000-0000-7000-8000-000000000000')).rejects.toMatchObject({
