@@ -39,12 +39,40 @@ export {
   validateTemplate,
   assertValidTemplate,
 } from './templates/index.js';
-export type { TaskTemplate, StepDefinition, RetryPolicy } from './templates/types.js';
+export type { TaskTemplate, StepDefinition, RetryPolicy, IdentityStrategy } from './templates/types.js';
 export { TaskState, StepState } from './state/index.js';
 export { Orchestrator, createOrchestrator, type OrchestratorOptions } from './orchestration/orchestrator.js';
 export { createTask, type CreateTaskRequest, type CreatedTask } from './orchestration/task-creator.js';
 export { getTask, FINISHED_TASK_STATES, type TaskView, type StepView } from './orchestration/task-queries.js';
 export { registerTemplate, type RegisteredTemplate } from './orchestration/template-registry.js';
+export {
+  listTasks,
+  requireTask,
+  getStep,
+  taskTransitions,
+  stepTransitions,
+  cancelTask,
+  applyStepAction,
+  listTemplates,
+  getTemplate,
+  listDlq,
+  getDlq,
+  updateDlq,
+  TASK_EVENTS_CHANNEL,
+  CANCELLATIONS_CHANNEL,
+  DLQ_REASONS,
+  DLQ_RESOLUTION_STATUSES,
+  type TaskListFilter,
+  type TaskSummary,
+  type Page,
+  type TransitionView,
+  type StepAction,
+  type DlqEntry,
+  type DlqReason,
+  type DlqResolutionStatus,
+  type TemplateSummary,
+  type TemplateDefinitionDocument,
+} from './orchestration/operations.js';
 export { Worker, createWorker, type WorkerOptions, type StepFinishedEvent } from './worker/worker.js';
 export {
   defineHandler,
