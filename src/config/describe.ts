@@ -20,7 +20,7 @@ export interface ConfigKeyDescription {
   /** Human-readable type with constraints, e.g. `integer (1..500)`, or enum values as `block | drop_oldest`. */
   type: string;
   /** Base type of the value. */
-  kind: 'integer' | 'number' | 'boolean' | 'string' | 'enum';
+  kind: 'integer' | 'number' | 'boolean' | 'string' | 'enum' | 'array';
   minimum?: number;
   maximum?: number;
   /** Allowed values of an enum. */
