@@ -94,6 +94,10 @@ DECLARE
   v_chunk text;
 BEGIN
   IF p_tasks IS NULL OR cardinality(p_tasks) = 0 THEN RETURN; END IF;
+  IF cardinality(p_tasks) <= 200 THEN
+    PERFORM pg_notify('tasker_task_events', (SELECT string_agg(DISTINCT t::text, ',') FROM unnest(p_tasks) AS t));
+    RETURN;
+  END IF;
   FOR v_chunk IN
     SELECT string_agg(t::text, ',') FROM (
       SELECT t, (row_number() OVER () - 1) / 200 AS grp FROM (SELECT DISTINCT unnest(p_tasks) AS t) d
