@@ -157,6 +157,73 @@ async function printTopStatements(url: string): Promise<void> {
   await c.end();
 }
 
+/** POST /v1/tasks over real HTTP (keep-alive), one at a time and 32 concurrent. */
+async function httpCreation(
+  url: string,
+  config: TaskerConfig,
+): Promise<{ sequential: LatencyStats; concurrent: LatencyStats; concurrency: number }> {
+  const { createApiServer } = await import('../src/api/index.js');
+  const pool = createPool({
+    url: config.common.database.url,
+    maxConnections: 20,
+    idleTimeoutMs: 10_000,
+    acquireTimeoutMs: 10_000,
+    statementTimeoutMs: 30_000,
+    applicationName: 'tasker-bench-api',
+  });
+  const api = await createApiServer({ config, pool });
+  const { url: base } = await api.listen();
+  const post = async (i: number): Promise<number> => {
+    const t0 = performance.now();
+    const res = await fetch(`${base}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ namespace: ns, name: 'linear', context: { i } }),
+    });
+    await res.arrayBuffer();
+    if (res.status !== 201) throw new Error(`POST /v1/tasks answered ${res.status}`);
+    return performance.now() - t0;
+  };
+  const runs = quick ? 50 : 500;
+  for (let i = 0; i < 20; i++) await post(i);
+  const seq: number[] = [];
+  for (let i = 0; i < runs; i++) seq.push(await post(i));
+  const concurrency = 32;
+  const conc: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < runs * 2) {
+        next += 1;
+        conc.push(await post(next));
+      }
+    }),
+  );
+  await api.close();
+  await pool.end();
+  void url;
+  return { sequential: stats(seq), concurrent: stats(conc), concurrency };
+}
+
+interface LatencyStats {
+  runs: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+}
+
+function stats(samples: number[]): LatencyStats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    runs: sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+  };
+}
+
 async function main(): Promise<void> {
   let server: EmbeddedServer | undefined;
   let serverUrl = process.env.DATABASE_URL;
@@ -250,6 +317,25 @@ async function main(): Promise<void> {
     await db.drop();
   }
 
+  // Task creation over HTTP, with an orchestrator and a worker running the tasks meanwhile.
+  const httpDb = await freshDatabase();
+  const httpConfig = loadConfig({
+    environment: 'production',
+    env: { DATABASE_URL: httpDb.url },
+    overrides: { ...overrides, orchestration: { ...overrides.orchestration, api: { port: 0, auth: { enabled: false } } } },
+  });
+  const httpEngine = await startEngine(httpConfig, false);
+  const http = await httpCreation(httpDb.url, httpConfig);
+  await httpEngine.worker.stop();
+  await httpEngine.orchestrator.stop();
+  await httpDb.drop();
+  for (const [label, st] of [
+    ['POST /v1/tasks, one at a time', http.sequential],
+    [`POST /v1/tasks, ${http.concurrency} concurrent`, http.concurrent],
+  ] as const) {
+    console.log(`${label}: p50 ${st.p50.toFixed(2)} ms  p95 ${st.p95.toFixed(2)} ms  p99 ${st.p99.toFixed(2)} ms`);
+  }
+
   await admin.end();
   await server?.stop();
 
@@ -268,6 +354,11 @@ async function main(): Promise<void> {
     '| measurement | path | runs | p50 | p95 | p99 | mean |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
+    '',
+    '| task creation over HTTP (keep-alive, engine running) | runs | p50 | p95 | p99 | mean |',
+    '| --- | --- | --- | --- | --- | --- |',
+    `| POST /v1/tasks, one at a time | ${http.sequential.runs} | ${http.sequential.p50.toFixed(2)} ms | ${http.sequential.p95.toFixed(2)} ms | ${http.sequential.p99.toFixed(2)} ms | ${http.sequential.mean.toFixed(2)} ms |`,
+    `| POST /v1/tasks, ${http.concurrency} concurrent | ${http.concurrent.runs} | ${http.concurrent.p50.toFixed(2)} ms | ${http.concurrent.p95.toFixed(2)} ms | ${http.concurrent.p99.toFixed(2)} ms | ${http.concurrent.mean.toFixed(2)} ms |`,
     '',
     '| throughput | path | tasks | wall time | tasks/s | steps/s |',
     '| --- | --- | --- | --- | --- | --- |',

@@ -82,3 +82,4 @@ export {
 } from './worker/handler.js';
 export { computeRetryDelayMs } from './worker/backoff.js';
 export { createLogger } from './observability/logger.js';
+export { createApiServer, type ApiServer, type ApiServerOptions } from './api/index.js';

@@ -51,7 +51,11 @@ export function mapDbError(e: unknown): Error {
       return new TaskerError(ErrorCode.TemplateConflict, `${e.message}.${hint}`, { cause: e });
     case 'TK422':
       return new TaskerError(ErrorCode.TaskInvalid, `${e.message}.${hint}`, { cause: e });
-    case '22P02':
+    case '22P02': // invalid text representation (e.g. a malformed uuid)
+    case '22021': // a NUL byte in text
+    case '22P05': // a NUL character in jsonb
+    case '22008': // date/time out of range
+    case '54001': // statement too complex (absurdly nested input)
       return new TaskerError(ErrorCode.TaskInvalid, `invalid input: ${e.message}`, { cause: e });
     case '23505':
       if (e.constraint === 'tasks_identity_hash_key') {

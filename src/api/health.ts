@@ -1,0 +1,206 @@
+/**
+ * Health endpoints: liveness (the process answers), readiness (it can do useful work: database reachable,
+ * schema current) and a detailed report for operators, plus the Prometheus scrape endpoint.
+ */
+import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
+import { migrationsCurrent } from '../db/migrate.js';
+import { defineRoute, type ApiContext, type ApiRoute } from './route.js';
+import { healthBody, liveBody, readyBody, type HealthBody, type ReadyBody } from './schemas.js';
+
+/** How long a health probe may wait for the database before calling it unreachable. */
+const DB_CHECK_TIMEOUT_MS = 2_000;
+/** Event-loop delay percentiles cover roughly this window (the histogram is reset this often). */
+const LOOP_WINDOW_MS = 60_000;
+/** Sampling interval of the event-loop delay histogram, in ms. */
+const LOOP_RESOLUTION_MS = 10;
+/** Above this p99 event-loop delay the process is reported degraded: requests are queueing behind CPU work. */
+const LOOP_DEGRADED_MS = 200;
+/** Channel saturation at or above which the process is reported degraded. */
+const CHANNEL_DEGRADED = 0.8;
+
+interface Check {
+  ok: boolean;
+  message?: string;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function reason(e: unknown): string {
+  // Only the message: a health body is readable by monitoring systems and must not carry stacks.
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Samples event-loop delay for `/health`; owns a histogram that must be stopped on close. */
+export class EventLoopMonitor {
+  readonly #histogram: ELDHistogram;
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  constructor() {
+    this.#histogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    this.#histogram.enable();
+    // Reset periodically so the percentiles describe recent behaviour, not the whole process lifetime.
+    this.#timer = setInterval(() => this.#histogram.reset(), LOOP_WINDOW_MS);
+    this.#timer.unref();
+  }
+
+  /** p50 and p99 delay in ms over the current window. */
+  percentiles(): { p50: number; p99: number } {
+    // The histogram records nanoseconds between samples, sampling interval included: subtract it to get the
+    // delay alone. With no samples yet it reports 0.
+    const delay = (p: number): number =>
+      Math.max(0, this.#histogram.percentile(p) / 1e6 - LOOP_RESOLUTION_MS);
+    return { p50: delay(50), p99: delay(99) };
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#histogram.disable();
+  }
+}
+
+async function checkDatabase(ctx: ApiContext): Promise<Check & { latencyMs: number | null }> {
+  const started = performance.now();
+  try {
+    await withTimeout(ctx.pool.query('SELECT 1'), DB_CHECK_TIMEOUT_MS, 'database');
+    return { ok: true, latencyMs: Math.round((performance.now() - started) * 100) / 100 };
+  } catch (e) {
+    return { ok: false, latencyMs: null, message: reason(e) };
+  }
+}
+
+async function checkMigrations(ctx: ApiContext): Promise<Check> {
+  try {
+    const current = await withTimeout(migrationsCurrent(ctx.pool), DB_CHECK_TIMEOUT_MS, 'database');
+    return current ? { ok: true } : { ok: false, message: 'database schema is behind: run `tasker migrate`' };
+  } catch (e) {
+    return { ok: false, message: reason(e) };
+  }
+}
+
+/** The detailed health report and its overall verdict. */
+export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Promise<HealthBody> {
+  const [database, migrations] = await Promise.all([checkDatabase(ctx), checkMigrations(ctx)]);
+  const channels = (ctx.channelMonitor?.snapshot() ?? []).map((c) => ({
+    name: c.name,
+    capacity: c.capacity,
+    depth: c.depth,
+    high_water_mark: c.highWaterMark,
+    saturation: c.saturation,
+    dropped: c.dropped,
+    blocked_sends: c.blockedSends,
+    closed: c.closed,
+  }));
+  const { p50, p99 } = loop.percentiles();
+  const pool = { total: ctx.pool.totalCount, idle: ctx.pool.idleCount, waiting: ctx.pool.waitingCount };
+  let status: HealthBody['status'] = 'healthy';
+  if (!database.ok || !migrations.ok) status = 'unhealthy';
+  else if (
+    p99 > LOOP_DEGRADED_MS ||
+    pool.waiting > 0 ||
+    channels.some((c) => c.saturation >= CHANNEL_DEGRADED || c.closed)
+  ) {
+    status = 'degraded';
+  }
+  return {
+    status,
+    processor_id: ctx.processorId,
+    database: {
+      ok: database.ok,
+      latency_ms: database.latencyMs,
+      ...(database.message ? { message: database.message } : {}),
+    },
+    migrations,
+    pool,
+    channels,
+    event_loop: { delay_p50_ms: Math.round(p50 * 100) / 100, delay_p99_ms: Math.round(p99 * 100) / 100 },
+    uptime_seconds: Math.round((Date.now() - ctx.startedAt) / 1000),
+  };
+}
+
+/** The health and metrics routes. */
+export function healthRoutes(ctx: ApiContext, loop: EventLoopMonitor): ApiRoute[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/health/live',
+      operationId: 'healthLive',
+      summary: 'Liveness: the process is up and serving requests.',
+      tag: 'health',
+      permission: null,
+      responses: [{ status: 200, description: 'Always, while the process runs.', schema: liveBody }],
+      handle: () => Promise.resolve({ status: 'ok' as const }),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/health/ready',
+      operationId: 'healthReady',
+      summary: 'Readiness: the database is reachable and its schema is current.',
+      tag: 'health',
+      permission: null,
+      responses: [
+        { status: 200, description: 'Ready to serve.', schema: readyBody },
+        { status: 503, description: 'Not ready; `checks` says why.', schema: readyBody },
+      ],
+      async handle({ reply }) {
+        const [database, migrations] = await Promise.all([checkDatabase(ctx), checkMigrations(ctx)]);
+        const ready = database.ok && migrations.ok;
+        const body: ReadyBody = {
+          status: ready ? 'ready' : 'not_ready',
+          checks: {
+            database: database.message ? { ok: database.ok, message: database.message } : { ok: database.ok },
+            migrations,
+          },
+        };
+        reply.code(ready ? 200 : 503);
+        return body;
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/health',
+      operationId: 'health',
+      summary: 'Detailed health: database, pool, channels and event-loop delay.',
+      tag: 'health',
+      permission: 'system:read',
+      responses: [
+        { status: 200, description: 'Healthy or degraded.', schema: healthBody },
+        {
+          status: 503,
+          description: 'Unhealthy (database unreachable or schema behind).',
+          schema: healthBody,
+        },
+      ],
+      async handle({ reply }) {
+        const report = await healthReport(ctx, loop);
+        reply.code(report.status === 'unhealthy' ? 503 : 200);
+        return report;
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/metrics',
+      operationId: 'metrics',
+      summary: 'Prometheus metrics (text exposition format).',
+      tag: 'health',
+      permission: 'system:read',
+      responses: [
+        {
+          status: 200,
+          description: 'Default Node.js metrics, HTTP request durations and database pool gauges.',
+          contentType: 'text/plain; version=0.0.4',
+        },
+      ],
+      async handle({ reply }) {
+        const { contentType, body } = await ctx.metrics.render();
+        reply.header('content-type', contentType);
+        return body;
+      },
+    }),
+  ];
+}

@@ -1,0 +1,123 @@
+/** Step routes: read the steps of a task, their audit trails, and operator actions on them. */
+import {
+  applyStepAction,
+  getStep,
+  requireTask,
+  stepTransitions,
+  type StepAction,
+} from '../../orchestration/operations.js';
+import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
+import {
+  errorBody,
+  stepActionBody,
+  stepBody as stepSchema,
+  stepListBody,
+  stepParams,
+  taskParams,
+  transitionListBody,
+  type StepActionBody,
+} from '../schemas.js';
+import { stepBody, transitionBody } from '../views.js';
+
+function toAction(body: StepActionBody, by: string): StepAction {
+  switch (body.action_type) {
+    case 'complete_manually':
+      return { action: 'complete_manually', reason: body.reason, by, result: body.result };
+    case 'reset_for_retry':
+      return { action: 'reset_for_retry', reason: body.reason, by };
+    case 'resolve_manually':
+      return { action: 'resolve_manually', reason: body.reason, by };
+  }
+}
+
+const notFound = {
+  status: 404,
+  description: 'No such task or step (`TASK_NOT_FOUND`, `STEP_NOT_FOUND`).',
+  schema: errorBody,
+};
+
+/** The step routes. */
+export function stepRoutes(ctx: ApiContext): ApiRoute[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/v1/tasks/:task_uuid/steps',
+      operationId: 'listSteps',
+      summary: 'The steps of a task, in template order, with their readiness.',
+      tag: 'steps',
+      permission: 'steps:read',
+      params: taskParams,
+      responses: [
+        { status: 200, description: 'The steps.', schema: stepListBody },
+        { status: 404, description: 'No such task (`TASK_NOT_FOUND`).', schema: errorBody },
+      ],
+      async handle({ params }) {
+        const task = await requireTask(ctx.pool, params.task_uuid);
+        return { items: task.steps.map((s) => stepBody(task.taskUuid, s)) };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/tasks/:task_uuid/steps/:step_uuid',
+      operationId: 'getStep',
+      summary: 'One step of a task.',
+      tag: 'steps',
+      permission: 'steps:read',
+      params: stepParams,
+      responses: [{ status: 200, description: 'The step.', schema: stepSchema }, notFound],
+      async handle({ params }) {
+        return stepBody(params.task_uuid, await getStep(ctx.pool, params.task_uuid, params.step_uuid));
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/tasks/:task_uuid/steps/:step_uuid/transitions',
+      operationId: 'listStepTransitions',
+      summary: "A step's audit trail, oldest first.",
+      tag: 'steps',
+      permission: 'steps:read',
+      params: stepParams,
+      responses: [
+        { status: 200, description: 'Transitions, oldest first.', schema: transitionListBody },
+        notFound,
+      ],
+      async handle({ params }) {
+        const transitions = await stepTransitions(ctx.pool, params.task_uuid, params.step_uuid);
+        return { items: transitions.map(transitionBody) };
+      },
+    }),
+    defineRoute({
+      method: 'PATCH',
+      url: '/v1/tasks/:task_uuid/steps/:step_uuid',
+      operationId: 'applyStepAction',
+      summary:
+        'Operator action on a step: reset it for retry, resolve it manually, or complete it with a result.',
+      description:
+        'The action and the re-evaluation of the task happen in one transaction, so a blocked or failed task ' +
+        'resumes. `by` defaults to the authenticated principal.',
+      tag: 'steps',
+      permission: 'steps:resolve',
+      params: stepParams,
+      body: { kind: 'json', schema: stepActionBody },
+      responses: [
+        { status: 200, description: 'The step after the action.', schema: stepSchema },
+        notFound,
+        {
+          status: 409,
+          description: "The action is not allowed in the step's or the task's state (`INVALID_TRANSITION`).",
+          schema: errorBody,
+        },
+      ],
+      async handle({ params, body, principal }) {
+        await applyStepAction(
+          ctx.pool,
+          params.task_uuid,
+          params.step_uuid,
+          toAction(body, body.by ?? principal.name),
+          ctx.processorId,
+        );
+        return stepBody(params.task_uuid, await getStep(ctx.pool, params.task_uuid, params.step_uuid));
+      },
+    }),
+  ];
+}

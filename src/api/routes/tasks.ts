@@ -1,0 +1,179 @@
+/** Task routes: create, list, read, cancel, and the task's audit trail. */
+import { z } from 'zod';
+import {
+  cancelTask,
+  listTasks,
+  requireTask,
+  taskTransitions,
+  type TaskListFilter,
+} from '../../orchestration/operations.js';
+import { createTask } from '../../orchestration/task-creator.js';
+import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
+import {
+  createTaskBody,
+  errorBody,
+  listTasksQuery,
+  taskBody as taskSchema,
+  taskListBody,
+  taskParams,
+  transitionListBody,
+} from '../schemas.js';
+import { taskBody, taskSummaryBody, transitionBody } from '../views.js';
+
+/** `DELETE /v1/tasks/{task_uuid}` query. */
+const cancelQuery = z.strictObject({
+  reason: z
+    .string()
+    .min(1)
+    .max(2000)
+    .optional()
+    .describe('Why the task is cancelled; recorded in the audit trail.'),
+});
+
+/** The task routes. */
+export function taskRoutes(ctx: ApiContext): ApiRoute[] {
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/v1/tasks',
+      operationId: 'createTask',
+      summary: 'Create a task from a registered template.',
+      description:
+        'Creates the task, its steps and their audit rows, and enqueues its root steps, in one transaction. ' +
+        'With an `idempotency_key` (or a template whose identity strategy is `caller_provided`), repeating a ' +
+        'request returns the existing task with 200.',
+      tag: 'tasks',
+      permission: 'tasks:create',
+      body: { kind: 'json', schema: createTaskBody },
+      responses: [
+        {
+          status: 201,
+          description: 'Task created.',
+          schema: taskSchema,
+          headers: { Location: 'URL of the task.' },
+        },
+        {
+          status: 200,
+          description: 'The request matched an existing task by idempotency key; that task is returned.',
+          schema: taskSchema,
+          headers: { Location: 'URL of the task.' },
+        },
+        { status: 404, description: 'No such template (`TEMPLATE_NOT_FOUND`).', schema: errorBody },
+        {
+          status: 409,
+          description: 'A task with the same identity exists (`TASK_DUPLICATE`, `details.task_uuid`).',
+          schema: errorBody,
+        },
+      ],
+      async handle({ body, reply }) {
+        const created = await createTask(
+          ctx.pool,
+          {
+            namespace: body.namespace,
+            name: body.name,
+            version: body.version,
+            context: body.context,
+            priority: body.priority,
+            initiator: body.initiator,
+            sourceSystem: body.source_system,
+            reason: body.reason,
+            tags: body.tags,
+            correlationId: body.correlation_id,
+            parentCorrelationId: body.parent_correlation_id,
+            idempotencyKey: body.idempotency_key,
+          },
+          ctx.processorId,
+        );
+        const task = await requireTask(ctx.pool, created.taskUuid);
+        reply.header('location', `/v1/tasks/${task.taskUuid}`).code(created.existing ? 200 : 201);
+        return taskBody(task);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/tasks',
+      operationId: 'listTasks',
+      summary: 'List tasks, newest first, with filters and cursor pagination.',
+      tag: 'tasks',
+      permission: 'tasks:read',
+      query: listTasksQuery,
+      responses: [{ status: 200, description: 'One page of tasks.', schema: taskListBody }],
+      async handle({ query }) {
+        const filter: TaskListFilter = {
+          ...(query.namespace ? { namespace: query.namespace } : {}),
+          ...(query.name ? { name: query.name } : {}),
+          ...(query.version ? { version: query.version } : {}),
+          ...(query.state ? { state: query.state } : {}),
+          ...(query.created_from ? { createdFrom: new Date(query.created_from) } : {}),
+          ...(query.created_to ? { createdTo: new Date(query.created_to) } : {}),
+          ...(query.tag ? { tags: query.tag } : {}),
+        };
+        const page = await listTasks(ctx.pool, filter, {
+          limit: query.limit,
+          ...(query.cursor ? { cursor: query.cursor } : {}),
+        });
+        return { items: page.items.map(taskSummaryBody), next_cursor: page.nextCursor };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/tasks/:task_uuid',
+      operationId: 'getTask',
+      summary: 'Read a task with its steps.',
+      tag: 'tasks',
+      permission: 'tasks:read',
+      params: taskParams,
+      responses: [
+        { status: 200, description: 'The task.', schema: taskSchema },
+        { status: 404, description: 'No such task (`TASK_NOT_FOUND`).', schema: errorBody },
+      ],
+      async handle({ params }) {
+        return taskBody(await requireTask(ctx.pool, params.task_uuid));
+      },
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/v1/tasks/:task_uuid',
+      operationId: 'cancelTask',
+      summary: 'Cancel a task.',
+      description:
+        'Every unfinished step becomes `cancelled`, then the task; workers running its steps abort their handlers.',
+      tag: 'tasks',
+      permission: 'tasks:cancel',
+      params: taskParams,
+      query: cancelQuery,
+      responses: [
+        { status: 200, description: 'The cancelled task.', schema: taskSchema },
+        { status: 404, description: 'No such task (`TASK_NOT_FOUND`).', schema: errorBody },
+        { status: 409, description: 'The task already finished (`INVALID_TRANSITION`).', schema: errorBody },
+      ],
+      async handle({ params, query, principal }) {
+        await cancelTask(ctx.pool, params.task_uuid, {
+          by: principal.name,
+          processorId: ctx.processorId,
+          ...(query.reason ? { reason: query.reason } : {}),
+        });
+        return taskBody(await requireTask(ctx.pool, params.task_uuid));
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/tasks/:task_uuid/transitions',
+      operationId: 'listTaskTransitions',
+      summary: "The task's audit trail: its own and its steps' transitions merged, oldest first.",
+      tag: 'tasks',
+      permission: 'tasks:read',
+      params: taskParams,
+      responses: [
+        { status: 200, description: 'Transitions, oldest first.', schema: transitionListBody },
+        { status: 404, description: 'No such task (`TASK_NOT_FOUND`).', schema: errorBody },
+      ],
+      async handle({ params }) {
+        const transitions = await taskTransitions(ctx.pool, params.task_uuid);
+        // Every task has at least its creation transition, so an empty trail means the task does not exist.
+        if (transitions.length === 0) await requireTask(ctx.pool, params.task_uuid);
+        return { items: transitions.map(transitionBody) };
+      },
+    }),
+  ];
+}
