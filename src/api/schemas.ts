@@ -173,7 +173,7 @@ export const taskBody = z
     steps_total: z.number().int(),
     steps_remaining: z.number().int(),
     error: z
-      .object({ step_uuid: uuid, step_name: z.string(), error: stepError.nullable() })
+      .object({ step_uuid: uuid.nullable(), step_name: z.string().nullable(), error: stepError.nullable() })
       .nullable()
       .describe('The first permanent step failure, for tasks that failed.'),
     created_at: timestamp,

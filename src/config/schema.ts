@@ -230,6 +230,26 @@ const orchestrationSchema = z
       HOUR_MS,
       'On shutdown, how long in-flight result batches may take to finish before the process stops anyway, in ms.',
     ),
+    staleness: z
+      .strictObject({
+        enabled: z.boolean().describe('Look for tasks stuck in one state and move them to error with a DLQ entry.'),
+        interval_ms: int(100, DAY_MS, 'How often to look for stuck tasks, in ms.'),
+        batch_size: int(1, 10_000, 'Most tasks handled per run.'),
+        dry_run: z.boolean().describe('Report stuck tasks in the log without changing anything.'),
+        steps_in_process_seconds: int(
+          1,
+          30 * 24 * 3600,
+          'A task whose steps have been running (or queued with no worker taking them) this long is stuck, in s.',
+        ),
+        waiting_for_retry_seconds: int(1, 30 * 24 * 3600, 'A task waiting this long for a retry is stuck, in s.'),
+        blocked_by_failures_seconds: int(
+          1,
+          30 * 24 * 3600,
+          'A failing task still waiting for running steps this long is stuck, in s.',
+        ),
+        max_lifetime_seconds: int(60, 365 * 24 * 3600, 'Any unfinished task older than this is stuck, in s.'),
+      })
+      .describe('Detection of stuck tasks (the dead-letter queue receives them).'),
     api: apiSchema,
     channels: z
       .strictObject({

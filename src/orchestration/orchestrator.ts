@@ -11,6 +11,7 @@ import { Pump } from '../runtime/pump.js';
 import { WakeupSource } from '../runtime/wakeups.js';
 import type { TaskTemplate } from '../templates/types.js';
 import { RetryScheduler } from './retry-scheduler.js';
+import { StalenessDetector } from './staleness-detector.js';
 import { createTask, type CreatedTask, type CreateTaskRequest } from './task-creator.js';
 import { getTask, type TaskView } from './task-queries.js';
 import { registerTemplate, type RegisteredTemplate } from './template-registry.js';
@@ -33,6 +34,7 @@ export interface OrchestratorStats {
   stepsEnqueued: number;
   tasksFinalized: number;
   retriesEnqueued: number;
+  staleTasks: number;
 }
 
 interface ResultBatchRow {
@@ -56,6 +58,7 @@ export class Orchestrator {
     stepsEnqueued: 0,
     tasksFinalized: 0,
     retriesEnqueued: 0,
+    staleTasks: 0,
   };
   readonly #config: TaskerConfig;
   readonly #logger: Logger;
@@ -64,6 +67,8 @@ export class Orchestrator {
   readonly #resultPump: Pump;
   readonly #wakeups: WakeupSource;
   readonly #retries: RetryScheduler;
+  /** Finds tasks stuck past the configured thresholds (`orchestration.staleness`). */
+  readonly staleness: StalenessDetector;
   #listener: SharedListenerHandle | undefined;
   #started = false;
 
@@ -93,6 +98,15 @@ export class Orchestrator {
       logger: this.#logger,
       onEnqueued: (n) => {
         this.stats.retriesEnqueued += n;
+      },
+    });
+    this.staleness = new StalenessDetector({
+      pool: this.pool,
+      settings: orch.staleness,
+      processorId: this.id,
+      logger: this.#logger,
+      onStale: (tasks) => {
+        this.stats.staleTasks += tasks.filter((t) => t.action === 'moved_to_error').length;
       },
     });
     this.#resultPump = new Pump({
@@ -129,6 +143,7 @@ export class Orchestrator {
       pollIntervalMs: this.#config.orchestration.result_poll_interval_ms,
     });
     this.#retries.start();
+    this.staleness.start();
     this.#logger.info({ id: this.id }, 'orchestrator started');
   }
 
@@ -140,6 +155,7 @@ export class Orchestrator {
     }
     this.#started = false;
     await this.#wakeups.stop();
+    await this.staleness.stop();
     this.#retries.stop();
     await this.#resultPump.stop();
     await this.#retries.idle();

@@ -48,8 +48,8 @@ export interface TaskView {
   reason: string | null;
   stepsTotal: number;
   stepsRemaining: number;
-  /** The first permanent step failure, for tasks that failed. */
-  error: { stepUuid: string; stepName: string; error: StepErrorInfo | null } | null;
+  /** Why the task failed: the first permanent step failure (step null when the engine failed it, e.g. stuck). */
+  error: { stepUuid: string | null; stepName: string | null; error: StepErrorInfo | null } | null;
   createdAt: Date;
   updatedAt: Date;
   completedAt: Date | null;
@@ -73,7 +73,7 @@ interface TaskDocument {
   reason: string | null;
   steps_total: number;
   steps_remaining: number;
-  error: { step_uuid: string; step_name: string; error: StepErrorInfo | null } | null;
+  error: { step_uuid: string | null; step_name: string | null; error: StepErrorInfo | null } | null;
   created_at: string;
   updated_at: string;
   completed_at: string | null;
