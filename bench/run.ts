@@ -322,7 +322,10 @@ async function main(): Promise<void> {
   const httpConfig = loadConfig({
     environment: 'production',
     env: { DATABASE_URL: httpDb.url },
-    overrides: { ...overrides, orchestration: { ...overrides.orchestration, api: { port: 0, auth: { enabled: false } } } },
+    overrides: {
+      ...overrides,
+      orchestration: { ...overrides.orchestration, api: { port: 0, auth: { enabled: false } } },
+    },
   });
   const httpEngine = await startEngine(httpConfig, false);
   const http = await httpCreation(httpDb.url, httpConfig);
@@ -333,7 +336,9 @@ async function main(): Promise<void> {
     ['POST /v1/tasks, one at a time', http.sequential],
     [`POST /v1/tasks, ${http.concurrency} concurrent`, http.concurrent],
   ] as const) {
-    console.log(`${label}: p50 ${st.p50.toFixed(2)} ms  p95 ${st.p95.toFixed(2)} ms  p99 ${st.p99.toFixed(2)} ms`);
+    console.log(
+      `${label}: p50 ${st.p50.toFixed(2)} ms  p95 ${st.p95.toFixed(2)} ms  p99 ${st.p99.toFixed(2)} ms`,
+    );
   }
 
   await admin.end();

@@ -24,6 +24,12 @@ export const ErrorCode = {
   Database: 'DATABASE_ERROR',
   MigrationFailed: 'MIGRATION_FAILED',
   ShuttingDown: 'SHUTTING_DOWN',
+  /** The REST API answered with an error (see the error's API code). */
+  ApiError: 'API_ERROR',
+  /** The REST API could not be reached. */
+  NetworkError: 'NETWORK_ERROR',
+  /** The caller aborted the operation. */
+  Aborted: 'ABORTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

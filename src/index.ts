@@ -83,3 +83,4 @@ export {
 export { computeRetryDelayMs } from './worker/backoff.js';
 export { createLogger } from './observability/logger.js';
 export { createApiServer, type ApiServer, type ApiServerOptions } from './api/index.js';
+export * from './client/index.js';

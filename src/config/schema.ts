@@ -232,7 +232,9 @@ const orchestrationSchema = z
     ),
     staleness: z
       .strictObject({
-        enabled: z.boolean().describe('Look for tasks stuck in one state and move them to error with a DLQ entry.'),
+        enabled: z
+          .boolean()
+          .describe('Look for tasks stuck in one state and move them to error with a DLQ entry.'),
         interval_ms: int(100, DAY_MS, 'How often to look for stuck tasks, in ms.'),
         batch_size: int(1, 10_000, 'Most tasks handled per run.'),
         dry_run: z.boolean().describe('Report stuck tasks in the log without changing anything.'),
@@ -241,7 +243,11 @@ const orchestrationSchema = z
           30 * 24 * 3600,
           'A task whose steps have been running (or queued with no worker taking them) this long is stuck, in s.',
         ),
-        waiting_for_retry_seconds: int(1, 30 * 24 * 3600, 'A task waiting this long for a retry is stuck, in s.'),
+        waiting_for_retry_seconds: int(
+          1,
+          30 * 24 * 3600,
+          'A task waiting this long for a retry is stuck, in s.',
+        ),
         blocked_by_failures_seconds: int(
           1,
           30 * 24 * 3600,

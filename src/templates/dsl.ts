@@ -11,7 +11,13 @@
  */
 import { resolveRetryDefaults, resolveRetryPolicy, type RetryDefaults } from './retry.js';
 import { assertValidTemplate } from './validate.js';
-import { StepType, type IdentityStrategy, type RetryPolicy, type StepDefinition, type TaskTemplate } from './types.js';
+import {
+  StepType,
+  type IdentityStrategy,
+  type RetryPolicy,
+  type StepDefinition,
+  type TaskTemplate,
+} from './types.js';
 
 /** Identity of the template being defined. */
 export interface TemplateHeader {

@@ -29,7 +29,15 @@ import {
   type TaskTemplate,
 } from './types.js';
 
-const TOP_LEVEL_KEYS = new Set(['name', 'namespace_name', 'namespace', 'version', 'description', 'steps', 'identity_strategy']);
+const TOP_LEVEL_KEYS = new Set([
+  'name',
+  'namespace_name',
+  'namespace',
+  'version',
+  'description',
+  'steps',
+  'identity_strategy',
+]);
 /** Top-level keys of the reference format that Tasker accepts and ignores. */
 export const IGNORED_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
   'metadata',
@@ -276,7 +284,10 @@ function normalize(raw: unknown, defaults: RetryDefaults): Normalized {
     if (typeof v === 'string' && (IDENTITY_STRATEGIES as readonly string[]).includes(v)) {
       template.identityStrategy = v as IdentityStrategy;
     } else {
-      report(['identity_strategy'], `identity_strategy must be one of ${IDENTITY_STRATEGIES.join(', ')}; got ${describe(v)}`);
+      report(
+        ['identity_strategy'],
+        `identity_strategy must be one of ${IDENTITY_STRATEGIES.join(', ')}; got ${describe(v)}`,
+      );
     }
   }
 

@@ -287,16 +287,19 @@ describe('engine operations', () => {
 
   describe('listing and reading', () => {
     it('lists tasks newest first with filters and cursor pagination', async () => {
-      const tagged = await Promise.all(
-        [1, 2, 3].map((i) =>
-          engine.orchestrator.createTask({
+      // Created one after another: UUIDv7 orders tasks by creation time only across milliseconds.
+      const tagged: Awaited<ReturnType<typeof engine.orchestrator.createTask>>[] = [];
+      for (const i of [1, 2, 3]) {
+        await new Promise((r) => setTimeout(r, 2));
+        tagged.push(
+          await engine.orchestrator.createTask({
             namespace: ns,
             name: 'unique',
             context: { i },
             tags: ['batch-7', `n${i}`],
           }),
-        ),
-      );
+        );
+      }
       await Promise.all(tagged.map((t) => waitForTask(db.pool, t.taskUuid)));
       const page1 = await listTasks(db.pool, { tags: ['batch-7'] }, { limit: 2 });
       expect(page1.items.map((t) => t.taskUuid)).toEqual([tagged[2]!.taskUuid, tagged[1]!.taskUuid]);

@@ -57,7 +57,11 @@ describe('round trips on the per-step path', () => {
       handlers: [defineHandler('noop', () => ({ ok: true }))],
       // Pollers and heartbeats off for the measurement: only notification-driven work remains.
       overrides: {
-        orchestration: { result_poll_interval_ms: HOUR, retry_poll_interval_ms: HOUR },
+        orchestration: {
+          result_poll_interval_ms: HOUR,
+          retry_poll_interval_ms: HOUR,
+          staleness: { enabled: false },
+        },
         worker: { poll_interval_ms: HOUR, heartbeat_interval_ms: HOUR },
       },
     });
@@ -115,7 +119,11 @@ describe('round trips on the per-step path', () => {
       templates: [linear],
       handlers: [defineHandler('noop', () => ({ ok: true }))],
       overrides: {
-        orchestration: { result_poll_interval_ms: HOUR, retry_poll_interval_ms: HOUR },
+        orchestration: {
+          result_poll_interval_ms: HOUR,
+          retry_poll_interval_ms: HOUR,
+          staleness: { enabled: false },
+        },
         worker: { poll_interval_ms: HOUR, heartbeat_interval_ms: HOUR, resolve_in_completion: true },
       },
     });

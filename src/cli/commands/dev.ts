@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createPool } from '../db/pool.js';
-import { migrate } from '../db/migrate.js';
-import { createOrchestrator } from '../orchestration/orchestrator.js';
-import { FINISHED_TASK_STATES, getTask, type TaskView } from '../orchestration/task-queries.js';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../testing/embedded-postgres.js';
-import { createWorker, type StepFinishedEvent } from '../worker/worker.js';
+import { createPool } from '../../db/pool.js';
+import { migrate } from '../../db/migrate.js';
+import { createOrchestrator } from '../../orchestration/orchestrator.js';
+import { FINISHED_TASK_STATES, getTask, type TaskView } from '../../orchestration/task-queries.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../../testing/embedded-postgres.js';
+import { createWorker, type StepFinishedEvent } from '../../worker/worker.js';
 import {
   configFromOptions,
   EXAMPLES_DIR,
@@ -14,11 +14,14 @@ import {
   loggerFor,
   onShutdownSignal,
   type GlobalOptions,
-} from './common.js';
+} from '../common.js';
+import { startApiIfEnabled } from './engine.js';
 
 export interface DevOptions extends GlobalOptions {
   keepRunning?: boolean;
   examples?: string;
+  /** False with `--no-api`: do not serve the REST API. */
+  api?: boolean;
 }
 
 interface ExampleTask {
@@ -90,7 +93,18 @@ export async function runDev(opts: DevOptions): Promise<number> {
   });
   await orchestrator.start();
   await worker.start();
+  let api: Awaited<ReturnType<typeof startApiIfEnabled>>;
+  try {
+    api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api !== false);
+    if (api) console.log(`API listening on ${api.url}  (try: tasker task list --url ${api.url})`);
+  } catch (e) {
+    // The examples do not need the API: a taken port should not stop a demo.
+    console.log(
+      `API not started: ${e instanceof Error ? e.message : String(e)} (set TASKER_API_PORT or use --no-api)`,
+    );
+  }
   const shutdown = async (): Promise<void> => {
+    await api?.server.close();
     await worker.stop();
     await orchestrator.stop();
     await pool.end();
@@ -126,9 +140,14 @@ export async function runDev(opts: DevOptions): Promise<number> {
   console.log(failures === 0 ? 'all example tasks complete' : `${failures} task(s) did not complete`);
 
   if (opts.keepRunning) {
-    console.log('running; create tasks with createTask() against this database; Ctrl-C to stop');
-    if (server) console.log(`DATABASE_URL=${server.url}`);
+    // Handlers first: whoever reads the line below may signal at once.
     onShutdownSignal(shutdown, logger);
+    console.log(
+      api
+        ? `running; create tasks with \`tasker task create --url ${api.url} ...\` or createTask(); Ctrl-C to stop`
+        : 'running; create tasks with createTask() against this database; Ctrl-C to stop',
+    );
+    if (server) console.log(`DATABASE_URL=${server.url}`);
     return new Promise<number>(() => {});
   }
   await shutdown();

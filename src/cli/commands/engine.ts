@@ -1,0 +1,116 @@
+/** `tasker migrate`, `tasker orchestrator`, `tasker worker`: the engine's processes. */
+import type { Command } from 'commander';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { createApiServer, type ApiServer } from '../../api/index.js';
+import type { TaskerConfig } from '../../config/index.js';
+import { migrate } from '../../db/migrate.js';
+import { createPool } from '../../db/pool.js';
+import { createOrchestrator } from '../../orchestration/orchestrator.js';
+import { createWorker } from '../../worker/worker.js';
+import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSignal } from '../common.js';
+import { action, globalsOf, type CliRuntime } from '../context.js';
+import { println } from '../io.js';
+
+/**
+ * Starts the REST API on an orchestrator's pool when `orchestration.api.enabled` (and not `--no-api`).
+ * Returns the server and its URL, or undefined when the API is off.
+ */
+export async function startApiIfEnabled(
+  config: TaskerConfig,
+  pool: pg.Pool,
+  logger: Logger,
+  processorId: string,
+  wanted: boolean,
+): Promise<{ server: ApiServer; url: string } | undefined> {
+  if (!wanted || !config.orchestration.api.enabled) return undefined;
+  const server = await createApiServer({ config, pool, logger, processorId });
+  try {
+    const { url } = await server.listen();
+    return { server, url };
+  } catch (e) {
+    await server.close().catch(() => {});
+    throw e;
+  }
+}
+
+/** Adds the engine process commands. */
+export function registerEngineCommands(program: Command, runtime: CliRuntime): void {
+  program
+    .command('migrate')
+    .description('apply database migrations (safe to run from many processes at once)')
+    .action(
+      action(runtime, async (_opts: unknown, cmd: Command) => {
+        const globals = globalsOf(cmd);
+        const config = configFromOptions(globals);
+        const logger = loggerFor(config, globals, 'tasker-migrate');
+        const pool = createPool({
+          url: config.common.database.url,
+          maxConnections: 1,
+          idleTimeoutMs: 1000,
+          acquireTimeoutMs: config.common.database.pool.acquire_timeout_ms,
+          statementTimeoutMs: 0,
+          applicationName: 'tasker-migrate',
+        });
+        try {
+          const result = await migrate(pool, { logger });
+          println(
+            runtime.io,
+            `applied ${result.applied.length} migration(s); ${result.alreadyApplied} already applied`,
+          );
+        } finally {
+          await pool.end();
+        }
+      }),
+    );
+
+  program
+    .command('orchestrator')
+    .description(
+      'run an orchestrator (and the REST API, when orchestration.api.enabled) until SIGINT/SIGTERM',
+    )
+    .option('--templates <dir>', 'register every template (*.yml, *.yaml) in this directory at start-up')
+    .option('--no-api', 'do not serve the REST API even if the configuration enables it')
+    .action(async (opts: { templates?: string; api: boolean }, cmd: Command) => {
+      const globals = globalsOf(cmd);
+      const config = configFromOptions(globals);
+      const logger = loggerFor(config, globals, 'tasker-orchestrator');
+      const orchestrator = createOrchestrator({ config, logger });
+      for (const t of await loadTemplates(opts.templates)) await orchestrator.registerTemplate(t);
+      await orchestrator.start();
+      let api: Awaited<ReturnType<typeof startApiIfEnabled>>;
+      try {
+        api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api);
+      } catch (e) {
+        await orchestrator.stop();
+        throw e;
+      }
+      onShutdownSignal(async () => {
+        // Stop taking requests before the pool they use goes away.
+        await api?.server.close();
+        await orchestrator.stop();
+      }, logger);
+      // Runs until a signal: no exit code is set here.
+    });
+
+  program
+    .command('worker')
+    .description('run a worker until SIGINT/SIGTERM')
+    .requiredOption('--handlers <file>', 'module exporting handlers made with defineHandler (.ts or .js)')
+    .option('--templates <dir>', 'register these templates and serve their namespaces')
+    .option('--namespace <ns...>', 'namespaces to serve (default: those of --templates)')
+    .action(async (opts: { handlers: string; templates?: string; namespace?: string[] }, cmd: Command) => {
+      const globals = globalsOf(cmd);
+      const config = configFromOptions(globals);
+      const logger = loggerFor(config, globals, 'tasker-worker');
+      const worker = createWorker({
+        config,
+        logger,
+        handlers: await loadHandlers(opts.handlers),
+        templates: await loadTemplates(opts.templates),
+        ...(opts.namespace ? { namespaces: opts.namespace } : {}),
+      });
+      await worker.start();
+      onShutdownSignal(() => worker.stop(), logger);
+    });
+}
