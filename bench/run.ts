@@ -327,14 +327,24 @@ async function main(): Promise<void> {
       orchestration: { ...overrides.orchestration, api: { port: 0, auth: { enabled: false } } },
     },
   });
+  // First the API alone (tasks are created and queued; nothing runs them), then with the engine running them in
+  // this same process, which competes for the same two cores.
+  {
+    const registrar = createOrchestrator({ config: httpConfig });
+    for (const t of [linear, diamond]) await registrar.registerTemplate(t);
+    await registrar.stop();
+  }
+  const httpAlone = await httpCreation(httpDb.url, httpConfig);
   const httpEngine = await startEngine(httpConfig, false);
   const http = await httpCreation(httpDb.url, httpConfig);
   await httpEngine.worker.stop();
   await httpEngine.orchestrator.stop();
   await httpDb.drop();
   for (const [label, st] of [
-    ['POST /v1/tasks, one at a time', http.sequential],
-    [`POST /v1/tasks, ${http.concurrency} concurrent`, http.concurrent],
+    ['POST /v1/tasks, one at a time, API alone', httpAlone.sequential],
+    [`POST /v1/tasks, ${http.concurrency} concurrent, API alone`, httpAlone.concurrent],
+    ['POST /v1/tasks, one at a time, engine running', http.sequential],
+    [`POST /v1/tasks, ${http.concurrency} concurrent, engine running`, http.concurrent],
   ] as const) {
     console.log(
       `${label}: p50 ${st.p50.toFixed(2)} ms  p95 ${st.p95.toFixed(2)} ms  p99 ${st.p99.toFixed(2)} ms`,
@@ -360,10 +370,20 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    '| task creation over HTTP (keep-alive, engine running) | runs | p50 | p95 | p99 | mean |',
+    '| task creation over HTTP (keep-alive) | runs | p50 | p95 | p99 | mean |',
     '| --- | --- | --- | --- | --- | --- |',
-    `| POST /v1/tasks, one at a time | ${http.sequential.runs} | ${http.sequential.p50.toFixed(2)} ms | ${http.sequential.p95.toFixed(2)} ms | ${http.sequential.p99.toFixed(2)} ms | ${http.sequential.mean.toFixed(2)} ms |`,
-    `| POST /v1/tasks, ${http.concurrency} concurrent | ${http.concurrent.runs} | ${http.concurrent.p50.toFixed(2)} ms | ${http.concurrent.p95.toFixed(2)} ms | ${http.concurrent.p99.toFixed(2)} ms | ${http.concurrent.mean.toFixed(2)} ms |`,
+    ...[
+      ['POST /v1/tasks, one at a time, API alone', httpAlone.sequential],
+      [`POST /v1/tasks, ${http.concurrency} concurrent, API alone`, httpAlone.concurrent],
+      ['POST /v1/tasks, one at a time, engine running the tasks in the same process', http.sequential],
+      [
+        `POST /v1/tasks, ${http.concurrency} concurrent, engine running the tasks in the same process`,
+        http.concurrent,
+      ],
+    ].map(
+      ([label, st]) =>
+        `| ${label as string} | ${(st as LatencyStats).runs} | ${(st as LatencyStats).p50.toFixed(2)} ms | ${(st as LatencyStats).p95.toFixed(2)} ms | ${(st as LatencyStats).p99.toFixed(2)} ms | ${(st as LatencyStats).mean.toFixed(2)} ms |`,
+    ),
     '',
     '| throughput | path | tasks | wall time | tasks/s | steps/s |',
     '| --- | --- | --- | --- | --- | --- |',

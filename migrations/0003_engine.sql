@@ -187,16 +187,17 @@ END $$;
 -- The transient states (initializing, enqueuing_steps) are recorded in the audit trail but never visible to
 -- other transactions.
 -- p_options: { priority, initiator, source_system, reason, tags, correlation_id, parent_correlation_id,
---              idempotency_key }
+--              idempotency_key }; p_with_view: also return the task as tasker.get_task_view does.
 -- Identity: a request's idempotency_key, else the template's identity_strategy, gives the identity hash; the
 -- unique index on it makes a thundering herd of identical requests create exactly one task. `duplicate` says
 -- what happened: 'none' (created), 'existing' (same idempotency key: the existing task is returned) or
 -- 'conflict' (strict strategy, same context: the existing task's id is returned for a 409).
 -- ---------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tasker.create_task(
-  p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, p_processor text)
+  p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, p_processor text,
+  p_with_view boolean DEFAULT false)
 RETURNS TABLE (task_uuid uuid, state text, steps_enqueued int, correlation_id uuid, template_version text,
-               duplicate text)
+               duplicate text, view jsonb)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -247,7 +248,8 @@ BEGIN
   IF NOT FOUND THEN
     SELECT t.task_uuid, t.state, t.correlation_id INTO v_existing FROM tasker.tasks t WHERE t.identity_hash = v_hash;
     RETURN QUERY SELECT v_existing.task_uuid, v_existing.state, 0, v_existing.correlation_id, v_version,
-                        CASE WHEN v_key IS NOT NULL THEN 'existing' ELSE 'conflict' END;
+                        CASE WHEN v_key IS NOT NULL THEN 'existing' ELSE 'conflict' END,
+                        CASE WHEN p_with_view THEN tasker.get_task_view(v_existing.task_uuid) END;
     RETURN;
   END IF;
 
@@ -288,7 +290,9 @@ BEGIN
 
   PERFORM pg_notify(tasker.queue_channel(tasker.worker_queue_name(v_ns)), '');
   PERFORM pg_notify('tasker_task_events', v_task::text);
-  RETURN QUERY SELECT v_task, 'steps_in_process'::text, v_roots, v_corr, v_version, 'none'::text;
+  -- The API answers with the whole task: reading it here saves the caller a round trip.
+  RETURN QUERY SELECT v_task, 'steps_in_process'::text, v_roots, v_corr, v_version, 'none'::text,
+                      CASE WHEN p_with_view THEN tasker.get_task_view(v_task) END;
 END $$;
 
 -- ---------------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
+import { taskViewFromDocument, type TaskDocument, type TaskView } from './task-queries.js';
 import { ErrorCode, TaskerError } from '../errors.js';
 
 /** What a caller asks for when creating a task. */
@@ -34,6 +35,8 @@ export interface CreatedTask {
   templateVersion: string;
   /** True when an earlier task with the same idempotency key was returned instead of creating one. */
   existing: boolean;
+  /** The whole task, when asked for with `withView` (read in the same round trip). */
+  task?: TaskView;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -90,10 +93,11 @@ export async function createTask(
   db: Queryable,
   request: CreateTaskRequest,
   processorId = 'client',
+  options: { withView?: boolean } = {},
 ): Promise<CreatedTask> {
   validateRequest(request);
   const context = serializeContext(request.context);
-  const options = {
+  const sqlOptions = {
     priority: request.priority,
     initiator: request.initiator,
     source_system: request.sourceSystem,
@@ -110,14 +114,20 @@ export async function createTask(
     correlation_id: string;
     template_version: string;
     duplicate: 'none' | 'existing' | 'conflict';
-  }>(db, { name: 'tasker_create_task', text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6)' }, [
-    request.namespace,
-    request.name,
-    request.version ?? null,
-    context,
-    JSON.stringify(options),
-    processorId,
-  ]);
+    view: TaskDocument | null;
+  }>(
+    db,
+    { name: 'tasker_create_task', text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6, $7)' },
+    [
+      request.namespace,
+      request.name,
+      request.version ?? null,
+      context,
+      JSON.stringify(sqlOptions),
+      processorId,
+      options.withView ?? false,
+    ],
+  );
   const row = rows[0]!;
   if (row.duplicate === 'conflict') {
     throw new TaskerError(
@@ -134,5 +144,6 @@ export async function createTask(
     correlationId: row.correlation_id,
     templateVersion: row.template_version,
     existing: row.duplicate === 'existing',
+    ...(row.view ? { task: taskViewFromDocument(row.view) } : {}),
   };
 }

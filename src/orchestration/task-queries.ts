@@ -57,7 +57,7 @@ export interface TaskView {
 }
 
 /** The JSON document `tasker.get_task_view` returns (timestamps as ISO strings). */
-interface TaskDocument {
+export interface TaskDocument {
   task_uuid: string;
   namespace: string;
   name: string;
@@ -101,8 +101,11 @@ export async function getTask(db: Queryable, taskUuid: string): Promise<TaskView
     { name: 'tasker_get_task_view', text: 'SELECT tasker.get_task_view($1) AS doc' },
     [taskUuid],
   );
-  const d = row?.doc;
-  if (!d) return undefined;
+  return row?.doc ? taskViewFromDocument(row.doc) : undefined;
+}
+
+/** Maps the JSON document of `tasker.get_task_view` to a {@link TaskView}. */
+export function taskViewFromDocument(d: TaskDocument): TaskView {
   return {
     taskUuid: d.task_uuid,
     namespace: d.namespace,

@@ -83,8 +83,9 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
             idempotencyKey: body.idempotency_key,
           },
           ctx.processorId,
+          { withView: true },
         );
-        const task = await requireTask(ctx.pool, created.taskUuid);
+        const task = created.task ?? (await requireTask(ctx.pool, created.taskUuid));
         reply.header('location', `/v1/tasks/${task.taskUuid}`).code(created.existing ? 200 : 201);
         return taskBody(task);
       },
