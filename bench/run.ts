@@ -397,7 +397,12 @@ async function main(): Promise<void> {
     doc = '# Benchmarks\n';
   }
   const section = new RegExp(`<!-- bench:start:${key} -->[\\s\\S]*<!-- bench:end:${key} -->`);
-  const updated = section.test(doc) ? doc.replace(section, block) : `${doc.trimEnd()}\n\n${block}\n`;
+  const anchor = '<!-- latest runs are inserted here -->';
+  const updated = section.test(doc)
+    ? doc.replace(section, block)
+    : doc.includes(anchor)
+      ? doc.replace(anchor, `${anchor}\n\n${block}\n`)
+      : `${doc.trimEnd()}\n\n${block}\n`;
   await writeFile('BENCHMARKS.md', updated);
   console.log('BENCHMARKS.md updated');
 }
