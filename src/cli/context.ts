@@ -4,7 +4,7 @@ import { TaskerClient } from '../client/index.js';
 import { resolveClientSettings, type ClientFlags, type ClientSettings } from './client-config.js';
 import type { GlobalOptions } from './common.js';
 import { UsageError } from './exit-codes.js';
-import type { CliIo } from './io.js';
+import { printJson, println, type CliIo } from './io.js';
 
 /** Every global flag of the CLI. */
 export interface GlobalCliOptions extends GlobalOptions, ClientFlags {
@@ -84,4 +84,35 @@ export function requireUuid(value: string, what: string): string {
     throw new UsageError(`${what} must be a UUID (got '${value}')`);
   }
   return value;
+}
+
+/**
+ * Prints one page of a listing (or every page with `all`), as a table or as JSON, with a hint how to get the
+ * next page.
+ */
+export async function printListing<T>(
+  ctx: ApiCommandContext,
+  options: { all?: boolean; noun: string },
+  source: {
+    page: () => Promise<{ items: T[]; next_cursor: string | null }>;
+    iterate: () => AsyncIterable<T>;
+  },
+  format: (items: readonly T[]) => string,
+): Promise<void> {
+  let page: { items: T[]; next_cursor: string | null };
+  if (options.all) {
+    const items: T[] = [];
+    for await (const item of source.iterate()) items.push(item);
+    page = { items, next_cursor: null };
+  } else {
+    page = await source.page();
+  }
+  if (ctx.json) {
+    printJson(ctx.io, page);
+    return;
+  }
+  println(ctx.io, format(page.items));
+  if (page.next_cursor !== null) {
+    println(ctx.io, `more ${options.noun}: --cursor ${page.next_cursor} (or --all)`);
+  }
 }

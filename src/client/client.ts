@@ -319,9 +319,19 @@ export class TaskerClient {
     query: TaskListQuery = {},
     options: CallOptions = {},
   ): AsyncGenerator<TaskSummaryBody, void, undefined> {
-    let cursor = query.cursor;
+    yield* this.#pages(query.cursor, (cursor) =>
+      this.listTasks({ ...query, ...(cursor === undefined ? {} : { cursor }) }, options),
+    );
+  }
+
+  /** Follows `next_cursor` from `first` until the last page, yielding every item. */
+  async *#pages<T>(
+    first: string | undefined,
+    fetchPage: (cursor: string | undefined) => Promise<{ items: T[]; next_cursor: string | null }>,
+  ): AsyncGenerator<T, void, undefined> {
+    let cursor = first;
     do {
-      const page = await this.listTasks({ ...query, ...(cursor === undefined ? {} : { cursor }) }, options);
+      const page = await fetchPage(cursor);
       yield* page.items;
       cursor = page.next_cursor ?? undefined;
     } while (cursor !== undefined);
@@ -510,12 +520,9 @@ export class TaskerClient {
     query: DlqListQuery = {},
     options: CallOptions = {},
   ): AsyncGenerator<DlqEntryBody, void, undefined> {
-    let cursor = query.cursor;
-    do {
-      const page = await this.listDlq({ ...query, ...(cursor === undefined ? {} : { cursor }) }, options);
-      yield* page.items;
-      cursor = page.next_cursor ?? undefined;
-    } while (cursor !== undefined);
+    yield* this.#pages(query.cursor, (cursor) =>
+      this.listDlq({ ...query, ...(cursor === undefined ? {} : { cursor }) }, options),
+    );
   }
 
   /** One dead-letter entry. */

@@ -1,13 +1,20 @@
 /** `tasker dlq …`: the dead-letter queue of failed tasks. */
 import type { Command } from 'commander';
-import type { DlqEntryBody, DlqListQuery } from '../../client/index.js';
+import type { DlqListQuery } from '../../client/index.js';
 import {
   DLQ_REASONS,
   DLQ_RESOLUTION_STATUSES,
   type DlqReason,
   type DlqResolutionStatus,
 } from '../../orchestration/operations.js';
-import { action, apiContext, parseIntOption, requireUuid, type CliRuntime } from '../context.js';
+import {
+  action,
+  apiContext,
+  parseIntOption,
+  printListing,
+  requireUuid,
+  type CliRuntime,
+} from '../context.js';
 import { UsageError } from '../exit-codes.js';
 import { formatDlqEntry, formatDlqList } from '../format.js';
 import { printJson, println } from '../io.js';
@@ -57,22 +64,12 @@ export function registerDlqCommands(program: Command, runtime: CliRuntime): void
               : { reason: oneOf<DlqReason>(opts.reason, DLQ_REASONS, '--reason') }),
             ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
           };
-          let page: { items: DlqEntryBody[]; next_cursor: string | null };
-          if (opts.all) {
-            const items: DlqEntryBody[] = [];
-            for await (const e of ctx.client.iterateDlq(query)) items.push(e);
-            page = { items, next_cursor: null };
-          } else {
-            page = await ctx.client.listDlq(query);
-          }
-          if (ctx.json) {
-            printJson(ctx.io, page);
-            return;
-          }
-          println(ctx.io, formatDlqList(page.items));
-          if (page.next_cursor !== null) {
-            println(ctx.io, `more entries: --cursor ${page.next_cursor} (or --all)`);
-          }
+          await printListing(
+            ctx,
+            { ...(opts.all === undefined ? {} : { all: opts.all }), noun: 'entries' },
+            { page: () => ctx.client.listDlq(query), iterate: () => ctx.client.iterateDlq(query) },
+            formatDlqList,
+          );
         },
       ),
     );

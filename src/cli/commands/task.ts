@@ -14,6 +14,7 @@ import {
   apiContext,
   parseIntOption,
   parseJsonOption,
+  printListing,
   requireUuid,
   type ApiCommandContext,
   type CliRuntime,
@@ -264,22 +265,12 @@ export function registerTaskCommands(program: Command, runtime: CliRuntime): voi
             ...(opts.tag === undefined ? {} : { tag: opts.tag }),
             ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
           };
-          let page;
-          if (opts.all) {
-            const items = [];
-            for await (const t of ctx.client.iterateTasks(query)) items.push(t);
-            page = { items, next_cursor: null };
-          } else {
-            page = await ctx.client.listTasks(query);
-          }
-          if (ctx.json) {
-            printJson(ctx.io, page);
-            return;
-          }
-          println(ctx.io, formatTaskList(page.items));
-          if (page.next_cursor !== null) {
-            println(ctx.io, `more tasks: --cursor ${page.next_cursor} (or --all)`);
-          }
+          await printListing(
+            ctx,
+            { ...(opts.all === undefined ? {} : { all: opts.all }), noun: 'tasks' },
+            { page: () => ctx.client.listTasks(query), iterate: () => ctx.client.iterateTasks(query) },
+            formatTaskList,
+          );
         },
       ),
     );
