@@ -24,6 +24,8 @@ export const ErrorCode = {
   Database: 'DATABASE_ERROR',
   MigrationFailed: 'MIGRATION_FAILED',
   ShuttingDown: 'SHUTTING_DOWN',
+  /** A circuit breaker is open: the dependency is considered down; retry later. */
+  CircuitOpen: 'CIRCUIT_OPEN',
   /** The REST API answered with an error (see the error's API code). */
   ApiError: 'API_ERROR',
   /** The REST API could not be reached. */

@@ -72,6 +72,7 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
   [ErrorCode.ShuttingDown]: 503,
   [ErrorCode.ChannelFull]: 503,
   [ErrorCode.Timeout]: 503,
+  [ErrorCode.CircuitOpen]: 503,
 };
 
 function body(code: string, message: string, details?: Record<string, unknown>): ErrorBody {
@@ -186,9 +187,15 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     }
     const status = STATUS_BY_CODE[error.code] ?? (isNotFoundCode(error.code) ? 404 : undefined);
     if (status === undefined) return internal();
+    const retryAfterMs = (error.details as { retry_after_ms?: unknown } | undefined)?.retry_after_ms;
     return {
       status,
-      headers: status === 503 ? { ...RETRY_LATER } : {},
+      headers:
+        status !== 503
+          ? {}
+          : typeof retryAfterMs === 'number'
+            ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) }
+            : { ...RETRY_LATER },
       body: body(error.code, firstLine(error.message), detailsOf(error)),
       unexpected: false,
     };

@@ -98,9 +98,13 @@ export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Pro
   }));
   const { p50, p99 } = loop.percentiles();
   const pool = { total: ctx.pool.totalCount, idle: ctx.pool.idleCount, waiting: ctx.pool.waitingCount };
+  const breakers = ctx.breaker
+    ? [ctx.breaker.stats()].map((b) => ({ name: b.name, state: b.state, times_opened: b.timesOpened }))
+    : [];
   let status: HealthBody['status'] = 'healthy';
-  if (!database.ok || !migrations.ok) status = 'unhealthy';
+  if (!database.ok || !migrations.ok || breakers.some((b) => b.state === 'open')) status = 'unhealthy';
   else if (
+    breakers.some((b) => b.state === 'half_open') ||
     p99 > LOOP_DEGRADED_MS ||
     pool.waiting > 0 ||
     channels.some((c) => c.saturation >= CHANNEL_DEGRADED || c.closed)
@@ -118,6 +122,7 @@ export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Pro
     migrations,
     pool,
     channels,
+    circuit_breakers: breakers,
     event_loop: { delay_p50_ms: Math.round(p50 * 100) / 100, delay_p99_ms: Math.round(p99 * 100) / 100 },
     uptime_seconds: Math.round((Date.now() - ctx.startedAt) / 1000),
   };

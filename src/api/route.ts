@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ChannelMonitor } from '../channels/index.js';
+import type { DatabaseBreaker } from '../resilience/breaker.js';
 import type { TaskerConfig } from '../config/index.js';
 import type { ApiPermission, Principal } from './auth.js';
 import type { ApiMetrics } from './metrics.js';
@@ -20,6 +21,7 @@ export interface ApiContext {
   /** Recorded as `processor` in audit rows written on behalf of API callers. */
   processorId: string;
   channelMonitor: ChannelMonitor | undefined;
+  breaker: DatabaseBreaker | undefined;
   metrics: ApiMetrics;
   events: TaskEventHub;
   /** When the server was created (for uptime). */

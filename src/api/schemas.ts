@@ -510,6 +510,13 @@ export const healthBody = z
     migrations: checkBody,
     pool: z.object({ total: z.number().int(), idle: z.number().int(), waiting: z.number().int() }),
     channels: z.array(channelHealthBody),
+    circuit_breakers: z.array(
+      z.object({
+        name: z.string(),
+        state: z.enum(['closed', 'open', 'half_open']),
+        times_opened: z.number().int(),
+      }),
+    ),
     event_loop: z.object({ delay_p50_ms: z.number(), delay_p99_ms: z.number() }),
     uptime_seconds: z.number(),
   })

@@ -20,6 +20,7 @@ import { silentLogger } from '../observability/logger.js';
 import { ANONYMOUS, authorize, Authenticator, type Principal } from './auth.js';
 import { ApiError, ApiErrorCode, toErrorResponse, validationError } from './errors.js';
 import { EventLoopMonitor, healthRoutes } from './health.js';
+import type { DatabaseBreaker } from '../resilience/breaker.js';
 import { ApiMetrics } from './metrics.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
 import { defineRoute, type ApiContext, type ApiRoute } from './route.js';
@@ -43,6 +44,11 @@ export interface ApiServerOptions {
   processorId?: string;
   /** Channels reported by `GET /health`. */
   channelMonitor?: ChannelMonitor;
+  /**
+   * The process's database breaker: route queries go through it (an open breaker answers 503 at once) and
+   * `GET /health` reports it.
+   */
+  breaker?: DatabaseBreaker;
   /** Tuning of `GET /v1/tasks/{task_uuid}/events` (tests shorten the intervals). */
   eventStreams?: EventStreamOptions;
 }
@@ -121,7 +127,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const shutdown = new AbortController();
   const ctx: ApiContext = {
     config: options.config,
-    pool: options.pool,
+    pool: options.breaker ? options.breaker.guardPool(options.pool) : options.pool,
+    breaker: options.breaker,
     logger,
     processorId: options.processorId ?? defaultProcessorId(),
     channelMonitor: options.channelMonitor,

@@ -132,6 +132,31 @@ const commonSchema = z
       })
       .describe('Logging.'),
     database: databaseSchema,
+    circuit_breakers: z
+      .strictObject({
+        database: z
+          .strictObject({
+            enabled: z.boolean().describe('Guard every engine call to PostgreSQL with a circuit breaker.'),
+            volume_threshold: int(
+              1,
+              10_000,
+              'Calls needed in the rolling window before the breaker may open.',
+            ),
+            error_threshold_percentage: int(
+              1,
+              100,
+              'Share of failed calls (connection failures only) in the rolling window that opens the breaker, in %.',
+            ),
+            reset_timeout_ms: int(
+              10,
+              HOUR_MS,
+              'How long an open breaker fails calls fast before one probe, in ms.',
+            ),
+            rolling_window_ms: int(100, HOUR_MS, 'Length of the window failures are counted over, in ms.'),
+          })
+          .describe('The breaker in front of the database.'),
+      })
+      .describe('Circuit breakers: fail fast while a dependency is down, probe, and recover by themselves.'),
     queues: queuesSchema,
     backoff: backoffSchema,
     channels: z

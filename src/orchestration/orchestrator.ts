@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { TaskerConfig } from '../config/index.js';
-import { createPool } from '../db/pool.js';
+import { createPool, type Queryable } from '../db/pool.js';
+import { DatabaseBreaker } from '../resilience/breaker.js';
 import { queryRows } from '../db/query.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { QueueClient, STEP_RESULTS_QUEUE } from '../messaging/queue.js';
@@ -52,6 +53,9 @@ interface ResultBatchRow {
 export class Orchestrator {
   readonly id: string;
   readonly pool: pg.Pool;
+  /** The breaker in front of the database; every engine call of this orchestrator goes through it. */
+  readonly breaker: DatabaseBreaker;
+  readonly #db: Queryable;
   readonly stats: OrchestratorStats = {
     resultBatches: 0,
     resultsProcessed: 0,
@@ -89,9 +93,15 @@ export class Orchestrator {
         statementTimeoutMs: db.statement_timeout_ms,
         applicationName: 'tasker-orchestrator',
       });
+    this.breaker = new DatabaseBreaker(
+      `${this.id}:database`,
+      options.config.common.circuit_breakers.database,
+      this.#logger,
+    );
+    this.#db = this.breaker.guard(this.pool);
     const orch = options.config.orchestration;
     this.#retries = new RetryScheduler({
-      pool: this.pool,
+      pool: this.#db,
       processorId: this.id,
       batchSize: orch.result_batch_size,
       pollIntervalMs: orch.retry_poll_interval_ms,
@@ -101,7 +111,7 @@ export class Orchestrator {
       },
     });
     this.staleness = new StalenessDetector({
-      pool: this.pool,
+      pool: this.#db,
       settings: orch.staleness,
       processorId: this.id,
       logger: this.#logger,
@@ -150,6 +160,7 @@ export class Orchestrator {
   /** Stops accepting wake-ups, lets running batches finish, and closes what it opened. */
   async stop(): Promise<void> {
     if (!this.#started) {
+      this.breaker.shutdown();
       if (this.#ownsPool) await this.pool.end();
       return;
     }
@@ -160,30 +171,31 @@ export class Orchestrator {
     await this.#resultPump.stop();
     await this.#retries.idle();
     await this.#listener?.release();
+    this.breaker.shutdown();
     if (this.#ownsPool) await this.pool.end();
     this.#logger.info({ id: this.id }, 'orchestrator stopped');
   }
 
   /** Registers (idempotently) a template version. */
   registerTemplate(template: TaskTemplate): Promise<RegisteredTemplate & { created: boolean }> {
-    return registerTemplate(this.pool, template);
+    return registerTemplate(this.#db, template);
   }
 
   /** Creates a task and enqueues its root steps, in one transaction. */
   createTask(request: CreateTaskRequest): Promise<CreatedTask> {
-    return createTask(this.pool, request, this.id);
+    return createTask(this.#db, request, this.id);
   }
 
   /** Reads a task with its steps. */
   getTask(taskUuid: string): Promise<TaskView | undefined> {
-    return getTask(this.pool, taskUuid);
+    return getTask(this.#db, taskUuid);
   }
 
   /** Processes one batch of results now (used by pollers and tests). Returns true if the batch was full. */
   async #processResultBatch(): Promise<boolean> {
     const limit = this.#config.orchestration.result_batch_size;
     const [row] = await queryRows<ResultBatchRow>(
-      this.pool,
+      this.#db,
       { name: 'tasker_process_step_results', text: 'SELECT * FROM tasker.process_step_results($1, $2)' },
       [limit, this.id],
     );

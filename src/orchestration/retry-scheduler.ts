@@ -1,9 +1,10 @@
-import type pg from 'pg';
+import type { Queryable } from '../db/pool.js';
 import type { Logger } from 'pino';
 import { mapDbError } from '../db/errors.js';
 
 export interface RetrySchedulerOptions {
-  pool: pg.Pool;
+  /** Where to run the scan (the orchestrator passes its breaker-guarded pool). */
+  pool: Queryable;
   processorId: string;
   batchSize: number;
   pollIntervalMs: number;

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Queryable } from '../db/pool.js';
 import type { Logger } from 'pino';
 import type { TaskerConfig } from '../config/index.js';
 import { queryRows } from '../db/query.js';
@@ -18,7 +18,7 @@ export interface StaleTask {
  * went wrong: no worker serves a namespace, a handler hangs for hours, a retry that never comes.
  */
 export class StalenessDetector {
-  readonly #pool: pg.Pool;
+  readonly #pool: Queryable;
   readonly #settings: TaskerConfig['orchestration']['staleness'];
   readonly #processorId: string;
   readonly #logger: Logger;
@@ -27,7 +27,7 @@ export class StalenessDetector {
   #running: Promise<void> | undefined;
 
   constructor(options: {
-    pool: pg.Pool;
+    pool: Queryable;
     settings: TaskerConfig['orchestration']['staleness'];
     processorId: string;
     logger: Logger;

@@ -11,6 +11,10 @@ export interface EmbeddedServer {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** Stops the server process but keeps its data, to simulate a database outage. */
+  pause(): Promise<void>;
+  /** Starts a paused server again on the same port with the same data. */
+  resume(): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -44,7 +48,8 @@ export async function startEmbeddedPostgres(
     user: 'postgres',
     password: 'postgres',
     port,
-    persistent: options.persistent ?? false,
+    // Always kept by the package: this wrapper removes a throw-away directory itself, so pause/resume work.
+    persistent: true,
     onLog: () => {},
     onError: () => {},
     postgresFlags: Object.entries({
@@ -61,6 +66,12 @@ export async function startEmbeddedPostgres(
     async stop() {
       await server.stop();
       if (!options.persistent) await rm(dataDir, { recursive: true, force: true });
+    },
+    async pause() {
+      await server.stop();
+    },
+    async resume() {
+      await server.start();
     },
   };
 }

@@ -5,7 +5,8 @@ import type { TaskerConfig } from '../config/index.js';
 import { mapDbError } from '../db/errors.js';
 import { queryRows } from '../db/query.js';
 import { TransitionConflictError } from '../errors.js';
-import { createPool } from '../db/pool.js';
+import { createPool, type Queryable } from '../db/pool.js';
+import { DatabaseBreaker } from '../resilience/breaker.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { CANCELLATIONS_CHANNEL } from '../orchestration/operations.js';
 import { QueueClient, workerQueueName } from '../messaging/queue.js';
@@ -89,6 +90,10 @@ export class Worker {
   readonly #namespaces: readonly string[];
   readonly #pool: pg.Pool;
   readonly #completionPool: pg.Pool;
+  /** The breaker in front of the database; claims, completions and heartbeats go through it. */
+  readonly breaker: DatabaseBreaker;
+  readonly #db: Queryable;
+  readonly #completionDb: Queryable;
   readonly #ownsPool: boolean;
   readonly #onStepFinished: ((e: StepFinishedEvent) => void) | undefined;
   readonly #inFlight = new Map<string, InFlight>();
@@ -143,6 +148,13 @@ export class Worker {
       queryTimeoutMs: w.completion_timeout_ms + 1000,
       applicationName: 'tasker-worker-completions',
     });
+    this.breaker = new DatabaseBreaker(
+      `${this.id}:database`,
+      options.config.common.circuit_breakers.database,
+      this.#logger,
+    );
+    this.#db = this.breaker.guard(this.#pool);
+    this.#completionDb = this.breaker.guard(this.#completionPool);
     this.#dispatch = channelFromConfig('worker.dispatch', w.channels.dispatch);
     this.#completions = channelFromConfig('worker.completion', w.channels.completion);
     this.#handlerSlots = new Semaphore(w.max_concurrent_handlers);
@@ -262,6 +274,7 @@ export class Worker {
   }
 
   async #closePools(): Promise<void> {
+    this.breaker.shutdown();
     await this.#completionPool.end().catch(() => {});
     if (this.#ownsPool) await this.#pool.end().catch(() => {});
   }
@@ -299,7 +312,7 @@ export class Worker {
     const batchSize = this.#config.worker.claim_batch_size;
     const limit = Math.min(batchSize, free);
     const rows = await queryRows<ClaimRow>(
-      this.#pool,
+      this.#db,
       { name: 'tasker_claim_steps', text: 'SELECT * FROM tasker.claim_steps($1, $2, $3, $4)' },
       [queue, limit, this.#config.common.queues.visibility_timeout_seconds, this.id],
     );
@@ -380,7 +393,7 @@ export class Worker {
     let applied: Map<string, boolean> | undefined;
     while (!applied) {
       try {
-        const res = await this.#completionPool.query<{ step_uuid: string; applied: boolean }>({
+        const res = await this.#completionDb.query<{ step_uuid: string; applied: boolean }>({
           name: 'tasker_complete_steps',
           text: 'SELECT * FROM tasker.complete_steps($1, $2, $3)',
           values: [payload, this.id, this.#config.worker.resolve_in_completion],
@@ -485,7 +498,7 @@ export class Worker {
       ids.push(step.msgId);
       byQueue.set(step.queue, ids);
     }
-    const queues = new QueueClient(this.#pool);
+    const queues = new QueueClient(this.#db);
     for (const [queue, ids] of byQueue) {
       try {
         await queues.setVisibilityTimeout(queue, ids, this.#config.common.queues.visibility_timeout_seconds);

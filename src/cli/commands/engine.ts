@@ -8,6 +8,7 @@ import { migrate } from '../../db/migrate.js';
 import { createPool } from '../../db/pool.js';
 import { createOrchestrator } from '../../orchestration/orchestrator.js';
 import { createWorker } from '../../worker/worker.js';
+import type { DatabaseBreaker } from '../../resilience/breaker.js';
 import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSignal } from '../common.js';
 import { action, globalsOf, type CliRuntime } from '../context.js';
 import { println } from '../io.js';
@@ -22,9 +23,16 @@ export async function startApiIfEnabled(
   logger: Logger,
   processorId: string,
   wanted: boolean,
+  breaker?: DatabaseBreaker,
 ): Promise<{ server: ApiServer; url: string } | undefined> {
   if (!wanted || !config.orchestration.api.enabled) return undefined;
-  const server = await createApiServer({ config, pool, logger, processorId });
+  const server = await createApiServer({
+    config,
+    pool,
+    logger,
+    processorId,
+    ...(breaker ? { breaker } : {}),
+  });
   try {
     const { url } = await server.listen();
     return { server, url };
@@ -80,7 +88,14 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
       await orchestrator.start();
       let api: Awaited<ReturnType<typeof startApiIfEnabled>>;
       try {
-        api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api);
+        api = await startApiIfEnabled(
+          config,
+          orchestrator.pool,
+          logger,
+          orchestrator.id,
+          opts.api,
+          orchestrator.breaker,
+        );
       } catch (e) {
         await orchestrator.stop();
         throw e;
