@@ -19,6 +19,7 @@ export const ApiErrorCode = {
   Unauthenticated: 'UNAUTHENTICATED',
   Forbidden: 'FORBIDDEN',
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
+  Backpressure: 'BACKPRESSURE',
   Timeout: 'TIMEOUT',
   Internal: 'INTERNAL',
 } as const;

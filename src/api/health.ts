@@ -101,9 +101,11 @@ export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Pro
   const breakers = ctx.breaker
     ? [ctx.breaker.stats()].map((b) => ({ name: b.name, state: b.state, times_opened: b.timesOpened }))
     : [];
+  const pressure = ctx.backpressure.verdict;
   let status: HealthBody['status'] = 'healthy';
   if (!database.ok || !migrations.ok || breakers.some((b) => b.state === 'open')) status = 'unhealthy';
   else if (
+    pressure.overloaded ||
     breakers.some((b) => b.state === 'half_open') ||
     p99 > LOOP_DEGRADED_MS ||
     pool.waiting > 0 ||
@@ -123,6 +125,11 @@ export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Pro
     pool,
     channels,
     circuit_breakers: breakers,
+    backpressure: {
+      overloaded: pressure.overloaded,
+      reason: pressure.reason,
+      results_queue_depth: pressure.resultsQueueDepth,
+    },
     event_loop: { delay_p50_ms: Math.round(p50 * 100) / 100, delay_p99_ms: Math.round(p99 * 100) / 100 },
     uptime_seconds: Math.round((Date.now() - ctx.startedAt) / 1000),
   };

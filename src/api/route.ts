@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ChannelMonitor } from '../channels/index.js';
 import type { DatabaseBreaker } from '../resilience/breaker.js';
+import type { BackpressureEvaluator } from './backpressure.js';
 import type { TaskerConfig } from '../config/index.js';
 import type { ApiPermission, Principal } from './auth.js';
 import type { ApiMetrics } from './metrics.js';
@@ -22,6 +23,8 @@ export interface ApiContext {
   processorId: string;
   channelMonitor: ChannelMonitor | undefined;
   breaker: DatabaseBreaker | undefined;
+  /** The cached overload verdict that task creation consults. */
+  backpressure: BackpressureEvaluator;
   metrics: ApiMetrics;
   events: TaskEventHub;
   /** When the server was created (for uptime). */

@@ -510,6 +510,11 @@ export const healthBody = z
     migrations: checkBody,
     pool: z.object({ total: z.number().int(), idle: z.number().int(), waiting: z.number().int() }),
     channels: z.array(channelHealthBody),
+    backpressure: z.object({
+      overloaded: z.boolean(),
+      reason: z.string().nullable(),
+      results_queue_depth: z.number().int().nullable(),
+    }),
     circuit_breakers: z.array(
       z.object({
         name: z.string(),

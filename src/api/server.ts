@@ -19,6 +19,7 @@ import type { TaskerConfig } from '../config/index.js';
 import { silentLogger } from '../observability/logger.js';
 import { ANONYMOUS, authorize, Authenticator, type Principal } from './auth.js';
 import { ApiError, ApiErrorCode, toErrorResponse, validationError } from './errors.js';
+import { BackpressureEvaluator } from './backpressure.js';
 import { EventLoopMonitor, healthRoutes } from './health.js';
 import type { DatabaseBreaker } from '../resilience/breaker.js';
 import { ApiMetrics } from './metrics.js';
@@ -125,10 +126,20 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const loop = new EventLoopMonitor();
   const events = new TaskEventHub(options.config, logger);
   const shutdown = new AbortController();
+  const routePool = options.breaker ? options.breaker.guardPool(options.pool) : options.pool;
+  const backpressure = new BackpressureEvaluator({
+    settings: options.config.orchestration.backpressure,
+    db: routePool,
+    breaker: options.breaker,
+    channels: options.channelMonitor,
+    logger,
+  });
+  backpressure.start();
   const ctx: ApiContext = {
     config: options.config,
-    pool: options.breaker ? options.breaker.guardPool(options.pool) : options.pool,
+    pool: routePool,
     breaker: options.breaker,
+    backpressure,
     logger,
     processorId: options.processorId ?? defaultProcessorId(),
     channelMonitor: options.channelMonitor,
@@ -284,6 +295,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       closing ??= (async () => {
         // End event streams first: Fastify waits for open connections, and streams never end by themselves.
         shutdown.abort();
+        backpressure.stop();
         await app.close();
         await events.close();
         loop.stop();

@@ -281,6 +281,25 @@ const orchestrationSchema = z
         max_lifetime_seconds: int(60, 365 * 24 * 3600, 'Any unfinished task older than this is stuck, in s.'),
       })
       .describe('Detection of stuck tasks (the dead-letter queue receives them).'),
+    backpressure: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .describe('Refuse new tasks (503 with Retry-After) while the engine is overloaded.'),
+        evaluation_interval_ms: int(10, HOUR_MS, 'How often the overload verdict is refreshed, in ms.'),
+        results_queue_critical_depth: int(
+          1,
+          100_000_000,
+          'Step results waiting for orchestration at which new tasks are refused (the orchestrators cannot keep up).',
+        ),
+        channel_critical_saturation: num(
+          0.5,
+          1,
+          'Fullness (0..1) of any monitored channel at which new tasks are refused.',
+        ),
+        retry_after_seconds: int(1, 3600, 'Retry-After sent with a refusal, in s.'),
+      })
+      .describe('Back-pressure at the edge: task creation is refused instead of queueing without bound.'),
     api: apiSchema,
     channels: z
       .strictObject({

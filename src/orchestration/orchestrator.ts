@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { BoundedChannel } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
 import { createPool, type Queryable } from '../db/pool.js';
 import { DatabaseBreaker } from '../resilience/breaker.js';
@@ -174,6 +175,11 @@ export class Orchestrator {
     this.breaker.shutdown();
     if (this.#ownsPool) await this.pool.end();
     this.#logger.info({ id: this.id }, 'orchestrator stopped');
+  }
+
+  /** Channels owned by this orchestrator (for a ChannelMonitor). */
+  get channels(): BoundedChannel<unknown>[] {
+    return [this.#wakeups.channel as BoundedChannel<unknown>];
   }
 
   /** Registers (idempotently) a template version. */

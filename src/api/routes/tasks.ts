@@ -8,6 +8,7 @@ import {
   type TaskListFilter,
 } from '../../orchestration/operations.js';
 import { createTask } from '../../orchestration/task-creator.js';
+import { ApiError, ApiErrorCode } from '../errors.js';
 import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
 import {
   createTaskBody,
@@ -66,6 +67,18 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
         },
       ],
       async handle({ body, reply }) {
+        const verdict = ctx.backpressure.verdict;
+        if (verdict.overloaded) {
+          throw new ApiError(
+            503,
+            ApiErrorCode.Backpressure,
+            `not accepting new tasks: ${verdict.reason ?? 'overloaded'}`,
+            {
+              headers: { 'retry-after': String(verdict.retryAfterSeconds) },
+              details: { retry_after_seconds: verdict.retryAfterSeconds },
+            },
+          );
+        }
         const created = await createTask(
           ctx.pool,
           {

@@ -95,14 +95,10 @@ export async function runDev(opts: DevOptions): Promise<number> {
   await worker.start();
   let api: Awaited<ReturnType<typeof startApiIfEnabled>>;
   try {
-    api = await startApiIfEnabled(
-      config,
-      orchestrator.pool,
-      logger,
-      orchestrator.id,
-      opts.api !== false,
-      orchestrator.breaker,
-    );
+    api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api !== false, {
+      breaker: orchestrator.breaker,
+      channels: [...orchestrator.channels, ...worker.channels],
+    });
     if (api) console.log(`API listening on ${api.url}  (try: tasker task list --url ${api.url})`);
   } catch (e) {
     // The examples do not need the API: a taken port should not stop a demo.

@@ -9,6 +9,7 @@ import { createPool } from '../../db/pool.js';
 import { createOrchestrator } from '../../orchestration/orchestrator.js';
 import { createWorker } from '../../worker/worker.js';
 import type { DatabaseBreaker } from '../../resilience/breaker.js';
+import { ChannelMonitor, type BoundedChannel } from '../../channels/index.js';
 import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSignal } from '../common.js';
 import { action, globalsOf, type CliRuntime } from '../context.js';
 import { println } from '../io.js';
@@ -23,16 +24,28 @@ export async function startApiIfEnabled(
   logger: Logger,
   processorId: string,
   wanted: boolean,
-  breaker?: DatabaseBreaker,
+  engine: { breaker?: DatabaseBreaker; channels?: readonly BoundedChannel<unknown>[] } = {},
 ): Promise<{ server: ApiServer; url: string } | undefined> {
   if (!wanted || !config.orchestration.api.enabled) return undefined;
-  const server = await createApiServer({
+  // One monitor for the process's channels: /health and back-pressure read it, and it warns at 80 % full.
+  const monitor = new ChannelMonitor({ logger });
+  for (const channel of engine.channels ?? []) monitor.register(channel);
+  monitor.start(10_000);
+  const created = await createApiServer({
     config,
     pool,
     logger,
     processorId,
-    ...(breaker ? { breaker } : {}),
+    channelMonitor: monitor,
+    ...(engine.breaker ? { breaker: engine.breaker } : {}),
   });
+  const server: ApiServer = {
+    ...created,
+    close: async () => {
+      monitor.stop();
+      await created.close();
+    },
+  };
   try {
     const { url } = await server.listen();
     return { server, url };
@@ -88,14 +101,10 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
       await orchestrator.start();
       let api: Awaited<ReturnType<typeof startApiIfEnabled>>;
       try {
-        api = await startApiIfEnabled(
-          config,
-          orchestrator.pool,
-          logger,
-          orchestrator.id,
-          opts.api,
-          orchestrator.breaker,
-        );
+        api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api, {
+          breaker: orchestrator.breaker,
+          channels: orchestrator.channels,
+        });
       } catch (e) {
         await orchestrator.stop();
         throw e;
