@@ -57,12 +57,16 @@ export interface WorkerStats {
   handlersRunning: number;
   maxHandlersRunning: number;
   inFlight: number;
+  /** Claimed steps handed back on shutdown before their handler started. */
+  releasedOnShutdown: number;
 }
 
 interface InFlight {
   step: ClaimedStep;
   /** Aborted when the step's task is cancelled. */
   cancel: AbortController;
+  /** Its handler has started (a step that never started can be handed back on shutdown). */
+  started: boolean;
 }
 
 /**
@@ -82,6 +86,7 @@ export class Worker {
     handlersRunning: 0,
     maxHandlersRunning: 0,
     inFlight: 0,
+    releasedOnShutdown: 0,
   };
   readonly #config: TaskerConfig;
   readonly #logger: Logger;
@@ -246,8 +251,17 @@ export class Worker {
       await wakeups.stop();
       await pump.stop();
     }
+    // Claimed steps that never got a handler slot are handed back at once (their messages become visible for
+    // other workers) instead of starting now; the dispatch loop is let go even if it waits for a slot.
+    this.#dispatch.drain(Number.MAX_SAFE_INTEGER);
     this.#dispatch.close();
+    this.#handlerSlots.close();
     await this.#dispatchLoop;
+    const notStarted = [...this.#inFlight.values()].filter((f) => !f.started).map((f) => f.step);
+    if (notStarted.length > 0) {
+      this.stats.releasedOnShutdown += notStarted.length;
+      await this.#release(notStarted);
+    }
 
     const grace = this.#config.worker.shutdown_timeout_ms;
     const drained = await Promise.race([
@@ -318,7 +332,7 @@ export class Worker {
     );
     for (const row of rows) {
       const step = claimedStepFromRow(queue, row);
-      this.#inFlight.set(step.stepUuid, { step, cancel: new AbortController() });
+      this.#inFlight.set(step.stepUuid, { step, cancel: new AbortController(), started: false });
       this.stats.claimed += 1;
       this.stats.inFlight = this.#inFlight.size;
       await this.#dispatch.send(step);
@@ -342,6 +356,8 @@ export class Worker {
   }
 
   async #execute(step: ClaimedStep): Promise<void> {
+    const entry = this.#inFlight.get(step.stepUuid);
+    if (entry) entry.started = true;
     this.stats.handlersRunning += 1;
     this.stats.maxHandlersRunning = Math.max(this.stats.maxHandlersRunning, this.stats.handlersRunning);
     try {
@@ -510,11 +526,18 @@ export class Worker {
 
   /** On shutdown: make the messages of steps that did not finish visible again at once. */
   async #releaseUnfinished(): Promise<void> {
-    if (this.#inFlight.size === 0) return;
+    await this.#release([...this.#inFlight.values()].map((f) => f.step));
+  }
+
+  /** Makes the messages of these claimed steps visible again at once and forgets them. */
+  async #release(steps: readonly ClaimedStep[]): Promise<void> {
+    if (steps.length === 0) return;
     const byQueue = new Map<string, string[]>();
-    for (const { step } of this.#inFlight.values()) {
+    for (const step of steps) {
       byQueue.set(step.queue, [...(byQueue.get(step.queue) ?? []), step.msgId]);
+      this.#inFlight.delete(step.stepUuid);
     }
+    this.stats.inFlight = this.#inFlight.size;
     const queues = new QueueClient(this.#pool);
     for (const [queue, ids] of byQueue) {
       await queues.setVisibilityTimeout(queue, ids, 0).catch((e: unknown) => {
@@ -524,7 +547,6 @@ export class Worker {
         );
       });
     }
-    this.#inFlight.clear();
   }
 }
 
