@@ -4,6 +4,7 @@
  */
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import { migrationsCurrent } from '../db/migrate.js';
+import { poolAcquireStats } from '../db/pool-stats.js';
 import { defineRoute, type ApiContext, type ApiRoute } from './route.js';
 import { healthBody, liveBody, readyBody, type HealthBody, type ReadyBody } from './schemas.js';
 
@@ -97,7 +98,16 @@ export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Pro
     closed: c.closed,
   }));
   const { p50, p99 } = loop.percentiles();
-  const pool = { total: ctx.pool.totalCount, idle: ctx.pool.idleCount, waiting: ctx.pool.waitingCount };
+  const acquire = poolAcquireStats(ctx.rawPool);
+  const pool = {
+    total: ctx.pool.totalCount,
+    idle: ctx.pool.idleCount,
+    waiting: ctx.pool.waitingCount,
+    acquire_p50_ms: acquire?.p50Ms ?? null,
+    acquire_p95_ms: acquire?.p95Ms ?? null,
+    acquire_p99_ms: acquire?.p99Ms ?? null,
+    slow_acquires: acquire?.slow ?? null,
+  };
   const breakers = ctx.breaker
     ? [ctx.breaker.stats()].map((b) => ({ name: b.name, state: b.state, times_opened: b.timesOpened }))
     : [];

@@ -18,6 +18,8 @@ import type { TaskEventHub } from './task-events.js';
 export interface ApiContext {
   config: TaskerConfig;
   pool: pg.Pool;
+  /** The pool as given (statistics are kept per underlying pool, `pool` may be a breaker-guarded view). */
+  rawPool: pg.Pool;
   logger: Logger;
   /** Recorded as `processor` in audit rows written on behalf of API callers. */
   processorId: string;

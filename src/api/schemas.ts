@@ -508,7 +508,15 @@ export const healthBody = z
       message: z.string().optional(),
     }),
     migrations: checkBody,
-    pool: z.object({ total: z.number().int(), idle: z.number().int(), waiting: z.number().int() }),
+    pool: z.object({
+      total: z.number().int(),
+      idle: z.number().int(),
+      waiting: z.number().int(),
+      acquire_p50_ms: z.number().nullable(),
+      acquire_p95_ms: z.number().nullable(),
+      acquire_p99_ms: z.number().nullable(),
+      slow_acquires: z.number().int().nullable(),
+    }),
     channels: z.array(channelHealthBody),
     backpressure: z.object({
       overloaded: z.boolean(),

@@ -138,6 +138,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const ctx: ApiContext = {
     config: options.config,
     pool: routePool,
+    rawPool: options.pool,
     breaker: options.breaker,
     backpressure,
     logger,

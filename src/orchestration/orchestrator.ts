@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BoundedChannel } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
 import { createPool, type Queryable } from '../db/pool.js';
+import { instrumentPool } from '../db/pool-stats.js';
 import { DatabaseBreaker } from '../resilience/breaker.js';
 import { queryRows } from '../db/query.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
@@ -94,6 +95,11 @@ export class Orchestrator {
         statementTimeoutMs: db.statement_timeout_ms,
         applicationName: 'tasker-orchestrator',
       });
+    instrumentPool(this.pool, {
+      slowAcquireWarnMs: db.pool.slow_acquire_warn_ms,
+      logger: this.#logger,
+      name: 'orchestrator',
+    });
     this.breaker = new DatabaseBreaker(
       `${this.id}:database`,
       options.config.common.circuit_breakers.database,

@@ -6,6 +6,7 @@ import { mapDbError } from '../db/errors.js';
 import { queryRows } from '../db/query.js';
 import { TransitionConflictError } from '../errors.js';
 import { createPool, type Queryable } from '../db/pool.js';
+import { instrumentPool } from '../db/pool-stats.js';
 import { DatabaseBreaker } from '../resilience/breaker.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { CANCELLATIONS_CHANNEL } from '../orchestration/operations.js';
@@ -153,6 +154,12 @@ export class Worker {
       queryTimeoutMs: w.completion_timeout_ms + 1000,
       applicationName: 'tasker-worker-completions',
     });
+    for (const [pool, name] of [
+      [this.#pool, 'worker'],
+      [this.#completionPool, 'worker-completions'],
+    ] as const) {
+      instrumentPool(pool, { slowAcquireWarnMs: db.pool.slow_acquire_warn_ms, logger: this.#logger, name });
+    }
     this.breaker = new DatabaseBreaker(
       `${this.id}:database`,
       options.config.common.circuit_breakers.database,
