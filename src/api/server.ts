@@ -20,6 +20,7 @@ import { silentLogger } from '../observability/logger.js';
 import { ANONYMOUS, authorize, Authenticator, type Principal } from './auth.js';
 import { ApiError, ApiErrorCode, toErrorResponse, validationError } from './errors.js';
 import { BackpressureEvaluator } from './backpressure.js';
+import { registerEngineMetrics } from '../observability/engine-metrics.js';
 import { EventLoopMonitor, healthRoutes } from './health.js';
 import type { DatabaseBreaker } from '../resilience/breaker.js';
 import { ApiMetrics } from './metrics.js';
@@ -148,6 +149,13 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     events,
     startedAt: Date.now(),
   };
+
+  registerEngineMetrics(metrics.registry, {
+    db: routePool,
+    pool: options.pool,
+    channels: options.channelMonitor,
+    breaker: options.breaker,
+  });
 
   const routes: ApiRoute[] = [
     ...taskRoutes(ctx),
