@@ -180,7 +180,11 @@ export class Worker {
 
   /** Channels owned by this worker (for monitoring). */
   get channels(): BoundedChannel<unknown>[] {
-    return [this.#dispatch as BoundedChannel<unknown>, this.#completions as BoundedChannel<unknown>];
+    return [
+      this.#dispatch as BoundedChannel<unknown>,
+      this.#completions as BoundedChannel<unknown>,
+      ...[...this.#pumps.values()].map(({ wakeups }) => wakeups.channel as BoundedChannel<unknown>),
+    ];
   }
 
   async start(): Promise<void> {
