@@ -11,6 +11,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import pg from 'pg';
+import pino, { type Logger } from 'pino';
 import { loadConfig, type DeepPartial, type TaskerConfig } from '../src/config/index.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
@@ -59,7 +60,7 @@ interface Engine {
  * them: orchestrator result batches on the default path; on the fast path the worker finalizes tasks, so a
  * light LISTEN on task completion would be needed there; instead we count finished last steps.
  */
-async function startEngine(config: TaskerConfig, fastPath: boolean): Promise<Engine> {
+async function startEngine(config: TaskerConfig, fastPath: boolean, logger?: Logger): Promise<Engine> {
   let waiter: { target: number; resolve: () => void } | undefined;
   let finalized = 0;
   const bump = (n: number): void => {
@@ -71,6 +72,7 @@ async function startEngine(config: TaskerConfig, fastPath: boolean): Promise<Eng
     }
   };
   const orchestrator = createOrchestrator({
+    ...(logger ? { logger } : {}),
     config,
     onResultBatch: (s) => {
       if (!fastPath) bump(s.tasksFinalized);
@@ -79,6 +81,7 @@ async function startEngine(config: TaskerConfig, fastPath: boolean): Promise<Eng
   for (const t of [linear, diamond]) await orchestrator.registerTemplate(t);
   let lastSteps = 0;
   const worker = createWorker({
+    ...(logger ? { logger } : {}),
     config,
     templates: [linear, diamond],
     handlers,
@@ -278,10 +281,15 @@ async function main(): Promise<void> {
   );
   const rows: string[] = [];
   const tpRows: string[] = [];
-  for (const [label, resolveInCompletion] of [
-    ['4 transactions per step (default)', false],
-    ['fast path: `worker.resolve_in_completion`', true],
+  // Logging cost: the default path again with a real logger at info and at debug, writing to /dev/null (so the
+  // figures show the engine's own logging work, not a terminal's).
+  for (const [label, resolveInCompletion, logLevel] of [
+    ['4 transactions per step (default)', false, undefined],
+    ['fast path: `worker.resolve_in_completion`', true, undefined],
+    ['default path, logging at info', false, 'info'],
+    ['default path, logging at debug', false, 'debug'],
   ] as const) {
+    const logger = logLevel ? pino({ level: logLevel }, pino.destination('/dev/null')) : undefined;
     const db = await freshDatabase();
     const modeConfig = loadConfig({
       environment: 'production',
@@ -291,7 +299,7 @@ async function main(): Promise<void> {
         worker: { ...overrides.worker, resolve_in_completion: resolveInCompletion },
       },
     });
-    const engine = await startEngine(modeConfig, resolveInCompletion);
+    const engine = await startEngine(modeConfig, resolveInCompletion, logger);
     const lin = await latency(engine, 'linear');
     console.log(
       `[${label}] linear-4 latency  p50 ${lin.p50.toFixed(2)} ms  p95 ${lin.p95.toFixed(2)} ms  p99 ${lin.p99.toFixed(2)} ms`,
