@@ -71,6 +71,12 @@ export type ValidationIssueBody = z.infer<typeof validationIssue>;
 
 /** Page size of listings. */
 const limit = z.coerce.number().int().min(1).max(200).default(50).describe('Page size, 1..200 (default 50).');
+const cursor = z.string().min(1).optional().describe('`next_cursor` of the previous page.');
+
+/** One page of a keyset-paginated listing: the items and the cursor of the next page (null = last page). */
+function pageOf<T extends z.ZodType>(item: T, id: string) {
+  return z.object({ items: z.array(item), next_cursor: z.string().nullable() }).meta({ id });
+}
 
 /** A query parameter that may be repeated (`?tag=a&tag=b`) or given once. */
 const repeated = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
@@ -226,16 +232,14 @@ export const listTasksQuery = z.strictObject({
   created_to: inputTimestamp.optional().describe('Tasks created before this time.'),
   tag: repeated.optional().describe('Tasks carrying every given tag; repeat the parameter for several.'),
   limit,
-  cursor: z.string().min(1).optional().describe('`next_cursor` of the previous page.'),
+  cursor,
 });
 export type ListTasksQuery = z.infer<typeof listTasksQuery>;
 /** What a client sends as `GET /v1/tasks` query parameters (before parsing: `state` is comma-separated). */
 export type ListTasksQueryInput = z.input<typeof listTasksQuery>;
 
 /** A page of tasks. */
-export const taskListBody = z
-  .object({ items: z.array(taskSummaryBody), next_cursor: z.string().nullable() })
-  .meta({ id: 'TaskList' });
+export const taskListBody = pageOf(taskSummaryBody, 'TaskList');
 export type TaskListBody = z.infer<typeof taskListBody>;
 
 /** Path parameters naming a task. */
@@ -436,15 +440,13 @@ export const listDlqQuery = z.strictObject({
   resolution_status: dlqResolutionStatus.optional(),
   reason: dlqReason.optional(),
   limit,
-  cursor: z.string().min(1).optional(),
+  cursor,
 });
 export type ListDlqQuery = z.infer<typeof listDlqQuery>;
 /** What a client sends as `GET /v1/dlq` query parameters. */
 export type ListDlqQueryInput = z.input<typeof listDlqQuery>;
 
-export const dlqListBody = z
-  .object({ items: z.array(dlqEntryBody), next_cursor: z.string().nullable() })
-  .meta({ id: 'DlqList' });
+export const dlqListBody = pageOf(dlqEntryBody, 'DlqList');
 export type DlqListBody = z.infer<typeof dlqListBody>;
 
 /** Path parameters naming a DLQ entry. */

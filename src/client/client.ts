@@ -549,14 +549,19 @@ export class TaskerClient {
 
   /** Detailed health; an unhealthy server's report (HTTP 503) is returned, not thrown. */
   async health(options: CallOptions = {}): Promise<HealthBody> {
+    return (await this.#getReport('health', options)) as HealthBody;
+  }
+
+  /** GET of a report whose 503 answer (unhealthy, not ready) is a result, not an error. */
+  async #getReport(path: string, options: CallOptions): Promise<unknown> {
     const res = await this.#request({
       method: 'GET',
-      path: 'health',
+      path,
       idempotent: true,
       answerStatuses: [503],
       signal: options.signal,
     });
-    return res.body as HealthBody;
+    return res.body;
   }
 
   /** Liveness. */
@@ -566,14 +571,7 @@ export class TaskerClient {
 
   /** Readiness; a not-ready report (HTTP 503) is returned, not thrown. */
   async healthReady(options: CallOptions = {}): Promise<ReadyBody> {
-    const res = await this.#request({
-      method: 'GET',
-      path: 'health/ready',
-      idempotent: true,
-      answerStatuses: [503],
-      signal: options.signal,
-    });
-    return res.body as ReadyBody;
+    return (await this.#getReport('health/ready', options)) as ReadyBody;
   }
 
   /** The Prometheus text exposition. */

@@ -180,6 +180,19 @@ describe('engine operations', () => {
     });
   });
 
+  /** A `fragile` task that ended in error because its `flaky` step failed permanently. */
+  async function failedFragileTask() {
+    flakyFails = true;
+    const { taskUuid } = await engine.orchestrator.createTask({
+      namespace: ns,
+      name: 'fragile',
+      context: {},
+    });
+    const failed = await waitForTask(db.pool, taskUuid);
+    expect(failed.state).toBe('error');
+    return { taskUuid, failed, flaky: failed.steps.find((s) => s.name === 'flaky')! };
+  }
+
   describe('operator actions resume a failed task', () => {
     it('reset_for_retry: the step runs again and the task completes; its dead-letter entry is resolved', async () => {
       flakyFails = true;
@@ -215,14 +228,7 @@ describe('engine operations', () => {
     });
 
     it('complete_manually: dependents read the operator-supplied result', async () => {
-      flakyFails = true;
-      const { taskUuid } = await engine.orchestrator.createTask({
-        namespace: ns,
-        name: 'fragile',
-        context: {},
-      });
-      const failed = await waitForTask(db.pool, taskUuid);
-      const flaky = failed.steps.find((s) => s.name === 'flaky')!;
+      const { taskUuid, flaky } = await failedFragileTask();
       await applyStepAction(db.pool, taskUuid, flaky.stepUuid, {
         action: 'complete_manually',
         reason: 'done by hand',
@@ -235,14 +241,7 @@ describe('engine operations', () => {
     });
 
     it('resolve_manually: the step is bypassed and the task finishes', async () => {
-      flakyFails = true;
-      const { taskUuid } = await engine.orchestrator.createTask({
-        namespace: ns,
-        name: 'fragile',
-        context: {},
-      });
-      const failed = await waitForTask(db.pool, taskUuid);
-      const flaky = failed.steps.find((s) => s.name === 'flaky')!;
+      const { taskUuid, flaky } = await failedFragileTask();
       await applyStepAction(db.pool, taskUuid, flaky.stepUuid, {
         action: 'resolve_manually',
         reason: 'skip',
