@@ -7,6 +7,7 @@
  *
  *   npm run bench                 # full run
  *   npm run bench -- --quick      # fewer iterations, for a smoke test
+ *   npm run bench -- --only burst # only the 10x burst (bench/burst.ts); `--only main` skips it
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -20,6 +21,7 @@ import { defineTemplate } from '../src/templates/index.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/testing/embedded-postgres.js';
 import { defineHandler } from '../src/worker/handler.js';
 import { createWorker, type Worker } from '../src/worker/worker.js';
+import { burstMarkdown, runBurst } from './burst.js';
 
 const quick = process.argv.includes('--quick');
 /** --profile: load pg_stat_statements (embedded server only) and print the costliest statements per mode. */
@@ -27,6 +29,19 @@ const profile = process.argv.includes('--profile');
 const LATENCY_RUNS = quick ? 10 : 50;
 const WARMUP_RUNS = quick ? 3 : 10;
 const THROUGHPUT_TASKS = quick ? 200 : 2000;
+/** --only main | --only burst (or --only=...): run one part; both when absent. */
+const only = ((): 'main' | 'burst' | undefined => {
+  const i = process.argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  if (i < 0) return undefined;
+  const arg = process.argv[i]!;
+  const value = arg.includes('=') ? arg.slice('--only='.length) : process.argv[i + 1];
+  if (value !== 'main' && value !== 'burst') {
+    throw new Error(`--only takes 'main' or 'burst', not '${value}'`);
+  }
+  return value;
+})();
+/** The 10x burst: ten times the throughput run's task count. */
+const BURST_TASKS = quick ? 2000 : 20_000;
 
 const ns = 'bench';
 const linear = defineTemplate({ namespace: ns, name: 'linear', version: '1.0.0' })
@@ -279,6 +294,32 @@ async function main(): Promise<void> {
   console.log(
     `PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'DATABASE_URL'}), ${cpus().length} cores`,
   );
+  /** The 10x burst (bench/burst.ts), in a BENCHMARKS.md section of its own. */
+  const burstSection = async (): Promise<void> => {
+    const results = await runBurst({ tasks: BURST_TASKS, freshDatabase, overrides });
+    const args = process.argv.slice(2).join(' ');
+    const key = `burst-${server ? 'embedded' : 'database-url'}-pg${String(pgInfo.server_version).split('.')[0]}${quick ? '-quick' : ''}`;
+    await writeSection(
+      key,
+      [
+        `<!-- bench:start:${key} -->`,
+        `### 10x burst: PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'from DATABASE_URL'})`,
+        '',
+        `Run on ${new Date().toISOString().slice(0, 10)}: \`${server ? '' : 'DATABASE_URL=... '}npm run bench${args ? ` -- ${args}` : ''}\` on ${cpus().length} cores,`,
+        `${Math.round(totalmem() / 2 ** 30)} GiB; fsync=${pgInfo.fsync}, synchronous_commit=${pgInfo.synchronous_commit},`,
+        `shared_buffers=${pgInfo.shared_buffers} x 8kB, max_connections=${pgInfo.max_connections}; Node ${process.version}.`,
+        '',
+        ...burstMarkdown(results),
+        `<!-- bench:end:${key} -->`,
+      ].join('\n'),
+    );
+  };
+  if (only === 'burst') {
+    await burstSection();
+    await admin.end();
+    await server?.stop();
+    return;
+  }
   const rows: string[] = [];
   const tpRows: string[] = [];
   // Logging cost: the default path again with a real logger at info and at debug, writing to /dev/null (so the
@@ -359,6 +400,7 @@ async function main(): Promise<void> {
     );
   }
 
+  if (only !== 'main') await burstSection();
   await admin.end();
   await server?.stop();
 
@@ -398,6 +440,11 @@ async function main(): Promise<void> {
     ...tpRows,
     `<!-- bench:end:${key} -->`,
   ].join('\n');
+  await writeSection(key, block);
+}
+
+/** Replaces the section `key` of BENCHMARKS.md, or inserts it after the latest-runs anchor. */
+async function writeSection(key: string, block: string): Promise<void> {
   let doc: string;
   try {
     doc = await readFile('BENCHMARKS.md', 'utf8');

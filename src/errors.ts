@@ -32,6 +32,8 @@ export const ErrorCode = {
   NetworkError: 'NETWORK_ERROR',
   /** The caller aborted the operation. */
   Aborted: 'ABORTED',
+  /** The worker-thread pool for thread handlers is full (threads busy and its queue at `max_queue`). */
+  HandlerBackpressure: 'HANDLER_BACKPRESSURE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -109,6 +111,21 @@ export class TransitionConflictError extends TaskerError {
       ErrorCode.TransitionConflict,
       `${entity} ${id} was expected in state '${expected}' but ${actual === null ? 'another writer moved it first' : `is '${actual}'`}`,
       { details: { entity, id, expected, actual } },
+    );
+  }
+}
+
+/**
+ * The handler runtime channel (the worker-thread pool's queue) is full: the submission was refused instead of
+ * queueing without bound. The step never started, so no attempt was used; the worker hands it back for later.
+ */
+export class HandlerBackpressureError extends TaskerError {
+  constructor(handler: string, limits: { maxThreads: number; maxQueue: number; pending: number }) {
+    super(
+      ErrorCode.HandlerBackpressure,
+      `thread pool full: handler '${handler}' refused (${limits.pending} tasks pending, ` +
+        `${limits.maxThreads} threads + queue of ${limits.maxQueue}); retry later or raise worker.thread_pool.max_queue`,
+      { details: { handler, ...limits } },
     );
   }
 }

@@ -39,10 +39,38 @@ export {
   validateTemplate,
   assertValidTemplate,
 } from './templates/index.js';
-export type { TaskTemplate, StepDefinition, RetryPolicy, IdentityStrategy } from './templates/types.js';
+export type {
+  TaskTemplate,
+  StepDefinition,
+  RetryPolicy,
+  IdentityStrategy,
+  EventDeclaration,
+  EventCondition,
+  EventDeliveryMode,
+} from './templates/types.js';
+export {
+  DomainEventSystem,
+  DurableEventConsumer,
+  defineEventPublisher,
+  domainEventsQueueName,
+  type DomainEvent,
+  type DomainEventMessage,
+  type DomainEventStats,
+  type DomainEventSubscriber,
+  type DurableEventConsumerOptions,
+  type DurableEventHandler,
+  type EventPublisherDefinition,
+  type EventPublisherInput,
+  type StepOutcome,
+} from './events/index.js';
 export { TaskState, StepState } from './state/index.js';
 export { Orchestrator, createOrchestrator, type OrchestratorOptions } from './orchestration/orchestrator.js';
-export { createTask, type CreateTaskRequest, type CreatedTask } from './orchestration/task-creator.js';
+export {
+  createTask,
+  type CreateTaskRequest,
+  type CreateTaskOptions,
+  type CreatedTask,
+} from './orchestration/task-creator.js';
 export { getTask, FINISHED_TASK_STATES, type TaskView, type StepView } from './orchestration/task-queries.js';
 export { registerTemplate, type RegisteredTemplate } from './orchestration/template-registry.js';
 export {
@@ -76,11 +104,33 @@ export {
 export { Worker, createWorker, type WorkerOptions, type StepFinishedEvent } from './worker/worker.js';
 export {
   defineHandler,
+  defineThreadHandler,
   type StepContext,
   type HandlerDefinition,
   type StepHandlerFn,
+  type ThreadStepContext,
+  type ThreadHandlerFn,
+  type ThreadHandlerTarget,
 } from './worker/handler.js';
+export type { ThreadPoolStats } from './worker/thread-pool.js';
 export { computeRetryDelayMs } from './worker/backoff.js';
 export { createLogger } from './observability/logger.js';
+export {
+  setupTracing,
+  currentTracing,
+  type Tracing,
+  type TracingOptions,
+  type TraceContextCarrier,
+} from './observability/tracing.js';
+export { MetricSet } from './observability/metric-set.js';
+export { TaskMetrics, type FinalizedTaskGroup } from './observability/task-metrics.js';
+export { WorkerMetrics, attemptOutcome, type StepAttemptOutcome } from './observability/worker-metrics.js';
+export {
+  createWorkerWebServer,
+  startWorkerWebServer,
+  type WorkerWebServer,
+  type WorkerWebServerOptions,
+  type WorkerHealthBody,
+} from './observability/worker-server.js';
 export { createApiServer, type ApiServer, type ApiServerOptions } from './api/index.js';
 export * from './client/index.js';

@@ -2,18 +2,16 @@
  * Health endpoints: liveness (the process answers), readiness (it can do useful work: database reachable,
  * schema current) and a detailed report for operators, plus the Prometheus scrape endpoint.
  */
-import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import { migrationsCurrent } from '../db/migrate.js';
+import { EventLoopMonitor } from '../observability/event-loop.js';
 import { poolAcquireStats } from '../db/pool-stats.js';
 import { defineRoute, type ApiContext, type ApiRoute } from './route.js';
 import { healthBody, liveBody, readyBody, type HealthBody, type ReadyBody } from './schemas.js';
 
+export { EventLoopMonitor };
+
 /** How long a health probe may wait for the database before calling it unreachable. */
 const DB_CHECK_TIMEOUT_MS = 2_000;
-/** Event-loop delay percentiles cover roughly this window (the histogram is reset this often). */
-const LOOP_WINDOW_MS = 60_000;
-/** Sampling interval of the event-loop delay histogram, in ms. */
-const LOOP_RESOLUTION_MS = 10;
 /** Above this p99 event-loop delay the process is reported degraded: requests are queueing behind CPU work. */
 const LOOP_DEGRADED_MS = 200;
 /** Channel saturation at or above which the process is reported degraded. */
@@ -24,7 +22,8 @@ interface Check {
   message?: string;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/** Rejects when `promise` has not settled within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
@@ -35,34 +34,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 function reason(e: unknown): string {
   // Only the message: a health body is readable by monitoring systems and must not carry stacks.
   return e instanceof Error ? e.message : String(e);
-}
-
-/** Samples event-loop delay for `/health`; owns a histogram that must be stopped on close. */
-export class EventLoopMonitor {
-  readonly #histogram: ELDHistogram;
-  readonly #timer: ReturnType<typeof setInterval>;
-
-  constructor() {
-    this.#histogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-    this.#histogram.enable();
-    // Reset periodically so the percentiles describe recent behaviour, not the whole process lifetime.
-    this.#timer = setInterval(() => this.#histogram.reset(), LOOP_WINDOW_MS);
-    this.#timer.unref();
-  }
-
-  /** p50 and p99 delay in ms over the current window. */
-  percentiles(): { p50: number; p99: number } {
-    // The histogram records nanoseconds between samples, sampling interval included: subtract it to get the
-    // delay alone. With no samples yet it reports 0.
-    const delay = (p: number): number =>
-      Math.max(0, this.#histogram.percentile(p) / 1e6 - LOOP_RESOLUTION_MS);
-    return { p50: delay(50), p99: delay(99) };
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#histogram.disable();
-  }
 }
 
 async function checkDatabase(ctx: ApiContext): Promise<Check & { latencyMs: number | null }> {
@@ -214,7 +185,9 @@ export function healthRoutes(ctx: ApiContext, loop: EventLoopMonitor): ApiRoute[
       responses: [
         {
           status: 200,
-          description: 'Default Node.js metrics, HTTP request durations and database pool gauges.',
+          description:
+            'Node.js process metrics, HTTP request durations, queue, channel, breaker and pool gauges, event-loop ' +
+            'delay, and task and step counters (see docs/operations.md).',
           contentType: 'text/plain; version=0.0.4',
         },
       ],

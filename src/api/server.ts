@@ -21,6 +21,9 @@ import { ANONYMOUS, authorize, Authenticator, type Principal } from './auth.js';
 import { ApiError, ApiErrorCode, toErrorResponse, validationError } from './errors.js';
 import { BackpressureEvaluator } from './backpressure.js';
 import { registerEngineMetrics } from '../observability/engine-metrics.js';
+import { registerEventLoopMetrics } from '../observability/event-loop.js';
+import type { MetricSet } from '../observability/metric-set.js';
+import { TaskMetrics } from '../observability/task-metrics.js';
 import { EventLoopMonitor, healthRoutes } from './health.js';
 import type { DatabaseBreaker } from '../resilience/breaker.js';
 import { ApiMetrics } from './metrics.js';
@@ -53,6 +56,14 @@ export interface ApiServerOptions {
   breaker?: DatabaseBreaker;
   /** Tuning of `GET /v1/tasks/{task_uuid}/events` (tests shorten the intervals). */
   eventStreams?: EventStreamOptions;
+  /**
+   * Task counters of the process (`tasker_tasks_*_total`): pass the orchestrator's (`orchestrator.metrics`)
+   * so tasks created through the API and the orchestrator's outcome counts share one set of series. When
+   * omitted the server keeps its own, counting only the tasks it creates.
+   */
+  taskMetrics?: TaskMetrics;
+  /** More metrics of the process served on `/metrics`, e.g. `worker.metrics` when a worker runs here too. */
+  metricSets?: readonly MetricSet[];
 }
 
 /** A created (not yet listening) API server. */
@@ -156,6 +167,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     channels: options.channelMonitor,
     breaker: options.breaker,
   });
+  registerEventLoopMetrics(metrics.registry, loop);
+  const taskMetrics = options.taskMetrics ?? new TaskMetrics();
+  for (const set of [taskMetrics, ...(options.metricSets ?? [])]) set.registerOn(metrics.registry);
 
   const routes: ApiRoute[] = [
     ...taskRoutes(ctx),
@@ -218,6 +232,11 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    // 201 = a new task (an idempotent repeat answers 200); the body passed validation to get here.
+    if (reply.statusCode === 201 && routeOf(request)?.operationId === 'createTask') {
+      const body = request.body as { namespace: string; name: string };
+      taskMetrics.taskCreated(body.namespace, body.name);
+    }
     if (logger.isLevelEnabled('debug')) {
       logger.debug(
         { reqId: request.id, method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime },

@@ -124,6 +124,43 @@ const queuesSchema = z
   })
   .describe('Message queues between orchestration and workers.');
 
+/** Span exporters accepted by `common.telemetry.exporter`. */
+export const TRACE_EXPORTERS = ['otlp', 'log'] as const;
+
+const telemetrySchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .describe(
+        'Record OpenTelemetry spans (`task.create`, `step.execute`) and carry the trace context in step ' +
+          'messages; false = no tracer, no trace context stored (one boolean check per step).',
+      ),
+    exporter: z
+      .enum(TRACE_EXPORTERS)
+      .describe(
+        'Where spans go: `otlp` posts them (OTLP/HTTP JSON) to `endpoint`; `log` writes each span as an ' +
+          'info line through the process logger (for development).',
+      ),
+    endpoint: z
+      .string()
+      .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
+      .describe('Base URL of the OTLP/HTTP collector; spans are posted to `<endpoint>/v1/traces`.'),
+    service_name: z.string().min(1).max(200).describe('`service.name` resource attribute of every span.'),
+    sample_ratio: num(
+      0,
+      1,
+      'Share of new traces recorded (0..1). Decided once per task at creation and inherited by its steps, ' +
+        'so a task is traced whole or not at all.',
+    ),
+    export_interval_ms: int(10, 10 * 60_000, 'How often finished spans are exported in a batch, in ms.'),
+    max_queue_size: int(
+      1,
+      1_000_000,
+      'Finished spans buffered for export; when the buffer is full new spans are dropped (never blocks).',
+    ),
+  })
+  .describe('OpenTelemetry tracing (off by default).');
+
 const commonSchema = z
   .strictObject({
     logging: z
@@ -131,6 +168,7 @@ const commonSchema = z
         level: z.enum(LOG_LEVELS).describe('Minimum level written to the log (`silent` turns logging off).'),
       })
       .describe('Logging.'),
+    telemetry: telemetrySchema,
     database: databaseSchema,
     circuit_breakers: z
       .strictObject({
@@ -164,8 +202,37 @@ const commonSchema = z
         listener_notifications: channelSchema(
           'Buffer between the LISTEN connection and the code reacting to queue notifications.',
         ),
+        domain_events: channelSchema(
+          'Fast (in-process) domain events waiting for their subscribers; one per process. Publishing never ' +
+            'waits: when full, events are dropped per the policy and counted.',
+        ),
       })
       .describe('In-process channels shared by both process kinds.'),
+    domain_events: z
+      .strictObject({
+        shutdown_drain_timeout_ms: int(
+          0,
+          10 * 60_000,
+          'On worker shutdown, how long to wait for fast events still queued to reach their subscribers.',
+        ),
+        durable_batch_size: int(1, 1000, 'Durable events a DurableEventConsumer reads per round trip.'),
+        durable_visibility_timeout_seconds: num(
+          0.1,
+          86_400,
+          'How long a durable event being handled stays invisible to other consumers before redelivery.',
+        ),
+        durable_poll_interval_ms: int(
+          10,
+          HOUR_MS,
+          'How often a DurableEventConsumer polls its queue besides LISTEN/NOTIFY wake-ups.',
+        ),
+        durable_max_deliveries: int(
+          1,
+          1000,
+          'Deliveries of one durable event before a consumer gives up and archives it (logged).',
+        ),
+      })
+      .describe('Domain events: fast delivery drain and durable consumers.'),
   })
   .describe('Settings shared by orchestration and worker processes (`common.toml`).');
 
@@ -349,12 +416,60 @@ const workerSchema = z
       HOUR_MS,
       'On shutdown, how long running handlers may take to finish before the process stops anyway, in ms.',
     ),
+    thread_pool: z
+      .strictObject({
+        min_threads: int(
+          0,
+          256,
+          'Threads kept alive once the pool has started (the pool starts on first use).',
+        ),
+        max_threads: int(1, 256, 'Maximum worker threads running thread handlers at the same time.'),
+        max_queue: int(
+          0,
+          100_000,
+          'Thread-handler tasks that may wait for a free thread; beyond it a submission fails with ' +
+            'HANDLER_BACKPRESSURE and the step is handed back (no attempt is used).',
+        ),
+        idle_timeout_ms: int(
+          0,
+          HOUR_MS,
+          'Stop a thread above `min_threads` after it has been idle this long, in ms.',
+        ),
+        backpressure_retry_ms: int(
+          1,
+          60_000,
+          'A step refused with HANDLER_BACKPRESSURE is dispatched again after this delay, in ms (its lease is kept).',
+        ),
+      })
+      .refine((p) => p.min_threads <= p.max_threads, {
+        message: 'min_threads must not exceed max_threads',
+        path: ['min_threads'],
+      })
+      .describe(
+        'Worker-thread pool for CPU-bound handlers declared with `defineThreadHandler` (created only when such a ' +
+          'handler is registered). Its queue is the handler runtime channel: bounded by `max_queue`.',
+      ),
     channels: z
       .strictObject({
         dispatch: channelSchema('Claimed steps waiting for a free handler slot.'),
         completion: channelSchema('Finished steps waiting to be written back in a completion batch.'),
       })
       .describe('In-process channels of the worker process.'),
+    web: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .describe(
+            'Serve `/metrics`, `/health` and `/health/live` from `tasker worker` processes (processes that also ' +
+              'run the REST API serve the worker metrics on the API instead).',
+          ),
+        host: z.string().min(1).describe('Address the worker metrics and health server listens on.'),
+        port: int(0, 65_535, 'Port of the worker metrics and health server (0 = any free port).'),
+      })
+      .describe(
+        'Metrics and health endpoint of worker processes. `/metrics` and `/health` take the same credentials as ' +
+          'the REST API (`orchestration.api.auth`, permission `system:read`); `/health/live` is open.',
+      ),
   })
   .describe('Worker process (`worker.toml`).');
 
@@ -391,6 +506,8 @@ export type DatabaseConfig = CommonConfig['database'];
 export type BackoffConfig = CommonConfig['backoff'];
 /** `[common.queues]` section. */
 export type QueuesConfig = CommonConfig['queues'];
+/** `[common.telemetry]` section. */
+export type TelemetryConfig = CommonConfig['telemetry'];
 /** `[orchestration]` section. */
 export type OrchestrationConfig = TaskerConfig['orchestration'];
 /** `[worker]` section. */

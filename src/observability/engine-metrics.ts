@@ -19,11 +19,15 @@ const BREAKER_STATE = { closed: 0, half_open: 1, open: 2 } as const;
  * hot path): queue depth and oldest-message age per queue, unfinished tasks by state, open dead-letter
  * entries (one SQL call, `tasker.engine_metrics()`), channel depth/saturation/drops, breaker state and pool
  * acquire latency.
+ *
+ * Without `db` the database-wide figures (queues, active tasks, DLQ) are left out: a worker process exposes only
+ * its own channels, breaker and pool, so that cluster-wide gauges come from one kind of process and are not
+ * multiplied by the number of workers.
  */
 export function registerEngineMetrics(
   registry: Registry,
   sources: {
-    db: Queryable;
+    db?: Queryable | undefined;
     pool: pg.Pool;
     channels?: ChannelMonitor | undefined;
     breaker?: DatabaseBreaker | undefined;
@@ -31,8 +35,10 @@ export function registerEngineMetrics(
 ): void {
   // One database read per scrape, shared by the gauges that need it.
   let pending: Promise<EngineFigures | undefined> | undefined;
+  const db = sources.db;
   const figures = (): Promise<EngineFigures | undefined> => {
-    pending ??= queryRows<{ m: EngineFigures }>(sources.db, {
+    if (!db) return Promise.resolve(undefined);
+    pending ??= queryRows<{ m: EngineFigures }>(db, {
       name: 'tasker_engine_metrics',
       text: 'SELECT tasker.engine_metrics() AS m',
     })
@@ -43,52 +49,54 @@ export function registerEngineMetrics(
   };
   const registers = [registry];
 
-  new Gauge({
-    name: 'tasker_queue_messages',
-    help: 'Messages in each queue: all of them, and those visible (ready to be read).',
-    labelNames: ['queue', 'visibility'],
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of (await figures())?.queues ?? []) {
-        this.set({ queue: q.queue, visibility: 'all' }, Number(q.length));
-        this.set({ queue: q.queue, visibility: 'visible' }, Number(q.visible));
-      }
-    },
-  });
-  new Gauge({
-    name: 'tasker_queue_oldest_message_age_seconds',
-    help: 'Age of the oldest message in each queue (0 when empty).',
-    labelNames: ['queue'],
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of (await figures())?.queues ?? []) {
-        this.set({ queue: q.queue }, Number(q.oldest_age_seconds));
-      }
-    },
-  });
-  new Gauge({
-    name: 'tasker_tasks_active',
-    help: 'Unfinished tasks by state.',
-    labelNames: ['state'],
-    registers,
-    async collect() {
-      this.reset();
-      for (const [state, n] of Object.entries((await figures())?.active_tasks ?? {})) {
-        this.set({ state }, Number(n));
-      }
-    },
-  });
-  new Gauge({
-    name: 'tasker_dlq_pending_entries',
-    help: 'Dead-letter entries waiting for an operator.',
-    registers,
-    async collect() {
-      const f = await figures();
-      if (f) this.set(Number(f.dlq_pending));
-    },
-  });
+  if (db) {
+    new Gauge({
+      name: 'tasker_queue_messages',
+      help: 'Messages in each queue: all of them, and those visible (ready to be read).',
+      labelNames: ['queue', 'visibility'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of (await figures())?.queues ?? []) {
+          this.set({ queue: q.queue, visibility: 'all' }, Number(q.length));
+          this.set({ queue: q.queue, visibility: 'visible' }, Number(q.visible));
+        }
+      },
+    });
+    new Gauge({
+      name: 'tasker_queue_oldest_message_age_seconds',
+      help: 'Age of the oldest message in each queue (0 when empty).',
+      labelNames: ['queue'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of (await figures())?.queues ?? []) {
+          this.set({ queue: q.queue }, Number(q.oldest_age_seconds));
+        }
+      },
+    });
+    new Gauge({
+      name: 'tasker_tasks_active',
+      help: 'Unfinished tasks by state.',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [state, n] of Object.entries((await figures())?.active_tasks ?? {})) {
+          this.set({ state }, Number(n));
+        }
+      },
+    });
+    new Gauge({
+      name: 'tasker_dlq_pending_entries',
+      help: 'Dead-letter entries waiting for an operator.',
+      registers,
+      async collect() {
+        const f = await figures();
+        if (f) this.set(Number(f.dlq_pending));
+      },
+    });
+  }
   new Gauge({
     name: 'tasker_channel_saturation',
     help: 'Fullness of each in-process channel, 0..1.',
@@ -147,6 +155,30 @@ export function registerEngineMetrics(
       this.set({ quantile: '0.5' }, s.p50Ms / 1000);
       this.set({ quantile: '0.95' }, s.p95Ms / 1000);
       this.set({ quantile: '0.99' }, s.p99Ms / 1000);
+    },
+  });
+}
+
+/**
+ * Registers `tasker_db_pool_connections{pool,state}` on `registry`: open, idle and waiting connections of each
+ * named pool, read at scrape time (for processes with several pools, such as a worker's claim and completion
+ * pools).
+ */
+export function registerPoolConnectionMetrics(
+  registry: Registry,
+  pools: readonly { name: string; pool: pg.Pool }[],
+): void {
+  new Gauge({
+    name: 'tasker_db_pool_connections',
+    help: 'Connections of each database pool of this process: total open, idle, and requests waiting for one.',
+    labelNames: ['pool', 'state'],
+    registers: [registry],
+    collect() {
+      for (const { name, pool } of pools) {
+        this.set({ pool: name, state: 'total' }, pool.totalCount);
+        this.set({ pool: name, state: 'idle' }, pool.idleCount);
+        this.set({ pool: name, state: 'waiting' }, pool.waitingCount);
+      }
     },
   });
 }

@@ -9,6 +9,7 @@ import { queryRows } from '../db/query.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { QueueClient, STEP_RESULTS_QUEUE } from '../messaging/queue.js';
 import { silentLogger } from '../observability/logger.js';
+import { TaskMetrics, type FinalizedTaskGroup } from '../observability/task-metrics.js';
 import { newProcessId } from '../runtime/process-id.js';
 import { Pump } from '../runtime/pump.js';
 import { WakeupSource } from '../runtime/wakeups.js';
@@ -45,6 +46,8 @@ interface ResultBatchRow {
   steps_enqueued: number;
   tasks_finalized: number;
   next_retry_at: Date | null;
+  /** Tasks this batch finalized, by namespace, template and final state. */
+  finalized: FinalizedTaskGroup[] | null;
 }
 
 /**
@@ -75,6 +78,11 @@ export class Orchestrator {
   readonly #retries: RetryScheduler;
   /** Finds tasks stuck past the configured thresholds (`orchestration.staleness`). */
   readonly staleness: StalenessDetector;
+  /**
+   * Tasks created, completed, failed and found stale, by template. Register it on the registry of the server
+   * that serves this process's `/metrics` (the API server does when given it as `taskMetrics`).
+   */
+  readonly metrics = new TaskMetrics();
   #listener: SharedListenerHandle | undefined;
   #started = false;
 
@@ -124,6 +132,7 @@ export class Orchestrator {
       logger: this.#logger,
       onStale: (tasks) => {
         this.stats.staleTasks += tasks.filter((t) => t.action === 'moved_to_error').length;
+        this.metrics.tasksStale(tasks);
       },
     });
     this.#resultPump = new Pump({
@@ -194,8 +203,10 @@ export class Orchestrator {
   }
 
   /** Creates a task and enqueues its root steps, in one transaction. */
-  createTask(request: CreateTaskRequest): Promise<CreatedTask> {
-    return createTask(this.#db, request, this.id);
+  async createTask(request: CreateTaskRequest): Promise<CreatedTask> {
+    const created = await createTask(this.#db, request, this.id);
+    if (!created.existing) this.metrics.taskCreated(request.namespace, request.name);
+    return created;
   }
 
   /** Reads a task with its steps. */
@@ -217,6 +228,7 @@ export class Orchestrator {
       this.stats.resultsProcessed += row.results_processed;
       this.stats.stepsEnqueued += row.steps_enqueued;
       this.stats.tasksFinalized += row.tasks_finalized;
+      if (row.finalized && row.finalized.length > 0) this.metrics.tasksFinalized(row.finalized);
       if (this.#logger.isLevelEnabled('debug')) {
         this.#logger.debug(row, 'result batch processed');
       }

@@ -2,6 +2,7 @@ import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
 import { taskViewFromDocument, type TaskDocument, type TaskView } from './task-queries.js';
 import { ErrorCode, TaskerError } from '../errors.js';
+import { currentTracing, type TraceContextCarrier } from '../observability/tracing.js';
 
 /** What a caller asks for when creating a task. */
 export interface CreateTaskRequest {
@@ -37,6 +38,17 @@ export interface CreatedTask {
   existing: boolean;
   /** The whole task, when asked for with `withView` (read in the same round trip). */
   task?: TaskView;
+}
+
+/** One row of `tasker.create_task`. */
+interface CreateTaskRow {
+  task_uuid: string;
+  state: string;
+  steps_enqueued: number;
+  correlation_id: string;
+  template_version: string;
+  duplicate: 'none' | 'existing' | 'conflict';
+  view: TaskDocument | null;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -85,15 +97,28 @@ function validateRequest(req: CreateTaskRequest): void {
   }
 }
 
+/** Options of {@link createTask}. */
+export interface CreateTaskOptions {
+  /** Also return the whole task, read in the same round trip. */
+  withView?: boolean;
+  /**
+   * The caller's W3C trace context (e.g. the request's `traceparent` and `tracestate` headers). With tracing
+   * enabled the task's trace continues it; without it the active OpenTelemetry context is continued, or a new
+   * trace starts. Ignored when tracing is disabled.
+   */
+  traceContext?: TraceContextCarrier;
+}
+
 /**
  * Creates a task and enqueues its root steps in one transaction (one round trip, template resolution included):
- * the task, every step, every edge and their audit rows exist together or not at all.
+ * the task, every step, every edge and their audit rows exist together or not at all. With tracing enabled this
+ * is the task's `task.create` span, whose trace context is stored on the task for its steps.
  */
 export async function createTask(
   db: Queryable,
   request: CreateTaskRequest,
   processorId = 'client',
-  options: { withView?: boolean } = {},
+  options: CreateTaskOptions = {},
 ): Promise<CreatedTask> {
   validateRequest(request);
   const context = serializeContext(request.context);
@@ -107,28 +132,34 @@ export async function createTask(
     parent_correlation_id: request.parentCorrelationId,
     idempotency_key: request.idempotencyKey,
   };
-  const rows = await queryRows<{
-    task_uuid: string;
-    state: string;
-    steps_enqueued: number;
-    correlation_id: string;
-    template_version: string;
-    duplicate: 'none' | 'existing' | 'conflict';
-    view: TaskDocument | null;
-  }>(
-    db,
-    { name: 'tasker_create_task', text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6, $7)' },
-    [
-      request.namespace,
-      request.name,
-      request.version ?? null,
-      context,
-      JSON.stringify(sqlOptions),
-      processorId,
-      options.withView ?? false,
-    ],
+  const row = await currentTracing().traceTaskCreate(
+    request,
+    options.traceContext,
+    // `trace` is the context to store on the task: empty when tracing is off, so the options are unchanged.
+    async (trace) => {
+      const rows = await queryRows<CreateTaskRow>(
+        db,
+        { name: 'tasker_create_task', text: 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6, $7)' },
+        [
+          request.namespace,
+          request.name,
+          request.version ?? null,
+          context,
+          JSON.stringify({ ...sqlOptions, ...trace }),
+          processorId,
+          options.withView ?? false,
+        ],
+      );
+      return rows[0]!;
+    },
+    (r) => ({
+      taskUuid: r.task_uuid,
+      correlationId: r.correlation_id,
+      templateVersion: r.template_version,
+      stepsEnqueued: r.steps_enqueued,
+      duplicate: r.duplicate,
+    }),
   );
-  const row = rows[0]!;
   if (row.duplicate === 'conflict') {
     throw new TaskerError(
       ErrorCode.TaskDuplicate,

@@ -19,6 +19,7 @@ export function canonicalTemplateJson(t: TaskTemplate): string {
       retry: s.retry,
       timeoutMs: s.timeoutMs,
       inputs: s.inputs,
+      publishesEvents: s.publishesEvents,
     }));
   return stableStringify({
     namespace: t.namespace,

@@ -13,6 +13,8 @@ import { resolveRetryDefaults, resolveRetryPolicy, type RetryDefaults } from './
 import { assertValidTemplate } from './validate.js';
 import {
   StepType,
+  type EventCondition,
+  type EventDeliveryMode,
   type IdentityStrategy,
   type RetryPolicy,
   type StepDefinition,
@@ -43,6 +45,17 @@ export interface StepOptions<Deps extends string> {
   /** Static inputs handed to the handler as `ctx.inputs`; must be plain JSON. */
   inputs?: Record<string, unknown>;
   description?: string;
+  /** Domain events this step publishes; `condition` defaults to `success`, `delivery` to `durable`. */
+  publishes?: readonly EventDeclarationOptions[];
+}
+
+/** A domain event declaration in the DSL. */
+export interface EventDeclarationOptions {
+  name: string;
+  description?: string;
+  condition?: EventCondition;
+  delivery?: EventDeliveryMode;
+  publisher?: string;
 }
 
 /**
@@ -109,6 +122,13 @@ export class TemplateBuilder<Names extends string = never> {
       };
       if (o.description !== undefined) step.description = o.description;
       if (o.timeoutMs !== undefined) step.timeoutMs = o.timeoutMs;
+      if (o.publishes !== undefined && o.publishes.length > 0) {
+        step.publishesEvents = o.publishes.map((e) => ({
+          ...e,
+          condition: e.condition ?? 'success',
+          delivery: e.delivery ?? 'durable',
+        }));
+      }
       template.steps.push(step);
     }
     assertValidTemplate(template);

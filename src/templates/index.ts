@@ -1,6 +1,20 @@
 /** Task templates: the YAML format, the TypeScript DSL, validation and helpers. */
-export { IDENTITY_STRATEGIES, StepType, templateKey } from './types.js';
-export type { IdentityStrategy, RetryPolicy, StepDefinition, TaskTemplate } from './types.js';
+export {
+  EVENT_CONDITIONS,
+  EVENT_DELIVERY_MODES,
+  IDENTITY_STRATEGIES,
+  StepType,
+  templateKey,
+} from './types.js';
+export type {
+  EventCondition,
+  EventDeclaration,
+  EventDeliveryMode,
+  IdentityStrategy,
+  RetryPolicy,
+  StepDefinition,
+  TaskTemplate,
+} from './types.js';
 export { FALLBACK_RETRY_DEFAULTS, RETRY_LIMITS, resolveRetryDefaults, resolveRetryPolicy } from './retry.js';
 export type { RetryDefaults } from './retry.js';
 export {
@@ -10,7 +24,7 @@ export {
   UNSUPPORTED_STEP_TYPES,
 } from './yaml.js';
 export { defineTemplate, TemplateBuilder } from './dsl.js';
-export type { NewStepName, StepOptions, TemplateHeader } from './dsl.js';
+export type { EventDeclarationOptions, NewStepName, StepOptions, TemplateHeader } from './dsl.js';
 export {
   validateTemplate,
   assertValidTemplate,

@@ -22,6 +22,35 @@ export interface RetryPolicy {
 export const StepType = { Standard: 'standard' } as const;
 export type StepType = (typeof StepType)[keyof typeof StepType];
 
+/** When a declared domain event fires, judged from the step attempt's outcome. */
+export const EVENT_CONDITIONS = [
+  'success',
+  'failure',
+  'retryable_failure',
+  'permanent_failure',
+  'always',
+] as const;
+export type EventCondition = (typeof EVENT_CONDITIONS)[number];
+
+/**
+ * How a domain event travels: `durable` through the namespace's domain-event queue (written in the same
+ * transaction as the step's result, at least once), `fast` in-process to subscribers of this process (lost on
+ * restart), `broadcast` both.
+ */
+export const EVENT_DELIVERY_MODES = ['durable', 'fast', 'broadcast'] as const;
+export type EventDeliveryMode = (typeof EVENT_DELIVERY_MODES)[number];
+
+/** A domain event a step publishes (template `publishes_events`). */
+export interface EventDeclaration {
+  /** Dotted event name, e.g. `payment.processed`. */
+  name: string;
+  description?: string;
+  condition: EventCondition;
+  delivery: EventDeliveryMode;
+  /** Name of a payload publisher registered in the worker; omitted: the default payload. */
+  publisher?: string;
+}
+
 export interface StepDefinition {
   name: string;
   description?: string;
@@ -35,6 +64,8 @@ export interface StepDefinition {
   timeoutMs?: number;
   /** Static inputs handed to the handler as `ctx.inputs` (template `handler.initialization`). */
   inputs: Record<string, unknown>;
+  /** Domain events published after this step's result is recorded; omitted when there are none. */
+  publishesEvents?: EventDeclaration[];
 }
 
 /**

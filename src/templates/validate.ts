@@ -5,7 +5,15 @@
 import { TemplateValidationError, type ValidationIssue } from '../errors.js';
 import { formatPath, type PathSegment } from './path.js';
 import { RETRY_LIMITS } from './retry.js';
-import { StepType, templateKey, type RetryPolicy, type TaskTemplate } from './types.js';
+import {
+  EVENT_CONDITIONS,
+  EVENT_DELIVERY_MODES,
+  StepType,
+  templateKey,
+  type EventDeclaration,
+  type RetryPolicy,
+  type TaskTemplate,
+} from './types.js';
 
 /** Namespaces become queue names, and the queue table name must stay under PostgreSQL's 63-byte limit. */
 export const NAMESPACE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -16,6 +24,9 @@ export const STEP_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const STEP_NAME_MAX_LENGTH = 128;
 export const VERSION_MAX_LENGTH = 50;
 export const HANDLER_MAX_LENGTH = 500;
+/** Domain event names: dotted lowercase words, e.g. `payment.processed`. */
+export const EVENT_NAME_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/;
+export const EVENT_NAME_MAX_LENGTH = 200;
 /** Strict semantic versioning 2.0.0: `MAJOR.MINOR.PATCH`, optional `-prerelease` and `+build`, no leading zeros. */
 export const SEMVER_PATTERN =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
@@ -173,6 +184,8 @@ export function collectIssues(t: TaskTemplate, opts?: ValidateOptions): RawIssue
         );
       }
     }
+
+    if (step.publishesEvents !== undefined) checkEvents(step.publishesEvents, at('publishesEvents'), add);
 
     if (!isPlainObject(step.inputs)) {
       add(at('inputs'), 'inputs must be a mapping of names to values');
@@ -347,6 +360,52 @@ function findNonJson(
  * back edge, each rotated to start at its lowest index and reported once. Iterative, so a long chain of steps
  * cannot overflow the call stack.
  */
+/** Declared domain events: valid names, known condition and delivery, each (name, condition) once. */
+function checkEvents(
+  events: readonly EventDeclaration[],
+  path: PathSegment[],
+  add: (path: PathSegment[], message: string) => void,
+): void {
+  if (!Array.isArray(events)) {
+    add(path, 'publishes_events must be a list of event declarations');
+    return;
+  }
+  const seen = new Set<string>();
+  events.forEach((e: EventDeclaration, k: number) => {
+    const at = (...rest: PathSegment[]): PathSegment[] => [...path, k, ...rest];
+    if (
+      typeof e.name !== 'string' ||
+      !EVENT_NAME_PATTERN.test(e.name) ||
+      e.name.length > EVENT_NAME_MAX_LENGTH
+    ) {
+      add(
+        at('name'),
+        `event name ${JSON.stringify(e.name)} is invalid: use dotted lowercase words such as 'payment.processed' ` +
+          `(letters, digits, '_'), at most ${EVENT_NAME_MAX_LENGTH} characters`,
+      );
+    }
+    if (!(EVENT_CONDITIONS as readonly string[]).includes(e.condition)) {
+      add(
+        at('condition'),
+        `event condition must be one of ${EVENT_CONDITIONS.join(', ')}; got ${JSON.stringify(e.condition)}`,
+      );
+    }
+    if (!(EVENT_DELIVERY_MODES as readonly string[]).includes(e.delivery)) {
+      add(
+        at('delivery'),
+        `event delivery must be one of ${EVENT_DELIVERY_MODES.join(', ')}; got ${JSON.stringify(e.delivery)}`,
+      );
+    }
+    if (e.publisher !== undefined && (typeof e.publisher !== 'string' || e.publisher.trim() === '')) {
+      add(at('publisher'), 'publisher must be the name of a registered event publisher');
+    }
+    const key = `${String(e.name)}|${String(e.condition)}`;
+    if (seen.has(key))
+      {add(at('name'), `event '${String(e.name)}' is declared twice for condition '${String(e.condition)}'`);}
+    seen.add(key);
+  });
+}
+
 export function findCycles(graph: readonly (readonly number[])[]): number[][] {
   const WHITE = 0;
   const GRAY = 1;

@@ -23,6 +23,9 @@ import { collectIssues, invalidSummary } from './validate.js';
 import {
   IDENTITY_STRATEGIES,
   StepType,
+  type EventCondition,
+  type EventDeclaration,
+  type EventDeliveryMode,
   type IdentityStrategy,
   type RetryPolicy,
   type StepDefinition,
@@ -58,15 +61,28 @@ const STEP_KEYS = new Set([
   'depends_on',
   'retry',
   'timeout_seconds',
+  'publishes_events',
 ]);
 /** Step keys of the reference format that Tasker accepts and ignores. */
 export const IGNORED_STEP_KEYS: ReadonlySet<string> = new Set([
   'system_dependency',
-  'publishes_events',
   'result_schema',
   'batch_config',
 ]);
 const HANDLER_KEYS = new Set(['callable', 'initialization', 'method', 'resolver']);
+/**
+ * Keys of a `publishes_events` entry. `schema` (a JSON Schema of the payload, in the reference format) is
+ * accepted as documentation for consumers and not enforced; `delivery_mode` is the reference's spelling.
+ */
+const EVENT_KEYS = new Set([
+  'name',
+  'description',
+  'condition',
+  'delivery',
+  'delivery_mode',
+  'publisher',
+  'schema',
+]);
 // A Map, not an object literal, so that keys such as `constructor` in a file cannot hit Object.prototype.
 const RETRY_KEYS = new Map<string, keyof RetryPolicy | 'backoff'>([
   ['retryable', 'retryable'],
@@ -105,6 +121,8 @@ interface StepOrigin {
   /** Normalized dependency index → index in the YAML list (they differ once duplicates are dropped). */
   depIndex: number[];
   retryKeys: Partial<Record<keyof RetryPolicy, string>>;
+  /** Normalized event index → [index in the YAML list, key its delivery was spelled with]. */
+  events: [number, string][];
 }
 
 interface Origin {
@@ -328,6 +346,7 @@ function normalizeStep(
     depsKey: 'depends_on',
     depIndex: [],
     retryKeys: {},
+    events: [],
   };
 
   for (const key of Object.keys(raw)) {
@@ -492,6 +511,42 @@ function normalizeStep(
     );
   }
 
+  // publishes_events: [{ name, description?, condition?, delivery_mode?, publisher?, schema? }]
+  const events = raw.publishes_events;
+  if (Array.isArray(events)) {
+    const declared: EventDeclaration[] = [];
+    events.forEach((e: unknown, k) => {
+      if (!isDict(e)) {
+        report(
+          y('publishes_events', k),
+          `an event declaration must be a mapping with a name; got ${describe(e)}`,
+        );
+        return;
+      }
+      for (const key of Object.keys(e)) {
+        if (!EVENT_KEYS.has(key)) report(y('publishes_events', k, key), `unknown event key '${key}'`);
+      }
+      if (Object.hasOwn(e, 'delivery') && Object.hasOwn(e, 'delivery_mode')) {
+        report(y('publishes_events', k), "use either 'delivery_mode' or its alias 'delivery', not both");
+      }
+      const declaration: EventDeclaration = {
+        name: e.name as string,
+        condition: (e.condition ?? 'success') as EventCondition,
+        delivery: (e.delivery_mode ?? e.delivery ?? 'durable') as EventDeliveryMode,
+      };
+      if (typeof e.description === 'string') declaration.description = e.description;
+      if (e.publisher !== undefined && e.publisher !== null) declaration.publisher = e.publisher as string;
+      stepOrigin.events.push([k, Object.hasOwn(e, 'delivery') ? 'delivery' : 'delivery_mode']);
+      declared.push(declaration);
+    });
+    if (declared.length > 0) step.publishesEvents = declared;
+  } else if (events !== undefined && events !== null) {
+    report(
+      y('publishes_events'),
+      `publishes_events must be a list of event declarations; got ${describe(events)}`,
+    );
+  }
+
   return { step, stepOrigin };
 }
 
@@ -515,6 +570,14 @@ function toYamlPath(path: readonly PathSegment[], origin: Origin): PathSegment[]
       return [...base, step.typeKey];
     case 'timeoutMs':
       return [...base, 'timeout_seconds'];
+    case 'publishesEvents': {
+      const [k, key, ...more] = tail;
+      const origin = typeof k === 'number' ? step.events[k] : undefined;
+      if (!origin) return [...base, 'publishes_events', ...tail];
+      return [...base, 'publishes_events', origin[0], key === 'delivery' ? origin[1] : key, ...more].filter(
+        (p) => p !== undefined,
+      );
+    }
     case 'dependsOn': {
       const [j] = tail;
       return typeof j === 'number' ? [...base, step.depsKey, step.depIndex[j] ?? j] : [...base, step.depsKey];

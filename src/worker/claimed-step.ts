@@ -20,6 +20,9 @@ export interface ClaimedStep {
   templateVersion: string;
   correlationId: string;
   dependencyResults: Record<string, unknown>;
+  /** W3C trace context carried by the step's message; absent when the task is not traced. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 export interface ClaimRow {
@@ -40,6 +43,8 @@ export interface ClaimRow {
   template_version: string;
   correlation_id: string;
   dependency_results: Record<string, unknown>;
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 export function claimedStepFromRow(queue: string, r: ClaimRow): ClaimedStep {
@@ -62,6 +67,8 @@ export function claimedStepFromRow(queue: string, r: ClaimRow): ClaimedStep {
     templateVersion: r.template_version,
     correlationId: r.correlation_id,
     dependencyResults: r.dependency_results,
+    traceparent: r.traceparent ?? undefined,
+    tracestate: r.tracestate ?? undefined,
   };
 }
 

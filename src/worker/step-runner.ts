@@ -1,8 +1,15 @@
 import type { Logger } from 'pino';
-import { PermanentError, RetryableError, coerceError } from '../errors.js';
+import {
+  HandlerBackpressureError,
+  PermanentError,
+  RetryableError,
+  TaskerError,
+  coerceError,
+} from '../errors.js';
 import { computeRetryDelayMs } from './backoff.js';
 import type { ClaimedStep, StepResultRecord } from './claimed-step.js';
-import type { HandlerRegistry } from './handler.js';
+import type { HandlerRegistry, ThreadStepContext } from './handler.js';
+import type { HandlerThreadPool } from './thread-pool.js';
 
 /** Raised into a handler's signal when its time is up. */
 export class HandlerTimeoutError extends Error {
@@ -38,10 +45,42 @@ function failure(
   return record;
 }
 
+/** What one attempt of a step came to. */
+export interface StepRunOutcome {
+  record: StepResultRecord;
+  /** Settles once the handler has really stopped (after a timeout it may still be running). */
+  settled: Promise<unknown>;
+  /**
+   * Set when the thread pool refused the step because it is full: the handler never started and no attempt was
+   * used, so the caller should hand the step back for later instead of recording `record`.
+   */
+  backpressure?: HandlerBackpressureError;
+}
+
+/** The structured-cloneable part of the step context, for a handler running in a thread. */
+function threadContext(step: ClaimedStep, workerId: string): ThreadStepContext {
+  return {
+    taskUuid: step.taskUuid,
+    stepUuid: step.stepUuid,
+    stepName: step.stepName,
+    namespace: step.namespace,
+    templateName: step.templateName,
+    templateVersion: step.templateVersion,
+    correlationId: step.correlationId,
+    context: step.context,
+    inputs: step.inputs,
+    dependencyResults: step.dependencyResults,
+    attempt: step.attempt,
+    maxAttempts: step.maxAttempts,
+    workerId,
+  };
+}
+
 /**
  * Runs one attempt of a claimed step and turns whatever happens into a result record; it never throws.
  * A timeout aborts the handler's signal and records a retryable HANDLER_TIMEOUT failure without waiting for a
  * handler that ignores its signal (the caller still waits for it before freeing the handler slot).
+ * Handlers made with `defineThreadHandler` run in `threadPool`; their signal terminates the thread running them.
  */
 export async function runStep(
   step: ClaimedStep,
@@ -53,8 +92,10 @@ export async function runStep(
     shutdownSignal: AbortSignal;
     /** Fires when the step's task is cancelled. */
     cancelSignal?: AbortSignal;
+    /** Runs thread handlers; a thread handler without a pool fails permanently. */
+    threadPool?: HandlerThreadPool | undefined;
   },
-): Promise<{ record: StepResultRecord; settled: Promise<unknown> }> {
+): Promise<StepRunOutcome> {
   const startedAt = new Date();
   const started = performance.now();
   const meta = (): StepResultRecord['metadata'] => ({
@@ -78,6 +119,35 @@ export async function runStep(
 
   const timeoutMs = step.timeoutMs ?? options.defaultTimeoutMs;
   const controller = new AbortController();
+
+  // A thread handler is submitted first: a full pool refuses it at once, before any timer or listener exists.
+  let threadRun: Promise<unknown> | undefined;
+  if (handler.thread) {
+    if (!options.threadPool) {
+      const err = new Error(`thread handler '${handler.name}' needs a thread pool, and this runner has none`);
+      err.name = 'ThreadPoolUnavailable';
+      return {
+        record: failure(step, err, meta(), { retryable: false, code: 'THREAD_POOL_UNAVAILABLE' }),
+        settled: Promise.resolve(),
+      };
+    }
+    try {
+      threadRun = options.threadPool.run(
+        handler.name,
+        handler.thread,
+        threadContext(step, options.workerId),
+        controller.signal,
+      );
+    } catch (e) {
+      const err = coerceError(e);
+      const code = err instanceof TaskerError ? err.code : undefined;
+      return {
+        record: failure(step, err, meta(), { retryable: true, ...(code ? { code } : {}) }),
+        settled: Promise.resolve(),
+        ...(err instanceof HandlerBackpressureError ? { backpressure: err } : {}),
+      };
+    }
+  }
   const onShutdown = (): void => controller.abort(options.shutdownSignal.reason);
   if (options.shutdownSignal.aborted) onShutdown();
   else options.shutdownSignal.addEventListener('abort', onShutdown, { once: true });
@@ -95,24 +165,26 @@ export async function runStep(
   });
 
   // Wrapped so that a handler that throws synchronously becomes a rejected promise like any other failure.
-  const run = Promise.resolve().then(() =>
-    handler.fn({
-      taskUuid: step.taskUuid,
-      stepUuid: step.stepUuid,
-      stepName: step.stepName,
-      namespace: step.namespace,
-      templateName: step.templateName,
-      templateVersion: step.templateVersion,
-      correlationId: step.correlationId,
-      context: step.context,
-      inputs: step.inputs,
-      dependencyResults: step.dependencyResults,
-      attempt: step.attempt,
-      maxAttempts: step.maxAttempts,
-      signal: controller.signal,
-      logger: options.logger,
-    }),
-  );
+  const run =
+    threadRun ??
+    Promise.resolve().then(() =>
+      handler.fn({
+        taskUuid: step.taskUuid,
+        stepUuid: step.stepUuid,
+        stepName: step.stepName,
+        namespace: step.namespace,
+        templateName: step.templateName,
+        templateVersion: step.templateVersion,
+        correlationId: step.correlationId,
+        context: step.context,
+        inputs: step.inputs,
+        dependencyResults: step.dependencyResults,
+        attempt: step.attempt,
+        maxAttempts: step.maxAttempts,
+        signal: controller.signal,
+        logger: options.logger,
+      }),
+    );
   const settled = run.then(
     () => undefined,
     () => undefined,
@@ -143,6 +215,14 @@ export async function runStep(
     return { record: { success: true, result: value, metadata: meta() }, settled };
   } catch (thrown) {
     const err = coerceError(thrown);
+    if (err instanceof HandlerBackpressureError) {
+      // Refused by the pool after submission (its own bound): the handler never ran.
+      return {
+        record: failure(step, err, meta(), { retryable: true, code: err.code }),
+        settled,
+        backpressure: err,
+      };
+    }
     if (err instanceof PermanentError) {
       return {
         record: failure(step, err, meta(), { retryable: false, ...(err.code ? { code: err.code } : {}) }),

@@ -12,6 +12,12 @@ import { acquireSharedListener, type SharedListenerHandle } from '../messaging/l
 import { CANCELLATIONS_CHANNEL } from '../orchestration/operations.js';
 import { QueueClient, workerQueueName } from '../messaging/queue.js';
 import { silentLogger } from '../observability/logger.js';
+import { currentTracing } from '../observability/tracing.js';
+import { EventDeclarationCache } from '../events/declarations.js';
+import { DomainEventSystem } from '../events/event-system.js';
+import { buildStepEvents, type EventPublisherDefinition } from '../events/publisher.js';
+import { domainEventsQueueName, toEventMessage, type DomainEvent } from '../events/types.js';
+import { WorkerMetrics } from '../observability/worker-metrics.js';
 import { registerTemplate } from '../orchestration/template-registry.js';
 import { newProcessId } from '../runtime/process-id.js';
 import { Pump } from '../runtime/pump.js';
@@ -20,6 +26,7 @@ import type { TaskTemplate } from '../templates/types.js';
 import { claimedStepFromRow, type ClaimRow, type ClaimedStep, type Completion } from './claimed-step.js';
 import { HandlerRegistry, type HandlerDefinition } from './handler.js';
 import { runStep } from './step-runner.js';
+import { HandlerThreadPool, type ThreadPoolStats } from './thread-pool.js';
 
 /** Reported after a step's outcome has been written back (for progress output and tests). */
 export interface StepFinishedEvent {
@@ -46,6 +53,10 @@ export interface WorkerOptions {
   logger?: Logger;
   workerId?: string;
   onStepFinished?: (event: StepFinishedEvent) => void;
+  /** Payload publishers that template event declarations name (`publishes_events[].publisher`). */
+  eventPublishers?: Iterable<EventPublisherDefinition>;
+  /** The event system fast events go to; the process's shared one ({@link DomainEventSystem.shared}) by default. */
+  events?: DomainEventSystem;
 }
 
 /** Counters of one worker, updated without locks. */
@@ -60,6 +71,25 @@ export interface WorkerStats {
   inFlight: number;
   /** Claimed steps handed back on shutdown before their handler started. */
   releasedOnShutdown: number;
+  /** Thread-handler steps refused by a full thread pool (HANDLER_BACKPRESSURE) and dispatched again later. */
+  deferredOnBackpressure: number;
+  /** Durable domain events written with their step's result. */
+  durableEventsWritten: number;
+  /** Fast domain events handed to the event system (after their result was written). */
+  fastEventsPublished: number;
+  /** Domain events not published because their publisher was missing or failed. */
+  eventsFailed: number;
+}
+
+/** A completion batch ready for complete_steps, with the domain events of each result. */
+interface CompletionPayload {
+  payload: string;
+  events: Map<string, { durable: number; fast: DomainEvent[] }> | undefined;
+}
+
+/** In-flight steps are keyed by step and attempt: a stalled attempt and its replacement can both be here. */
+function inFlightKey(step: ClaimedStep): string {
+  return `${step.stepUuid}:${step.attempt}`;
 }
 
 interface InFlight {
@@ -78,6 +108,8 @@ interface InFlight {
  */
 export class Worker {
   readonly id: string;
+  /** Step duration and attempts by handler; registered on whichever server serves this process's `/metrics`. */
+  readonly metrics = new WorkerMetrics();
   readonly stats: WorkerStats = {
     claimed: 0,
     completed: 0,
@@ -88,10 +120,22 @@ export class Worker {
     maxHandlersRunning: 0,
     inFlight: 0,
     releasedOnShutdown: 0,
+    deferredOnBackpressure: 0,
+    durableEventsWritten: 0,
+    fastEventsPublished: 0,
+    eventsFailed: 0,
   };
+  /** The process's domain-event system: subscribe here to the fast events of this process's steps. */
+  readonly events: DomainEventSystem;
+  readonly #eventDeclarations: EventDeclarationCache;
+  readonly #eventPublishers: ReadonlyMap<string, EventPublisherDefinition>;
   readonly #config: TaskerConfig;
   readonly #logger: Logger;
   readonly #registry: HandlerRegistry;
+  /** Runs thread handlers; exists only when one is registered. */
+  readonly #threadPool: HandlerThreadPool | undefined;
+  /** Timers of steps waiting to be dispatched again after HANDLER_BACKPRESSURE. */
+  readonly #deferrals = new Set<ReturnType<typeof setTimeout>>();
   readonly #templates: readonly TaskTemplate[];
   readonly #namespaces: readonly string[];
   readonly #pool: pg.Pool;
@@ -102,6 +146,7 @@ export class Worker {
   readonly #completionDb: Queryable;
   readonly #ownsPool: boolean;
   readonly #onStepFinished: ((e: StepFinishedEvent) => void) | undefined;
+  /** Claimed, unfinished steps by {@link inFlightKey}. */
   readonly #inFlight = new Map<string, InFlight>();
   readonly #dispatch: BoundedChannel<ClaimedStep>;
   readonly #completions: BoundedChannel<Completion>;
@@ -126,6 +171,9 @@ export class Worker {
     this.id = options.workerId ?? newProcessId('worker');
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'worker', worker: this.id });
     this.#registry = new HandlerRegistry(options.handlers);
+    this.#threadPool = this.#registry.hasThreadHandlers
+      ? new HandlerThreadPool(options.config.worker.thread_pool, this.#logger)
+      : undefined;
     this.#templates = options.templates ?? [];
     const namespaces = new Set(options.namespaces ?? this.#templates.map((t) => t.namespace));
     this.#namespaces = [...namespaces];
@@ -171,11 +219,28 @@ export class Worker {
     this.#completions = channelFromConfig('worker.completion', w.channels.completion);
     this.#handlerSlots = new Semaphore(w.max_concurrent_handlers);
     this.#completionSlots = new Semaphore(w.max_concurrent_completions);
+    this.events = options.events ?? DomainEventSystem.shared();
+    this.events.configure(options.config.common.channels.domain_events, this.#logger);
+    this.#eventDeclarations = new EventDeclarationCache(this.#db, this.#templates);
+    this.#eventPublishers = new Map([...(options.eventPublishers ?? [])].map((p) => [p.name, p]));
   }
 
   /** The namespaces this worker serves. */
   get namespaces(): readonly string[] {
     return this.#namespaces;
+  }
+
+  /** The worker's database pools (claims and heartbeats; completion writes), for health and metrics. */
+  get pools(): readonly { name: string; pool: pg.Pool }[] {
+    return [
+      { name: 'worker', pool: this.#pool },
+      { name: 'worker-completions', pool: this.#completionPool },
+    ];
+  }
+
+  /** The handler thread pool's state and counters (undefined when no thread handler is registered). */
+  get threadPoolStats(): ThreadPoolStats | undefined {
+    return this.#threadPool?.stats;
   }
 
   /** Channels owned by this worker (for monitoring). */
@@ -184,6 +249,8 @@ export class Worker {
       this.#dispatch as BoundedChannel<unknown>,
       this.#completions as BoundedChannel<unknown>,
       ...[...this.#pumps.values()].map(({ wakeups }) => wakeups.channel as BoundedChannel<unknown>),
+      // Shared by the whole process (one event system per process); listed here so it is monitored.
+      this.events.channel as BoundedChannel<unknown>,
     ];
   }
 
@@ -198,7 +265,10 @@ export class Worker {
     }
     for (const t of this.#templates) await registerTemplate(this.#pool, t);
     const queues = new QueueClient(this.#pool);
-    for (const ns of this.#namespaces) await queues.createQueue(workerQueueName(ns));
+    for (const ns of this.#namespaces) {
+      await queues.createQueue(workerQueueName(ns));
+      await queues.createQueue(domainEventsQueueName(ns));
+    }
     await this.#warnAboutMissingHandlers();
 
     this.#dispatchLoop = this.#runDispatchLoop();
@@ -253,6 +323,7 @@ export class Worker {
    */
   async stop(): Promise<void> {
     if (!this.#started) {
+      await this.#threadPool?.close();
       await this.#closePools();
       return;
     }
@@ -287,9 +358,18 @@ export class Worker {
       this.#shutdown.abort(new Error('worker shutting down'));
       await Promise.allSettled([...this.#handlerRuns]);
     }
+    // Every handler has returned, so the thread pool has nothing left to run (steps deferred for back-pressure
+    // were handed back above with the ones that never started).
+    for (const timer of this.#deferrals) clearTimeout(timer);
+    this.#deferrals.clear();
+    await this.#threadPool?.close();
     this.#completions.close();
     await this.#completionLoop;
     await Promise.allSettled([...this.#completionWrites]);
+    // Fast events of the last results reach their subscribers before the process goes (bounded wait).
+    if (!(await this.events.drain(this.#config.common.domain_events.shutdown_drain_timeout_ms))) {
+      this.#logger.warn('shutdown: fast domain events still undelivered after the drain timeout');
+    }
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     this.#unsubscribeCancellations?.();
     await this.#releaseUnfinished();
@@ -343,7 +423,7 @@ export class Worker {
     );
     for (const row of rows) {
       const step = claimedStepFromRow(queue, row);
-      this.#inFlight.set(step.stepUuid, { step, cancel: new AbortController(), started: false });
+      this.#inFlight.set(inFlightKey(step), { step, cancel: new AbortController(), started: false });
       this.stats.claimed += 1;
       this.stats.inFlight = this.#inFlight.size;
       await this.#dispatch.send(step);
@@ -367,24 +447,55 @@ export class Worker {
   }
 
   async #execute(step: ClaimedStep): Promise<void> {
-    const entry = this.#inFlight.get(step.stepUuid);
+    const entry = this.#inFlight.get(inFlightKey(step));
     if (entry) entry.started = true;
     this.stats.handlersRunning += 1;
     this.stats.maxHandlersRunning = Math.max(this.stats.maxHandlersRunning, this.stats.handlersRunning);
     try {
-      const { record, settled } = await runStep(step, this.#registry, {
-        workerId: this.id,
-        defaultTimeoutMs: this.#config.worker.handler_timeout_ms,
-        logger: this.#logger,
-        shutdownSignal: this.#shutdown.signal,
-        cancelSignal: this.#inFlight.get(step.stepUuid)?.cancel.signal,
-      });
+      // A `step.execute` span around the handler run when tracing is on (parented on the message's trace
+      // context); otherwise the call goes straight through.
+      const { record, settled, backpressure } = await currentTracing().traceStepExecute(step, this.id, () =>
+        runStep(step, this.#registry, {
+          workerId: this.id,
+          defaultTimeoutMs: this.#config.worker.handler_timeout_ms,
+          logger: this.#logger,
+          shutdownSignal: this.#shutdown.signal,
+          cancelSignal: this.#inFlight.get(inFlightKey(step))?.cancel.signal,
+          threadPool: this.#threadPool,
+        }),
+      );
+      if (backpressure) {
+        this.#deferStep(step);
+        return;
+      }
       // The outcome is queued for writing now; the slot is held until the handler has really stopped.
       await this.#completions.send({ step, record });
       await settled;
     } finally {
       this.stats.handlersRunning -= 1;
     }
+  }
+
+  /**
+   * The thread pool was full (HANDLER_BACKPRESSURE) and the handler never started. The step stays claimed here
+   * (heartbeats keep its lease) and is dispatched again after `worker.thread_pool.backpressure_retry_ms`:
+   * nothing is written, so no attempt is used, and its handler slot is free meanwhile. Handing the message back
+   * to the queue instead would cost an attempt when it is claimed again (and fail a step on its last one).
+   * On shutdown it is handed back like any step that never started.
+   */
+  #deferStep(step: ClaimedStep): void {
+    this.stats.deferredOnBackpressure += 1;
+    const entry = this.#inFlight.get(inFlightKey(step));
+    if (entry) entry.started = false;
+    const timer = setTimeout(() => {
+      this.#deferrals.delete(timer);
+      if (!this.#claiming || !this.#inFlight.has(inFlightKey(step))) return;
+      this.#dispatch.send(step).catch((err: unknown) => {
+        // Only a closed channel fails a send here (shutting down): stop() hands the step back.
+        this.#logger.debug({ err, step: step.stepUuid }, 'deferred step not dispatched again');
+      });
+    }, this.#config.worker.thread_pool.backpressure_retry_ms);
+    this.#deferrals.add(timer);
   }
 
   async #runCompletionLoop(): Promise<void> {
@@ -406,33 +517,28 @@ export class Worker {
    * lost either way.
    */
   async #writeCompletions(batch: Completion[]): Promise<void> {
-    const payload = JSON.stringify(
-      batch.map((c) => ({
-        step_uuid: c.step.stepUuid,
-        msg_id: c.step.msgId,
-        attempt: c.step.attempt,
-        success: c.record.success,
-        results: c.record,
-      })),
-    );
     const deadline = Date.now() + this.#config.common.queues.visibility_timeout_seconds * 1000;
     let delay = 50;
     let applied: Map<string, boolean> | undefined;
+    let prepared: CompletionPayload | undefined;
     while (!applied) {
       try {
-        const res = await this.#completionDb.query<{ step_uuid: string; applied: boolean }>({
+        prepared ??= await this.#completionPayload(batch);
+        const payload = prepared.payload;
+        const res = await this.#completionDb.query<{ step_uuid: string; attempt: number; applied: boolean }>({
           name: 'tasker_complete_steps',
           text: 'SELECT * FROM tasker.complete_steps($1, $2, $3)',
           values: [payload, this.id, this.#config.worker.resolve_in_completion],
         });
-        applied = new Map(res.rows.map((r) => [r.step_uuid, r.applied]));
+        // Keyed by step and attempt: a stalled attempt and its replacement can share a batch.
+        applied = new Map(res.rows.map((r) => [`${r.step_uuid}:${r.attempt}`, r.applied]));
       } catch (e) {
         if (Date.now() + delay > deadline) {
           this.#logger.error(
             { err: mapDbError(e), steps: batch.length },
             'could not write step outcomes; the steps will be claimed again after their visibility timeout',
           );
-          for (const c of batch) this.#inFlight.delete(c.step.stepUuid);
+          for (const c of batch) this.#inFlight.delete(inFlightKey(c.step));
           this.stats.inFlight = this.#inFlight.size;
           this.#wakeClaimers();
           return;
@@ -444,8 +550,8 @@ export class Worker {
     }
     this.stats.completionBatches += 1;
     for (const c of batch) {
-      this.#inFlight.delete(c.step.stepUuid);
-      if (!applied.get(c.step.stepUuid)) {
+      this.#inFlight.delete(inFlightKey(c.step));
+      if (!applied.get(`${c.step.stepUuid}:${c.step.attempt}`)) {
         // The compare-and-swap lost: our lease expired and the step was claimed again (or cancelled). The attempt
         // that replaced ours owns the step; ours is dropped, which is the correct outcome of the race.
         this.stats.completionsRejected += 1;
@@ -463,10 +569,62 @@ export class Worker {
       }
       if (c.record.success) this.stats.completed += 1;
       else this.stats.failed += 1;
+      this.#afterApplied(c, prepared);
+      this.metrics.observeAttempt({
+        handler: c.step.handler,
+        success: c.record.success,
+        durationMs: c.record.metadata.execution_time_ms,
+        errorRetryable: c.record.error?.retryable,
+        stepRetryable: c.step.retryable,
+        attempt: c.step.attempt,
+        maxAttempts: c.step.maxAttempts,
+      });
       this.#emitFinished(c);
     }
     this.stats.inFlight = this.#inFlight.size;
     this.#wakeClaimers();
+  }
+
+  /**
+   * The completion batch as complete_steps takes it, with each result's durable domain events attached (written
+   * in the same transaction, only for results that are applied). Fast events are returned to be published once
+   * the transaction has committed and their result was applied.
+   */
+  async #completionPayload(batch: readonly Completion[]): Promise<CompletionPayload> {
+    let events: Map<string, { durable: number; fast: DomainEvent[] }> | undefined;
+    const entries = [];
+    for (const c of batch) {
+      const entry: Record<string, unknown> = {
+        step_uuid: c.step.stepUuid,
+        msg_id: c.step.msgId,
+        attempt: c.step.attempt,
+        success: c.record.success,
+        results: c.record,
+      };
+      const declarations = await this.#eventDeclarations.forStep(c.step, c.step.stepName);
+      if (declarations.length > 0) {
+        const built = buildStepEvents(c.step, c.record, declarations, this.#eventPublishers, this.#logger);
+        this.stats.eventsFailed += built.failed;
+        if (built.durable.length > 0) entry.events = built.durable.map(toEventMessage);
+        if (built.durable.length + built.fast.length > 0) {
+          (events ??= new Map()).set(c.step.stepUuid, { durable: built.durable.length, fast: built.fast });
+        }
+      }
+      entries.push(entry);
+    }
+    return { payload: JSON.stringify(entries), events };
+  }
+
+  /**
+   * A result was applied (committed, and orchestration has it): its durable events were written with it, and
+   * its fast events go to the event system now, which never blocks or fails the step.
+   */
+  #afterApplied(c: Completion, prepared: CompletionPayload | undefined): void {
+    const events = prepared?.events?.get(c.step.stepUuid);
+    if (!events) return;
+    this.stats.durableEventsWritten += events.durable;
+    this.events.stats.durableWritten += events.durable;
+    if (events.fast.length > 0) this.stats.fastEventsPublished += this.events.publish(events.fast);
   }
 
   #emitFinished(c: Completion): void {
@@ -546,7 +704,7 @@ export class Worker {
     const byQueue = new Map<string, string[]>();
     for (const step of steps) {
       byQueue.set(step.queue, [...(byQueue.get(step.queue) ?? []), step.msgId]);
-      this.#inFlight.delete(step.stepUuid);
+      this.#inFlight.delete(inFlightKey(step));
     }
     this.stats.inFlight = this.#inFlight.size;
     const queues = new QueueClient(this.#pool);

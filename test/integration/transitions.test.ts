@@ -373,7 +373,7 @@ describe('the database enforces the transition protocol', () => {
         `SELECT * FROM tasker.complete_steps($1, 'wrong')`,
         [completion(step.step_uuid, claim.msg_id, 2, -1)],
       );
-      expect(wrong.rows).toEqual([{ step_uuid: step.step_uuid, applied: false }]);
+      expect(wrong.rows).toEqual([{ step_uuid: step.step_uuid, attempt: 2, applied: false }]);
       const still = await db.pool.query(
         'SELECT state, results FROM tasker.workflow_steps WHERE step_uuid = $1',
         [step.step_uuid],
@@ -433,7 +433,7 @@ describe('the database enforces the transition protocol', () => {
         `SELECT * FROM tasker.complete_steps($1, 'again')`,
         [completion(step.step_uuid, claim.msg_id, 1, 99)],
       );
-      expect(again.rows).toEqual([{ step_uuid: step.step_uuid, applied: false }]);
+      expect(again.rows).toEqual([{ step_uuid: step.step_uuid, attempt: 1, applied: false }]);
     });
 
     it('after a lease expires the step is reclaimed as a new attempt, and the stale worker cannot complete it', async () => {
@@ -468,11 +468,20 @@ describe('the database enforces the transition protocol', () => {
         [completion(step.step_uuid, first.rows[0]!.msg_id, 1, 1)],
       );
       expect(stale.rows[0]!.applied).toBe(false);
-      const fresh = await db.pool.query<{ applied: boolean }>(
+      // One batch can carry the stalled attempt's late outcome next to its replacement's (one worker ran both):
+      // applied is reported per attempt, so the stale one is not mistaken for applied.
+      const both = JSON.stringify([
+        ...(JSON.parse(completion(step.step_uuid, first.rows[0]!.msg_id, 1, 1)) as unknown[]),
+        ...(JSON.parse(completion(step.step_uuid, second[0]!.msg_id, 2, 2)) as unknown[]),
+      ]);
+      const fresh = await db.pool.query<{ attempt: number; applied: boolean }>(
         `SELECT * FROM tasker.complete_steps($1, 'alive')`,
-        [completion(step.step_uuid, second[0]!.msg_id, 2, 2)],
+        [both],
       );
-      expect(fresh.rows[0]!.applied).toBe(true);
+      expect(fresh.rows.map((r) => [r.attempt, r.applied])).toEqual([
+        [1, false],
+        [2, true],
+      ]);
       const row = await db.pool.query(
         'SELECT state, attempts FROM tasker.workflow_steps WHERE step_uuid = $1',
         [step.step_uuid],

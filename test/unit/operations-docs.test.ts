@@ -6,6 +6,9 @@ import { parse } from 'yaml';
 import { ApiMetrics } from '../../src/api/metrics.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { registerEngineMetrics } from '../../src/observability/engine-metrics.js';
+import { EventLoopMonitor, registerEventLoopMetrics } from '../../src/observability/event-loop.js';
+import { TaskMetrics } from '../../src/observability/task-metrics.js';
+import { WorkerMetrics } from '../../src/observability/worker-metrics.js';
 import type pg from 'pg';
 
 const docs = fileURLToPath(new URL('../../docs/operations/', import.meta.url));
@@ -16,6 +19,12 @@ function servedMetricNames(): Set<string> {
   const api = new ApiMetrics(fakePool);
   const registry = new Registry();
   registerEngineMetrics(registry, { db: {} as Queryable, pool: fakePool });
+  // Task counters (orchestrator), step metrics (worker), event-loop delay (every process).
+  new TaskMetrics().registerOn(registry);
+  new WorkerMetrics().registerOn(registry);
+  const loop = new EventLoopMonitor();
+  loop.stop();
+  registerEventLoopMetrics(registry, loop);
   const names = new Set<string>();
   for (const r of [api.registry, registry]) {
     for (const m of r.getMetricsAsArray()) {

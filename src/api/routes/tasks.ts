@@ -1,4 +1,5 @@
 /** Task routes: create, list, read, cancel, and the task's audit trail. */
+import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import {
   cancelTask,
@@ -7,6 +8,7 @@ import {
   taskTransitions,
   type TaskListFilter,
 } from '../../orchestration/operations.js';
+import type { TraceContextCarrier } from '../../observability/tracing.js';
 import { createTask } from '../../orchestration/task-creator.js';
 import { ApiError, ApiErrorCode } from '../errors.js';
 import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
@@ -30,6 +32,22 @@ const cancelQuery = z.strictObject({
     .optional()
     .describe('Why the task is cancelled; recorded in the audit trail.'),
 });
+
+/**
+ * The request's W3C trace context (`traceparent`, `tracestate`): the created task's trace continues it when
+ * tracing is enabled. A repeated `traceparent` header is invalid by the W3C rules and ignored.
+ */
+function traceContextOf(headers: IncomingHttpHeaders): TraceContextCarrier | undefined {
+  const traceparent = headers.traceparent;
+  if (typeof traceparent !== 'string') return undefined;
+  const tracestate = headers.tracestate;
+  return {
+    traceparent,
+    ...(tracestate === undefined
+      ? {}
+      : { tracestate: Array.isArray(tracestate) ? tracestate.join(',') : tracestate }),
+  };
+}
 
 /** The task routes. */
 export function taskRoutes(ctx: ApiContext): ApiRoute[] {
@@ -66,7 +84,7 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
           schema: errorBody,
         },
       ],
-      async handle({ body, reply }) {
+      async handle({ body, reply, request }) {
         const verdict = ctx.backpressure.verdict;
         if (verdict.overloaded) {
           throw new ApiError(
@@ -96,7 +114,7 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
             idempotencyKey: body.idempotency_key,
           },
           ctx.processorId,
-          { withView: true },
+          { withView: true, traceContext: traceContextOf(request.headers) },
         );
         const task = created.task ?? (await requireTask(ctx.pool, created.taskUuid));
         reply.header('location', `/v1/tasks/${task.taskUuid}`).code(created.existing ? 200 : 201);

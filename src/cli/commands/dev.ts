@@ -6,6 +6,7 @@ import { createOrchestrator } from '../../orchestration/orchestrator.js';
 import { FINISHED_TASK_STATES, getTask, type TaskView } from '../../orchestration/task-queries.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../testing/embedded-postgres.js';
 import { createWorker, type StepFinishedEvent } from '../../worker/worker.js';
+import { setupTracing } from '../../observability/tracing.js';
 import {
   configFromOptions,
   EXAMPLES_DIR,
@@ -62,6 +63,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
   const config = configFromOptions({ env: 'development', ...opts }, extraEnv);
   const logger = loggerFor(config, { logLevel: 'warn', ...opts }, 'tasker-dev');
   const examplesDir = opts.examples ?? EXAMPLES_DIR;
+  const tracing = await setupTracing(config.common.telemetry, { logger });
 
   const pool = createPool({
     url: config.common.database.url,
@@ -98,6 +100,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
     api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api !== false, {
       breaker: orchestrator.breaker,
       channels: [...orchestrator.channels, ...worker.channels],
+      taskMetrics: orchestrator.metrics,
+      metricSets: [worker.metrics],
     });
     if (api) console.log(`API listening on ${api.url}  (try: tasker task list --url ${api.url})`);
   } catch (e) {
@@ -110,6 +114,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
     await api?.server.close();
     await worker.stop();
     await orchestrator.stop();
+    await tracing.shutdown();
     await pool.end();
     await server?.stop();
   };

@@ -8,6 +8,10 @@ import { migrate } from '../../db/migrate.js';
 import { createPool } from '../../db/pool.js';
 import { createOrchestrator } from '../../orchestration/orchestrator.js';
 import { createWorker } from '../../worker/worker.js';
+import { setupTracing } from '../../observability/tracing.js';
+import type { MetricSet } from '../../observability/metric-set.js';
+import type { TaskMetrics } from '../../observability/task-metrics.js';
+import { startWorkerWebServer } from '../../observability/worker-server.js';
 import type { DatabaseBreaker } from '../../resilience/breaker.js';
 import { ChannelMonitor, type BoundedChannel } from '../../channels/index.js';
 import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSignal } from '../common.js';
@@ -24,7 +28,14 @@ export async function startApiIfEnabled(
   logger: Logger,
   processorId: string,
   wanted: boolean,
-  engine: { breaker?: DatabaseBreaker; channels?: readonly BoundedChannel<unknown>[] } = {},
+  engine: {
+    breaker?: DatabaseBreaker;
+    channels?: readonly BoundedChannel<unknown>[];
+    /** The orchestrator's task counters, shared with the API's task creation (`orchestrator.metrics`). */
+    taskMetrics?: TaskMetrics;
+    /** Further metrics of the process for `/metrics`, e.g. `worker.metrics` when a worker runs here too. */
+    metricSets?: readonly MetricSet[];
+  } = {},
 ): Promise<{ server: ApiServer; url: string } | undefined> {
   if (!wanted || !config.orchestration.api.enabled) return undefined;
   // One monitor for the process's channels: /health and back-pressure read it, and it warns at 80 % full.
@@ -38,6 +49,8 @@ export async function startApiIfEnabled(
     processorId,
     channelMonitor: monitor,
     ...(engine.breaker ? { breaker: engine.breaker } : {}),
+    ...(engine.taskMetrics ? { taskMetrics: engine.taskMetrics } : {}),
+    ...(engine.metricSets ? { metricSets: engine.metricSets } : {}),
   });
   const server: ApiServer = {
     ...created,
@@ -96,6 +109,8 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
       const globals = globalsOf(cmd);
       const config = configFromOptions(globals);
       const logger = loggerFor(config, globals, 'tasker-orchestrator');
+      // Before the engine starts, so the first task created here is already traced (when enabled).
+      const tracing = await setupTracing(config.common.telemetry, { logger });
       const orchestrator = createOrchestrator({ config, logger });
       for (const t of await loadTemplates(opts.templates)) await orchestrator.registerTemplate(t);
       await orchestrator.start();
@@ -104,6 +119,7 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
         api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api, {
           breaker: orchestrator.breaker,
           channels: orchestrator.channels,
+          taskMetrics: orchestrator.metrics,
         });
       } catch (e) {
         await orchestrator.stop();
@@ -113,13 +129,16 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
         // Stop taking requests before the pool they use goes away.
         await api?.server.close();
         await orchestrator.stop();
+        await tracing.shutdown();
       }, logger);
       // Runs until a signal: no exit code is set here.
     });
 
   program
     .command('worker')
-    .description('run a worker until SIGINT/SIGTERM')
+    .description(
+      'run a worker until SIGINT/SIGTERM, with /metrics and /health on worker.web.port when worker.web.enabled',
+    )
     .requiredOption('--handlers <file>', 'module exporting handlers made with defineHandler (.ts or .js)')
     .option('--templates <dir>', 'register these templates and serve their namespaces')
     .option('--namespace <ns...>', 'namespaces to serve (default: those of --templates)')
@@ -127,6 +146,7 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
       const globals = globalsOf(cmd);
       const config = configFromOptions(globals);
       const logger = loggerFor(config, globals, 'tasker-worker');
+      const tracing = await setupTracing(config.common.telemetry, { logger });
       const worker = createWorker({
         config,
         logger,
@@ -135,6 +155,19 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
         ...(opts.namespace ? { namespaces: opts.namespace } : {}),
       });
       await worker.start();
-      onShutdownSignal(() => worker.stop(), logger);
+      let web: Awaited<ReturnType<typeof startWorkerWebServer>>;
+      try {
+        web = await startWorkerWebServer({ worker, config, logger });
+      } catch (e) {
+        await worker.stop();
+        throw e;
+      }
+      onShutdownSignal(async () => {
+        // The endpoint outlives the drain, so probes and scrapes see the shutdown through to its end.
+        await worker.stop();
+        await web?.server.close();
+        // Last: exports the spans of the steps that finished during the drain.
+        await tracing.shutdown();
+      }, logger);
     });
 }

@@ -1,0 +1,62 @@
+import { Counter, Histogram, type Metric } from 'prom-client';
+import { MetricSet } from './metric-set.js';
+
+/** What a step attempt ended as, from the engine's point of view. */
+export type StepAttemptOutcome = 'success' | 'retryable_failure' | 'permanent_failure';
+
+/** The facts about one recorded step attempt that the worker metrics use. */
+export interface StepAttemptFacts {
+  handler: string;
+  success: boolean;
+  /** Handler execution time, in ms. */
+  durationMs: number;
+  /** The error's own verdict (`false` for a PermanentError); absent on success. */
+  errorRetryable?: boolean | undefined;
+  /** The step template allows retries at all. */
+  stepRetryable: boolean;
+  attempt: number;
+  maxAttempts: number;
+}
+
+/**
+ * Classifies a failed attempt the way orchestration will (`tasker.resolve_steps`): permanent when the error says
+ * so, the step is not retryable, or this was the last attempt; otherwise another attempt follows.
+ */
+export function attemptOutcome(f: StepAttemptFacts): StepAttemptOutcome {
+  if (f.success) return 'success';
+  const permanent = f.errorRetryable === false || !f.stepRetryable || f.attempt >= f.maxAttempts;
+  return permanent ? 'permanent_failure' : 'retryable_failure';
+}
+
+/** Handler run times in seconds: from fast lookups to multi-minute jobs. */
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/**
+ * Step metrics of one worker: handler execution time and attempts by handler and outcome. Only attempts whose
+ * outcome was written to the database count (an outcome discarded because the worker lost its lease is not an
+ * attempt the engine knows about). Labels are the handler name and the outcome, so the number of series
+ * follows the number of handlers.
+ */
+export class WorkerMetrics extends MetricSet {
+  readonly #duration = new Histogram({
+    name: 'tasker_step_duration_seconds',
+    help: 'Execution time of step handlers, by handler and outcome (success, retryable_failure, permanent_failure).',
+    labelNames: ['handler', 'outcome'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [],
+  });
+  readonly #attempts = new Counter({
+    name: 'tasker_step_attempts_total',
+    help: 'Step attempts recorded by this worker, by handler and outcome.',
+    labelNames: ['handler', 'outcome'] as const,
+    registers: [],
+  });
+  protected readonly metrics: readonly Metric[] = [this.#duration, this.#attempts];
+
+  /** Records one attempt whose outcome has been written. */
+  observeAttempt(facts: StepAttemptFacts): void {
+    const labels = { handler: facts.handler, outcome: attemptOutcome(facts) };
+    this.#attempts.inc(labels);
+    this.#duration.observe(labels, Math.max(0, facts.durationMs) / 1000);
+  }
+}

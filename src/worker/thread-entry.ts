@@ -1,0 +1,138 @@
+/**
+ * The module every thread of a worker's handler thread pool loads (piscina's task function). It imports the
+ * handler's module inside the thread, calls the named export with the step's context, and answers with a plain
+ * outcome: the result as JSON, or the error flattened with its retry classification. Errors are flattened here
+ * because structured cloning keeps neither an error's class nor its extra properties (`code`, `retryAfterMs`).
+ *
+ * Keep the imports of this file light: they are loaded once per thread before its first task.
+ *
+ * @internal
+ */
+import { coerceError } from '../errors.js';
+import type { ThreadStepContext } from './handler.js';
+
+/** One task posted to the pool. @internal */
+export interface ThreadTask {
+  /** Registered handler name (for messages). */
+  handler: string;
+  /** `file:` URL of the handler module. */
+  module: string;
+  exportName: string;
+  ctx: ThreadStepContext;
+}
+
+/** How the worker records a thread handler's error. @internal */
+export type ThreadErrorKind = 'permanent' | 'retryable' | 'error';
+
+/** A thread handler's error as it crosses back to the worker. @internal */
+export interface SerializedThreadError {
+  kind: ThreadErrorKind;
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+  retryAfterMs?: number;
+}
+
+/** What a thread task answers. The result travels as JSON text: it is stored as JSON anyway. @internal */
+export type ThreadOutcome = { ok: true; json: string } | { ok: false; error: SerializedThreadError };
+
+/**
+ * Flattens anything a thread handler threw. The classification is by convention rather than by class, so that
+ * handler modules need not share the worker's copy of this package: `name === 'PermanentError'` or
+ * `retryable === false` → permanent; `name === 'RetryableError'` or `retryable === true` → retryable (with
+ * `retryAfterMs` when it is a non-negative number); anything else is an ordinary (retryable) failure.
+ *
+ * @internal
+ */
+export function serializeThreadError(thrown: unknown): SerializedThreadError {
+  const err = coerceError(thrown);
+  const extra = err as Error & { code?: unknown; retryable?: unknown; retryAfterMs?: unknown };
+  const name = typeof err.name === 'string' && err.name !== '' ? err.name : 'Error';
+  const kind: ThreadErrorKind =
+    name === 'PermanentError' || extra.retryable === false
+      ? 'permanent'
+      : name === 'RetryableError' || extra.retryable === true
+        ? 'retryable'
+        : 'error';
+  const retryAfterMs =
+    kind === 'retryable' &&
+    typeof extra.retryAfterMs === 'number' &&
+    Number.isFinite(extra.retryAfterMs) &&
+    extra.retryAfterMs >= 0
+      ? extra.retryAfterMs
+      : undefined;
+  return {
+    kind,
+    name,
+    message: String(err.message),
+    ...(typeof err.stack === 'string' ? { stack: err.stack } : {}),
+    ...(typeof extra.code === 'string' ? { code: extra.code } : {}),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
+}
+
+const TS_MODULE = /\.[cm]?tsx?$/;
+let tsxHooks: Promise<unknown> | undefined;
+
+/**
+ * Node 20 does not run `module.register()` hooks (tsx's `--import`) in worker threads, so a `.ts` handler module
+ * needs tsx's ESM hooks registered in this thread first (once per thread).
+ */
+function ensureTypeScript(): Promise<unknown> {
+  tsxHooks ??= import('tsx/esm/api').then(({ register }) => register());
+  return tsxHooks;
+}
+
+function permanent(name: string, code: string, message: string): ThreadOutcome {
+  return { ok: false, error: { kind: 'permanent', name, code, message } };
+}
+
+/** Runs one thread-handler task (piscina calls this in a pool thread). @internal */
+export async function runThreadTask(task: ThreadTask): Promise<ThreadOutcome> {
+  let fn: unknown;
+  try {
+    if (TS_MODULE.test(new URL(task.module).pathname)) await ensureTypeScript();
+    const mod = (await import(task.module)) as Record<string, unknown>;
+    fn = mod[task.exportName];
+  } catch (e) {
+    // A module that cannot load fails every attempt the same way: like a missing handler, it is permanent.
+    const err = coerceError(e);
+    return permanent(
+      'HandlerNotFound',
+      'HANDLER_NOT_FOUND',
+      `thread handler '${task.handler}': cannot load ${task.module}: ${err.message}`,
+    );
+  }
+  if (typeof fn !== 'function') {
+    return permanent(
+      'HandlerNotFound',
+      'HANDLER_NOT_FOUND',
+      `thread handler '${task.handler}': ${task.module} has no exported function '${task.exportName}'`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = await (fn as (ctx: ThreadStepContext) => unknown)(task.ctx);
+  } catch (thrown) {
+    return { ok: false, error: serializeThreadError(thrown) };
+  }
+  let json: string | undefined;
+  let problem = 'it has no JSON form';
+  try {
+    // Serialized here, in the thread, so that a large result costs the event loop only the parse.
+    json = JSON.stringify(value === undefined ? null : value);
+  } catch (e) {
+    problem = coerceError(e).message;
+  }
+  if (json === undefined) {
+    return permanent(
+      'ResultNotSerializable',
+      'RESULT_NOT_SERIALIZABLE',
+      `handler result is not JSON-serializable: ${problem}`,
+    );
+  }
+  return { ok: true, json };
+}
+
+export default runThreadTask;
