@@ -137,6 +137,7 @@ export const stepReadiness = z.enum([
   'done',
   'failed',
   'cancelled',
+  'skipped',
 ]);
 export type StepReadiness = z.infer<typeof stepReadiness>;
 

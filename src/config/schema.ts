@@ -322,6 +322,16 @@ const orchestrationSchema = z
       HOUR_MS,
       'On shutdown, how long in-flight result batches may take to finish before the process stops anyway, in ms.',
     ),
+    decision_points: z
+      .strictObject({
+        max_depth: int(
+          1,
+          100,
+          'How deeply decision steps may nest in a template (a decision inside a branch of another is depth 2). ' +
+            'Templates over the limit are refused at registration.',
+        ),
+      })
+      .describe('Decision points: steps whose handler chooses which branches run.'),
     staleness: z
       .strictObject({
         enabled: z
@@ -367,6 +377,27 @@ const orchestrationSchema = z
         retry_after_seconds: int(1, 3600, 'Retry-After sent with a refusal, in s.'),
       })
       .describe('Back-pressure at the edge: task creation is refused instead of queueing without bound.'),
+    priority: z
+      .strictObject({
+        min: int(-1_000_000, 1_000_000, 'Lowest priority a task may be created with.'),
+        max: int(-1_000_000, 1_000_000, 'Highest priority a task may be created with.'),
+        default: int(-1_000_000, 1_000_000, 'Priority of a task created without one.'),
+        head_start_ms_per_level: int(
+          0,
+          HOUR_MS,
+          'Head start per priority level, in ms: a step of a task `n` levels above another is claimed before ' +
+            "the other's steps enqueued up to `n` times this earlier. A step is never overtaken by work enqueued " +
+            'more than `(max - min)` times this after it (the starvation bound). 0 = plain FIFO.',
+        ),
+      })
+      .refine((p) => p.min <= p.default && p.default <= p.max, {
+        message: 'priority must satisfy min <= default <= max',
+        path: ['default'],
+      })
+      .describe(
+        'Task priorities: higher runs first, with aging (see docs/architecture.md, "Priorities and aging"). ' +
+          'Requests outside `min`..`max` are refused.',
+      ),
     api: apiSchema,
     channels: z
       .strictObject({

@@ -199,7 +199,9 @@ export class Orchestrator {
 
   /** Registers (idempotently) a template version. */
   registerTemplate(template: TaskTemplate): Promise<RegisteredTemplate & { created: boolean }> {
-    return registerTemplate(this.#db, template);
+    return registerTemplate(this.#db, template, {
+      maxDecisionDepth: this.#config.orchestration.decision_points.max_depth,
+    });
   }
 
   /** Creates a task and enqueues its root steps, in one transaction. */

@@ -13,7 +13,14 @@ export interface StepErrorInfo {
 
 /** How far a step is from running. */
 export type StepReadiness =
-  'ready' | 'waiting_for_dependencies' | 'waiting_for_retry' | 'running' | 'done' | 'failed' | 'cancelled';
+  | 'ready'
+  | 'waiting_for_dependencies'
+  | 'waiting_for_retry'
+  | 'running'
+  | 'done'
+  | 'failed'
+  | 'cancelled'
+  | 'skipped';
 
 export interface StepView {
   stepUuid: string;

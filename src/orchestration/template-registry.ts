@@ -14,13 +14,18 @@ export interface RegisteredTemplate {
 /**
  * Registers a template version. Idempotent: registering identical content again is a no-op; different content
  * under an existing version is refused with TEMPLATE_CONFLICT (a version is immutable, so running tasks never
- * change under their feet). Steps are stored in topological order.
+ * change under their feet). Steps are stored in topological order. `maxDecisionDepth`
+ * (`orchestration.decision_points.max_depth`) refuses templates whose decisions nest deeper.
  */
 export async function registerTemplate(
   db: Queryable,
   template: TaskTemplate,
+  options: { maxDecisionDepth?: number } = {},
 ): Promise<RegisteredTemplate & { created: boolean }> {
-  assertValidTemplate(template);
+  assertValidTemplate(
+    template,
+    options.maxDecisionDepth !== undefined ? { maxDecisionDepth: options.maxDecisionDepth } : undefined,
+  );
   const order = topologicalOrder(template);
   const byName = new Map(template.steps.map((s) => [s.name, s]));
   const definition = { ...template, steps: order.map((n) => byName.get(n)!) };

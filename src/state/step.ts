@@ -16,6 +16,8 @@ export const StepState = {
   Error: 'error',
   Cancelled: 'cancelled',
   ResolvedManually: 'resolved_manually',
+  /** Not run: a decision chose another branch (or a parent was skipped). */
+  Skipped: 'skipped',
 } as const;
 /** A step state, as stored in the database. */
 export type StepState = (typeof StepState)[keyof typeof StepState];
@@ -38,6 +40,7 @@ export const StepEvent = {
   Cancel: 'Cancel',
   ResolveManually: 'ResolveManually',
   CompleteManually: 'CompleteManually',
+  Skip: 'Skip',
 } as const;
 /** A step event name. */
 export type StepEvent = (typeof StepEvent)[keyof typeof StepEvent];
@@ -53,6 +56,7 @@ export const TERMINAL_STEP_STATES: ReadonlySet<StepState> = new Set<StepState>([
   StepState.Complete,
   StepState.Cancelled,
   StepState.ResolvedManually,
+  StepState.Skipped,
 ]);
 
 /** States of a parent step that let its dependents run. */
@@ -89,6 +93,8 @@ export const STEP_TRANSITIONS: readonly Transition<StepState, StepEvent>[] = Obj
   t(S.EnqueuedAsErrorForOrchestration, E.Fail, S.Error),
   t(S.WaitingForRetry, E.Retry, S.Pending),
   t(S.Error, E.ResetForRetry, S.Pending),
+  // A decision did not choose this branch (or a parent was skipped): the step never runs.
+  t(S.Pending, E.Skip, S.Skipped),
   // Operator and cancellation events apply to every state that is not terminal, `error` included.
   ...NON_TERMINAL.flatMap((s) => [
     t(s, E.Cancel, S.Cancelled),
@@ -99,12 +105,12 @@ export const STEP_TRANSITIONS: readonly Transition<StepState, StepEvent>[] = Obj
 
 const machine = buildMachine('step', STEP_TRANSITIONS);
 
-/** True when `value` is one of the ten step states (use it to check strings read from outside). */
+/** True when `value` is one of the eleven step states (use it to check strings read from outside). */
 export function isStepState(value: string): value is StepState {
   return (STEP_STATES as readonly string[]).includes(value);
 }
 
-/** True for `complete`, `cancelled` and `resolved_manually` (not `error`). */
+/** True for `complete`, `cancelled`, `resolved_manually` and `skipped` (not `error`). */
 export function isTerminalStepState(state: StepState): boolean {
   return TERMINAL_STEP_STATES.has(state);
 }

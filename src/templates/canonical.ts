@@ -20,6 +20,7 @@ export function canonicalTemplateJson(t: TaskTemplate): string {
       timeoutMs: s.timeoutMs,
       inputs: s.inputs,
       publishesEvents: s.publishesEvents,
+      batch: s.batch,
     }));
   return stableStringify({
     namespace: t.namespace,

@@ -12,7 +12,9 @@
 import { resolveRetryDefaults, resolveRetryPolicy, type RetryDefaults } from './retry.js';
 import { assertValidTemplate } from './validate.js';
 import {
+  DEFAULT_BATCH_CONFIG,
   StepType,
+  type BatchConfig,
   type EventCondition,
   type EventDeliveryMode,
   type IdentityStrategy,
@@ -45,6 +47,10 @@ export interface StepOptions<Deps extends string> {
   /** Static inputs handed to the handler as `ctx.inputs`; must be plain JSON. */
   inputs?: Record<string, unknown>;
   description?: string;
+  /** The step's type (default `standard`); see {@link StepType}. */
+  type?: StepType;
+  /** Batch settings of a `batch_worker` step; missing fields take {@link DEFAULT_BATCH_CONFIG}. */
+  batch?: Partial<BatchConfig>;
   /** Domain events this step publishes; `condition` defaults to `success`, `delivery` to `durable`. */
   publishes?: readonly EventDeclarationOptions[];
 }
@@ -114,7 +120,7 @@ export class TemplateBuilder<Names extends string = never> {
       const step: StepDefinition = {
         name,
         handler: o.handler,
-        type: StepType.Standard,
+        type: o.type ?? StepType.Standard,
         // Same rule as YAML: a dependency listed twice counts once.
         dependsOn: [...new Set(o.dependsOn ?? [])],
         retry: resolveRetryPolicy(o.retry, defaults),
@@ -122,6 +128,9 @@ export class TemplateBuilder<Names extends string = never> {
       };
       if (o.description !== undefined) step.description = o.description;
       if (o.timeoutMs !== undefined) step.timeoutMs = o.timeoutMs;
+      if (o.batch !== undefined || step.type === StepType.BatchWorker) {
+        step.batch = { ...DEFAULT_BATCH_CONFIG, ...o.batch };
+      }
       if (o.publishes !== undefined && o.publishes.length > 0) {
         step.publishesEvents = o.publishes.map((e) => ({
           ...e,

@@ -1,5 +1,8 @@
 /** Task templates: the YAML format, the TypeScript DSL, validation and helpers. */
 export {
+  BATCH_FAILURE_STRATEGIES,
+  DEFAULT_BATCH_CONFIG,
+  STEP_TYPES,
   EVENT_CONDITIONS,
   EVENT_DELIVERY_MODES,
   IDENTITY_STRATEGIES,
@@ -7,6 +10,8 @@ export {
   templateKey,
 } from './types.js';
 export type {
+  BatchConfig,
+  BatchFailureStrategy,
   EventCondition,
   EventDeclaration,
   EventDeliveryMode,
@@ -17,18 +22,14 @@ export type {
 } from './types.js';
 export { FALLBACK_RETRY_DEFAULTS, RETRY_LIMITS, resolveRetryDefaults, resolveRetryPolicy } from './retry.js';
 export type { RetryDefaults } from './retry.js';
-export {
-  parseYamlTemplate,
-  IGNORED_TOP_LEVEL_KEYS,
-  IGNORED_STEP_KEYS,
-  UNSUPPORTED_STEP_TYPES,
-} from './yaml.js';
+export { parseYamlTemplate, IGNORED_TOP_LEVEL_KEYS, IGNORED_STEP_KEYS } from './yaml.js';
 export { defineTemplate, TemplateBuilder } from './dsl.js';
 export type { EventDeclarationOptions, NewStepName, StepOptions, TemplateHeader } from './dsl.js';
 export {
   validateTemplate,
   assertValidTemplate,
   topologicalOrder,
+  decisionDepths,
   NAMESPACE_PATTERN,
   NAMESPACE_MAX_LENGTH,
   TEMPLATE_NAME_PATTERN,

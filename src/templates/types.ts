@@ -19,8 +19,48 @@ export interface RetryPolicy {
   jitter: number;
 }
 
-export const StepType = { Standard: 'standard' } as const;
+/**
+ * - `standard`: runs its handler once its parents are done.
+ * - `decision`: a standard step whose handler picks which of its dependents (its branches) run; the others are
+ *   skipped, with everything that depends on them (except deferred convergence steps).
+ * - `deferred_convergence`: waits for whichever of its declared parents actually run (skipped parents are left
+ *   out; batch workers are counted as they are created) and then runs with their results.
+ * - `batchable`: a standard step whose handler says how many items there are; orchestration then creates one
+ *   instance of its `batch_worker` child per batch.
+ * - `batch_worker`: the blueprint of those instances; never runs as itself.
+ */
+export const StepType = {
+  Standard: 'standard',
+  Decision: 'decision',
+  DeferredConvergence: 'deferred_convergence',
+  Batchable: 'batchable',
+  BatchWorker: 'batch_worker',
+} as const;
 export type StepType = (typeof StepType)[keyof typeof StepType];
+export const STEP_TYPES: readonly StepType[] = Object.values(StepType);
+
+/**
+ * What a permanently failed batch does: `fail_fast` fails the task (as any failed step does); `continue` lets the
+ * other batches and the convergence step run, which receives the failed batch's error in its place.
+ */
+export const BATCH_FAILURE_STRATEGIES = ['fail_fast', 'continue'] as const;
+export type BatchFailureStrategy = (typeof BATCH_FAILURE_STRATEGIES)[number];
+
+/** Batch settings a `batch_worker` leaves out. */
+export const DEFAULT_BATCH_CONFIG: Readonly<BatchConfig> = Object.freeze({
+  failureStrategy: 'fail_fast',
+  batchSize: 100,
+  maxBatches: 1000,
+});
+
+/** Settings of a `batch_worker` blueprint. */
+export interface BatchConfig {
+  failureStrategy: BatchFailureStrategy;
+  /** Items per batch when the batchable handler gives only a total. */
+  batchSize: number;
+  /** Most batches one batchable step may create (a larger outcome fails the step). */
+  maxBatches: number;
+}
 
 /** When a declared domain event fires, judged from the step attempt's outcome. */
 export const EVENT_CONDITIONS = [
@@ -64,6 +104,8 @@ export interface StepDefinition {
   timeoutMs?: number;
   /** Static inputs handed to the handler as `ctx.inputs` (template `handler.initialization`). */
   inputs: Record<string, unknown>;
+  /** Batch settings; only (and always) on `batch_worker` steps. */
+  batch?: BatchConfig;
   /** Domain events published after this step's result is recorded; omitted when there are none. */
   publishesEvents?: EventDeclaration[];
 }

@@ -6,6 +6,9 @@ import { TemplateValidationError, type ValidationIssue } from '../errors.js';
 import { formatPath, type PathSegment } from './path.js';
 import { RETRY_LIMITS } from './retry.js';
 import {
+  BATCH_FAILURE_STRATEGIES,
+  STEP_TYPES,
+  type BatchConfig,
   EVENT_CONDITIONS,
   EVENT_DELIVERY_MODES,
   StepType,
@@ -37,6 +40,8 @@ export interface ValidateOptions {
   handlerNames?: ReadonlySet<string>;
   /** Recorded on every issue (a file name, or any label). */
   source?: string;
+  /** When given, decision steps may nest at most this deep (`orchestration.decision_points.max_depth`). */
+  maxDecisionDepth?: number;
 }
 
 /** An issue whose path is still a segment list over the normalized template (internal form). */
@@ -163,11 +168,12 @@ export function collectIssues(t: TaskTemplate, opts?: ValidateOptions): RawIssue
       add(at('handler'), `no handler is registered under '${step.handler}' (used by step '${name}')`);
     }
 
-    if (step.type !== StepType.Standard) {
-      add(
-        at('type'),
-        `step type '${String(step.type)}' is not supported; only 'standard' steps are supported`,
-      );
+    if (!STEP_TYPES.includes(step.type)) {
+      add(at('type'), `unknown step type '${String(step.type)}'; expected one of ${STEP_TYPES.join(', ')}`);
+    } else if (step.type === StepType.BatchWorker) {
+      checkBatch(step.batch, at('batch'), add);
+    } else if (step.batch !== undefined) {
+      add(at('batch'), `only batch_worker steps take batch settings; '${name}' is a ${step.type} step`);
     }
 
     checkRetry(step.retry, at('retry'), add);
@@ -232,7 +238,8 @@ export function collectIssues(t: TaskTemplate, opts?: ValidateOptions): RawIssue
     });
   });
 
-  for (const cycle of findCycles(graph)) {
+  const cycles = findCycles(graph);
+  for (const cycle of cycles) {
     const names = [...cycle, cycle[0]!].map((k) => t.steps[k]!.name);
     const from = cycle[0]!;
     const to = cycle.length > 1 ? cycle[1]! : from;
@@ -241,8 +248,150 @@ export function collectIssues(t: TaskTemplate, opts?: ValidateOptions): RawIssue
       `dependency cycle: ${names.join(' -> ')} (each step depends on the next)`,
     );
   }
+  if (cycles.length === 0) checkDynamicSteps(t, graph, add, opts?.maxDecisionDepth);
 
   return issues;
+}
+
+/**
+ * Rules of the dynamic step types, over the dependency graph (`graph[i]` = indexes of step i's parents):
+ * decisions have branches; convergence steps have parents; each batchable step has exactly one batch_worker
+ * child, whose only parent it is, and only convergence steps depend on a batch worker; decision nesting stays
+ * within the limit.
+ */
+function checkDynamicSteps(
+  t: TaskTemplate,
+  graph: readonly (readonly number[])[],
+  add: (path: PathSegment[], message: string) => void,
+  maxDecisionDepth: number | undefined,
+): void {
+  const children: number[][] = t.steps.map(() => []);
+  graph.forEach((parents, i) => parents.forEach((p) => children[p]!.push(i)));
+  const type = (i: number): StepType => t.steps[i]!.type;
+  t.steps.forEach((step, i) => {
+    const at: PathSegment[] = ['steps', i];
+    const kids = children[i]!;
+    switch (step.type) {
+      case StepType.Decision:
+        if (kids.length === 0) {
+          add(
+            [...at, 'type'],
+            `decision step '${step.name}' needs steps that depend on it: they are its branches`,
+          );
+        }
+        break;
+      case StepType.DeferredConvergence:
+        if (graph[i]!.length === 0) {
+          add(
+            [...at, 'dependsOn'],
+            `deferred convergence step '${step.name}' must list the steps it may wait for in its dependencies`,
+          );
+        }
+        break;
+      case StepType.Batchable: {
+        const workers = kids.filter((k) => type(k) === StepType.BatchWorker);
+        if (workers.length !== 1) {
+          add(
+            [...at, 'type'],
+            `batchable step '${step.name}' needs exactly one batch_worker step depending on it; found ${workers.length}`,
+          );
+        }
+        break;
+      }
+      case StepType.BatchWorker: {
+        const parents = graph[i]!;
+        if (parents.length !== 1 || type(parents[0]!) !== StepType.Batchable) {
+          add(
+            [...at, 'dependsOn'],
+            `batch_worker step '${step.name}' must depend on exactly one step, of type batchable`,
+          );
+        }
+        const converging = kids.filter((k) => type(k) === StepType.DeferredConvergence);
+        for (const k of kids) {
+          if (type(k) !== StepType.DeferredConvergence) {
+            add(
+              ['steps', k, 'dependsOn'],
+              `step '${t.steps[k]!.name}' depends on batch_worker '${step.name}': only deferred_convergence ` +
+                'steps can wait for batch workers (there is one instance per batch)',
+            );
+          }
+        }
+        if (converging.length !== 1) {
+          add(
+            [...at, 'type'],
+            `batch_worker step '${step.name}' needs exactly one deferred_convergence step depending on it; ` +
+              `found ${converging.length}`,
+          );
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  });
+  if (maxDecisionDepth !== undefined) {
+    const depth = decisionDepths(t, graph);
+    depth.forEach((d, i) => {
+      if (d > maxDecisionDepth && t.steps[i]!.type === StepType.Decision) {
+        add(
+          ['steps', i, 'type'],
+          `decision step '${t.steps[i]!.name}' is nested ${d} decisions deep; the limit is ${maxDecisionDepth} ` +
+            '(orchestration.decision_points.max_depth)',
+        );
+      }
+    });
+  }
+}
+
+/**
+ * For each step, how many decision steps are on the deepest path from a root to it, itself included (0 for a
+ * step with no decision above it). A template's nesting depth is the maximum.
+ */
+export function decisionDepths(t: TaskTemplate, graph?: readonly (readonly number[])[]): number[] {
+  const index = new Map(t.steps.map((s, i) => [s.name, i]));
+  const parents =
+    graph ?? t.steps.map((s) => s.dependsOn.map((d) => index.get(d)!).filter((p) => p !== undefined));
+  const memo: (number | undefined)[] = [];
+  const depth = (i: number): number => {
+    const known = memo[i];
+    if (known !== undefined) return known;
+    memo[i] = 0; // guards against cycles, which are reported elsewhere
+    const above = Math.max(0, ...parents[i]!.map(depth));
+    const d = above + (t.steps[i]!.type === StepType.Decision ? 1 : 0);
+    memo[i] = d;
+    return d;
+  };
+  return t.steps.map((_, i) => depth(i));
+}
+
+function checkBatch(
+  batch: BatchConfig | undefined,
+  at: PathSegment[],
+  add: (path: PathSegment[], message: string) => void,
+): void {
+  if (batch === undefined) {
+    add(at, 'a batch_worker step needs batch settings');
+    return;
+  }
+  if (!(BATCH_FAILURE_STRATEGIES as readonly string[]).includes(batch.failureStrategy)) {
+    add(
+      [...at, 'failureStrategy'],
+      `failure strategy must be one of ${BATCH_FAILURE_STRATEGIES.join(', ')} (continue_on_failure = continue); ` +
+        `got ${JSON.stringify(batch.failureStrategy)}`,
+    );
+  }
+  if (!Number.isInteger(batch.batchSize) || batch.batchSize < 1 || batch.batchSize > 1_000_000) {
+    add(
+      [...at, 'batchSize'],
+      `batch size must be a whole number from 1 to 1000000; got ${String(batch.batchSize)}`,
+    );
+  }
+  if (!Number.isInteger(batch.maxBatches) || batch.maxBatches < 1 || batch.maxBatches > 10_000) {
+    add(
+      [...at, 'maxBatches'],
+      `max batches must be a whole number from 1 to 10000; got ${String(batch.maxBatches)}`,
+    );
+  }
 }
 
 function checkRetry(
@@ -400,8 +549,9 @@ function checkEvents(
       add(at('publisher'), 'publisher must be the name of a registered event publisher');
     }
     const key = `${String(e.name)}|${String(e.condition)}`;
-    if (seen.has(key))
-      {add(at('name'), `event '${String(e.name)}' is declared twice for condition '${String(e.condition)}'`);}
+    if (seen.has(key)) {
+      add(at('name'), `event '${String(e.name)}' is declared twice for condition '${String(e.condition)}'`);
+    }
     seen.add(key);
   });
 }

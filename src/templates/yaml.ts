@@ -22,7 +22,10 @@ import { resolveRetryDefaults, type RetryDefaults } from './retry.js';
 import { collectIssues, invalidSummary } from './validate.js';
 import {
   IDENTITY_STRATEGIES,
+  DEFAULT_BATCH_CONFIG,
+  STEP_TYPES,
   StepType,
+  type BatchFailureStrategy,
   type EventCondition,
   type EventDeclaration,
   type EventDeliveryMode,
@@ -62,13 +65,10 @@ const STEP_KEYS = new Set([
   'retry',
   'timeout_seconds',
   'publishes_events',
-]);
-/** Step keys of the reference format that Tasker accepts and ignores. */
-export const IGNORED_STEP_KEYS: ReadonlySet<string> = new Set([
-  'system_dependency',
-  'result_schema',
   'batch_config',
 ]);
+/** Step keys of the reference format that Tasker accepts and ignores. */
+export const IGNORED_STEP_KEYS: ReadonlySet<string> = new Set(['system_dependency', 'result_schema']);
 const HANDLER_KEYS = new Set(['callable', 'initialization', 'method', 'resolver']);
 /**
  * Keys of a `publishes_events` entry. `schema` (a JSON Schema of the payload, in the reference format) is
@@ -102,14 +102,19 @@ const RETRY_YAML_KEY: Record<keyof RetryPolicy, string> = {
   backoffMultiplier: 'backoff_multiplier',
   jitter: 'jitter',
 };
-/** Step types of the reference (and its docs' spellings) that Tasker recognises but cannot run yet. */
-export const UNSUPPORTED_STEP_TYPES: ReadonlySet<string> = new Set([
-  'decision',
-  'decision_point',
-  'deferred_convergence',
-  'deferred',
-  'batchable',
-  'batch_worker',
+/** Other spellings of step types found in the reference's docs. */
+const STEP_TYPE_ALIASES = new Map<string, StepType>([
+  ['decision_point', StepType.Decision],
+  ['deferred', StepType.DeferredConvergence],
+]);
+/** Keys of a batch worker's `batch_config`; the reference's advisory keys are accepted and documented as such. */
+const BATCH_CONFIG_KEYS = new Set([
+  'failure_strategy',
+  'batch_size',
+  'max_batches',
+  'parallelism',
+  'cursor_field',
+  'checkpoint_interval',
 ]);
 
 /** Where each normalized field came from in the file, to report issues against the keys the author wrote. */
@@ -422,16 +427,38 @@ function normalizeStep(
     stepOrigin.typeKey = 'step_type';
   }
   const type = raw[stepOrigin.typeKey];
-  if (type !== undefined && type !== null && type !== StepType.Standard) {
-    if (typeof type === 'string' && UNSUPPORTED_STEP_TYPES.has(type)) {
+  if (type !== undefined && type !== null) {
+    const known =
+      typeof type === 'string'
+        ? (STEP_TYPES.find((t) => t === type) ?? STEP_TYPE_ALIASES.get(type))
+        : undefined;
+    if (known) step.type = known;
+    else {
       report(
         y(stepOrigin.typeKey),
-        `step type '${type}' is not supported yet; only 'standard' steps can run in this version of Tasker`,
+        `unknown step type ${describe(type)}; expected one of ${STEP_TYPES.join(', ')}`,
         c('type'),
       );
-    } else {
-      report(y(stepOrigin.typeKey), `unknown step type ${describe(type)}; expected 'standard'`, c('type'));
     }
+  }
+
+  // batch_config (batch workers): failure_strategy, batch_size, max_batches; the rest is advisory.
+  const batch = raw.batch_config;
+  if (isDict(batch)) {
+    for (const key of Object.keys(batch)) {
+      if (!BATCH_CONFIG_KEYS.has(key)) report(y('batch_config', key), `unknown batch_config key '${key}'`);
+    }
+    const strategy = batch.failure_strategy ?? DEFAULT_BATCH_CONFIG.failureStrategy;
+    step.batch = {
+      // The reference's default spelling means the same as ours.
+      failureStrategy: (strategy === 'continue_on_failure' ? 'continue' : strategy) as BatchFailureStrategy,
+      batchSize: (batch.batch_size ?? DEFAULT_BATCH_CONFIG.batchSize) as number,
+      maxBatches: (batch.max_batches ?? DEFAULT_BATCH_CONFIG.maxBatches) as number,
+    };
+  } else if (batch !== undefined && batch !== null) {
+    report(y('batch_config'), `batch_config must be a mapping; got ${describe(batch)}`);
+  } else if (step.type === StepType.BatchWorker) {
+    step.batch = { ...DEFAULT_BATCH_CONFIG };
   }
 
   // dependencies (alias depends_on)
@@ -570,6 +597,12 @@ function toYamlPath(path: readonly PathSegment[], origin: Origin): PathSegment[]
       return [...base, step.typeKey];
     case 'timeoutMs':
       return [...base, 'timeout_seconds'];
+    case 'batch': {
+      const [f] = tail;
+      const key =
+        f === 'failureStrategy' ? 'failure_strategy' : f === 'batchSize' ? 'batch_size' : 'max_batches';
+      return f === undefined ? [...base, 'batch_config'] : [...base, 'batch_config', key];
+    }
     case 'publishesEvents': {
       const [k, key, ...more] = tail;
       const origin = typeof k === 'number' ? step.events[k] : undefined;

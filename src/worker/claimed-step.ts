@@ -1,3 +1,4 @@
+import type { CheckpointData } from './dynamic.js';
 import type { RetryPolicy } from '../templates/types.js';
 
 /** A step this worker has claimed, with everything its handler needs (one row of `tasker.claim_steps`). */
@@ -20,6 +21,8 @@ export interface ClaimedStep {
   templateVersion: string;
   correlationId: string;
   dependencyResults: Record<string, unknown>;
+  /** The last checkpoint a batch worker saved (any attempt), or null. */
+  checkpoint: CheckpointData | null;
   /** W3C trace context carried by the step's message; absent when the task is not traced. */
   traceparent?: string | undefined;
   tracestate?: string | undefined;
@@ -45,6 +48,7 @@ export interface ClaimRow {
   dependency_results: Record<string, unknown>;
   traceparent: string | null;
   tracestate: string | null;
+  checkpoint?: CheckpointData | null;
 }
 
 export function claimedStepFromRow(queue: string, r: ClaimRow): ClaimedStep {
@@ -67,6 +71,7 @@ export function claimedStepFromRow(queue: string, r: ClaimRow): ClaimedStep {
     templateVersion: r.template_version,
     correlationId: r.correlation_id,
     dependencyResults: r.dependency_results,
+    checkpoint: r.checkpoint ?? null,
     traceparent: r.traceparent ?? undefined,
     tracestate: r.tracestate ?? undefined,
   };

@@ -1,3 +1,4 @@
+import type { BatchContext, CheckpointData } from './dynamic.js';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
@@ -23,6 +24,13 @@ export interface StepContext<TContext extends Record<string, unknown> = Record<s
   /** Fires when the step times out, is cancelled, or the worker shuts down: stop work and return or throw. */
   signal: AbortSignal;
   logger: Logger;
+  /** For a batch worker instance: its range and where to resume; undefined for other steps. */
+  batch?: BatchContext;
+  /**
+   * Saves progress at once (one round trip); a retried attempt of this step sees it as `ctx.batch.checkpoint`
+   * and resumes from `ctx.batch.resumeFrom`. Refused (false) when this attempt no longer owns the step.
+   */
+  checkpoint(data: CheckpointData): Promise<boolean>;
 }
 
 /** A step handler: returns the step's result (any JSON value) or throws. */
@@ -37,7 +45,7 @@ export type StepHandlerFn<
  */
 export type ThreadStepContext<TContext extends Record<string, unknown> = Record<string, unknown>> = Omit<
   StepContext<TContext>,
-  'signal' | 'logger'
+  'signal' | 'logger' | 'checkpoint'
 > & {
   /** The worker process that runs the step. */
   workerId: string;

@@ -1,3 +1,4 @@
+import { batchContextOf, type CheckpointData } from './dynamic.js';
 import type { Logger } from 'pino';
 import {
   HandlerBackpressureError,
@@ -59,6 +60,7 @@ export interface StepRunOutcome {
 
 /** The structured-cloneable part of the step context, for a handler running in a thread. */
 function threadContext(step: ClaimedStep, workerId: string): ThreadStepContext {
+  const batch = batchContextOf(step.inputs, step.checkpoint);
   return {
     taskUuid: step.taskUuid,
     stepUuid: step.stepUuid,
@@ -73,6 +75,7 @@ function threadContext(step: ClaimedStep, workerId: string): ThreadStepContext {
     attempt: step.attempt,
     maxAttempts: step.maxAttempts,
     workerId,
+    ...(batch ? { batch } : {}),
   };
 }
 
@@ -94,6 +97,8 @@ export async function runStep(
     cancelSignal?: AbortSignal;
     /** Runs thread handlers; a thread handler without a pool fails permanently. */
     threadPool?: HandlerThreadPool | undefined;
+    /** Saves a batch worker's checkpoint for this attempt (`ctx.checkpoint`). */
+    saveCheckpoint?: (step: ClaimedStep, data: CheckpointData) => Promise<boolean>;
   },
 ): Promise<StepRunOutcome> {
   const startedAt = new Date();
@@ -164,6 +169,7 @@ export async function runStep(
     }, timeoutMs);
   });
 
+  const batch = batchContextOf(step.inputs, step.checkpoint);
   // Wrapped so that a handler that throws synchronously becomes a rejected promise like any other failure.
   const run =
     threadRun ??
@@ -183,6 +189,14 @@ export async function runStep(
         maxAttempts: step.maxAttempts,
         signal: controller.signal,
         logger: options.logger,
+        ...(batch ? { batch } : {}),
+        checkpoint: (data: CheckpointData) => {
+          if (!data || typeof data !== 'object' || !Number.isInteger(data.cursor)) {
+            return Promise.reject(new TypeError('ctx.checkpoint needs { cursor: <whole number>, ... }'));
+          }
+          if (!options.saveCheckpoint) return Promise.resolve(false);
+          return options.saveCheckpoint(step, data);
+        },
       }),
     );
   const settled = run.then(

@@ -25,6 +25,7 @@ import { WakeupSource } from '../runtime/wakeups.js';
 import type { TaskTemplate } from '../templates/types.js';
 import { claimedStepFromRow, type ClaimRow, type ClaimedStep, type Completion } from './claimed-step.js';
 import { HandlerRegistry, type HandlerDefinition } from './handler.js';
+import type { CheckpointData } from './dynamic.js';
 import { runStep } from './step-runner.js';
 import { HandlerThreadPool, type ThreadPoolStats } from './thread-pool.js';
 
@@ -263,7 +264,11 @@ export class Worker {
     if (this.#registry.size === 0) {
       this.#logger.warn('worker started with no handlers: every step it claims will fail');
     }
-    for (const t of this.#templates) await registerTemplate(this.#pool, t);
+    for (const t of this.#templates) {
+      await registerTemplate(this.#pool, t, {
+        maxDecisionDepth: this.#config.orchestration.decision_points.max_depth,
+      });
+    }
     const queues = new QueueClient(this.#pool);
     for (const ns of this.#namespaces) {
       await queues.createQueue(workerQueueName(ns));
@@ -462,6 +467,7 @@ export class Worker {
           shutdownSignal: this.#shutdown.signal,
           cancelSignal: this.#inFlight.get(inFlightKey(step))?.cancel.signal,
           threadPool: this.#threadPool,
+          saveCheckpoint: (s, data) => this.#saveCheckpoint(s, data),
         }),
       );
       if (backpressure) {
@@ -654,6 +660,16 @@ export class Worker {
     } catch (err) {
       this.#logger.warn({ err }, 'onStepFinished callback threw');
     }
+  }
+
+  /** Persists a batch worker's progress for its current attempt (refused once the attempt lost the step). */
+  async #saveCheckpoint(step: ClaimedStep, data: CheckpointData): Promise<boolean> {
+    const rows = await queryRows<{ saved: boolean }>(
+      this.#db,
+      { name: 'tasker_checkpoint_step', text: 'SELECT tasker.checkpoint_step($1, $2, $3) AS saved' },
+      [step.stepUuid, step.attempt, JSON.stringify(data)],
+    );
+    return rows[0]?.saved === true;
   }
 
   /** A task was cancelled: abort the handlers running its steps here. */

@@ -221,6 +221,10 @@ describe('thread handler timeout', () => {
   });
 
   it('aborts the thread task and records a retryable HANDLER_TIMEOUT', async () => {
+    // Warm the only thread first, so the spin below starts within its 300 ms rather than while loading.
+    const warm = await engine.orchestrator.createTask({ namespace: ns, name: 'compute', context: {} });
+    expect((await waitForTask(db.pool, warm.taskUuid)).state).toBe('complete');
+
     const { taskUuid } = await engine.orchestrator.createTask({ namespace: ns, name: 'spin', context: {} });
     const task = await waitForTask(db.pool, taskUuid);
     expect(task.state).toBe('error');

@@ -83,9 +83,7 @@ describe('event conditions', () => {
     expect(outcomeOf(retryable)).toBe('retryable_failure');
     expect(outcomeOf(permanent)).toBe('permanent_failure');
     // A retryable error on the last attempt carries no retry delay: no attempt follows, so it is permanent.
-    expect(outcomeOf({ ...retryable, retry_delay_ms: undefined })).toBe(
-      'permanent_failure',
-    );
+    expect(outcomeOf({ ...retryable, retry_delay_ms: undefined })).toBe('permanent_failure');
   });
 
   it('select firing declarations in order', () => {

@@ -81,6 +81,7 @@ enqueued_as_error_for_orchestration WaitForRetry waiting_for_retry
 enqueued_as_error_for_orchestration Fail error
 waiting_for_retry Retry pending
 error ResetForRetry pending
+pending Skip skipped
 ` +
   STEP_NON_TERMINAL.map(
     (s) => `${s} Cancel cancelled\n${s} ResolveManually resolved_manually\n${s} CompleteManually complete`,
@@ -100,11 +101,11 @@ const expectedTask = parseTable(EXPECTED_TASK);
 const expectedStep = parseTable(EXPECTED_STEP);
 
 describe('state constants', () => {
-  it('has the 12 task states and 10 step states', () => {
+  it('has the 12 task states and 11 step states', () => {
     expect(TASK_STATES).toHaveLength(12);
     expect(new Set(TASK_STATES).size).toBe(12);
-    expect(STEP_STATES).toHaveLength(10);
-    expect(new Set(STEP_STATES).size).toBe(10);
+    expect(STEP_STATES).toHaveLength(11);
+    expect(new Set(STEP_STATES).size).toBe(11);
     expect(TaskState.BlockedByFailures).toBe('blocked_by_failures');
     expect(StepState.EnqueuedAsErrorForOrchestration).toBe('enqueued_as_error_for_orchestration');
   });
@@ -124,6 +125,7 @@ describe('state constants', () => {
       'cancelled',
       'complete',
       'resolved_manually',
+      'skipped',
     ]);
     expect(isTerminalStepState(StepState.Error)).toBe(false);
   });
@@ -249,7 +251,12 @@ describe('step machine', () => {
   });
 
   it('terminal states reject every event, including the manual ones', () => {
-    for (const from of [StepState.Complete, StepState.Cancelled, StepState.ResolvedManually]) {
+    for (const from of [
+      StepState.Complete,
+      StepState.Cancelled,
+      StepState.ResolvedManually,
+      StepState.Skipped,
+    ]) {
       for (const event of STEP_EVENTS) {
         expect(() => nextStepState(from, event), `${from} ${event}`).toThrow(InvalidTransitionError);
       }

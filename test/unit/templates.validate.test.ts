@@ -6,6 +6,7 @@ import {
   templateFingerprint,
   topologicalOrder,
   validateTemplate,
+  decisionDepths,
   type StepDefinition,
   type TaskTemplate,
 } from '../../src/templates/index.js';
@@ -157,9 +158,31 @@ describe('validateTemplate', () => {
     ]);
   });
 
-  it('reports the only supported step type', () => {
-    const t = template([step('a', [], { type: 'decision' as 'standard' })]);
-    expect(validateTemplate(t)[0]!.message).toMatch(/'decision' is not supported/);
+  it('reports unknown step types and batch settings on the wrong step', () => {
+    const t = template([step('a', [], { type: 'fancy' as 'standard' })]);
+    expect(validateTemplate(t)[0]!.message).toMatch(/unknown step type 'fancy'/);
+    const b = template([
+      step('a', [], { batch: { failureStrategy: 'fail_fast', batchSize: 1, maxBatches: 1 } }),
+    ]);
+    expect(validateTemplate(b)[0]!.message).toMatch(/only batch_worker steps take batch settings/);
+  });
+
+  it('limits decision nesting when asked, and measures it', () => {
+    const t = template([
+      step('d1', [], { type: 'decision' }),
+      step('d2', ['d1'], { type: 'decision' }),
+      step('d3', ['d2'], { type: 'decision' }),
+      step('leaf', ['d3']),
+    ]);
+    expect(decisionDepths(t)).toEqual([1, 2, 3, 3]);
+    expect(validateTemplate(t, { maxDecisionDepth: 3 })).toEqual([]);
+    const over = validateTemplate(t, { maxDecisionDepth: 2 });
+    expect(over.map((i) => [i.path, i.message])).toEqual([
+      [
+        'steps[2].type',
+        "decision step 'd3' is nested 3 decisions deep; the limit is 2 (orchestration.decision_points.max_depth)",
+      ],
+    ]);
   });
 
   it('assertValidTemplate throws one error with every issue', () => {

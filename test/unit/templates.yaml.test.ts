@@ -391,25 +391,81 @@ steps:
     );
   });
 
-  it('says which step types are not supported yet, under either key', () => {
-    for (const type of [
-      'decision',
-      'deferred_convergence',
-      'batchable',
-      'batch_worker',
-      'deferred',
-      'decision_point',
-    ]) {
-      for (const key of ['type', 'step_type']) {
-        const issues = issuesOf(oneStep(`handler: H\n${key}: ${type}`));
-        const i = issueAt(issues, `steps[0].${key}`);
-        expect(i.message).toBe(
-          `step type '${type}' is not supported yet; only 'standard' steps can run in this version of Tasker`,
-        );
-        expect(i.line).toBe(7);
-        expect(issues).toHaveLength(1);
+  it('reads every step type under either key, with the reference aliases', () => {
+    const yaml = (key: string, decisionType: string, convergenceType: string): string =>
+      `${HEADER}steps:
+  - name: start
+    handler: H
+  - name: route
+    handler: H
+    ${key}: ${decisionType}
+    depends_on: [start]
+  - name: a
+    handler: H
+    depends_on: [route]
+  - name: b
+    handler: H
+    depends_on: [route]
+  - name: split
+    handler: H
+    ${key}: batchable
+    depends_on: [start]
+  - name: part
+    handler: H
+    ${key}: batch_worker
+    depends_on: [split]
+    batch_config: { failure_strategy: continue_on_failure, batch_size: 50, parallelism: 4 }
+  - name: join
+    handler: H
+    ${key}: ${convergenceType}
+    depends_on: [a, b, part]
+`;
+    for (const key of ['type', 'step_type']) {
+      for (const [d, c] of [
+        ['decision', 'deferred_convergence'],
+        ['decision_point', 'deferred'],
+      ] as const) {
+        const t = parseYamlTemplate(yaml(key, d, c));
+        expect(t.steps.map((s) => [s.name, s.type])).toEqual([
+          ['start', 'standard'],
+          ['route', 'decision'],
+          ['a', 'standard'],
+          ['b', 'standard'],
+          ['split', 'batchable'],
+          ['part', 'batch_worker'],
+          ['join', 'deferred_convergence'],
+        ]);
+        expect(t.steps[5]!.batch).toEqual({ failureStrategy: 'continue', batchSize: 50, maxBatches: 1000 });
       }
     }
+  });
+
+  it('reports broken dynamic-step layouts where they are', () => {
+    const issues = issuesOf(`${HEADER}steps:
+  - name: route
+    handler: H
+    type: decision
+  - name: split
+    handler: H
+    type: batchable
+  - name: part
+    handler: H
+    type: batch_worker
+    depends_on: [split]
+    batch_config: { failure_strategy: isolate, colour: red }
+  - name: after
+    handler: H
+    depends_on: [part]
+`);
+    const text = issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+    expect(text).toMatch(/steps\[0\]\.type: decision step 'route' needs steps that depend on it/);
+    expect(text).toMatch(/steps\[2\]\.batch_config\.colour: unknown batch_config key 'colour'/);
+    expect(text).toMatch(/steps\[2\]\.batch_config\.failure_strategy: failure strategy must be one of/);
+    expect(text).toMatch(/steps\[3\]\.depends_on: step 'after' depends on batch_worker 'part'/);
+    expect(text).toMatch(/steps\[2\]\.type: batch_worker step 'part' needs exactly one deferred_convergence/);
+  });
+
+  it('rejects unknown step types', () => {
     expect(issueAt(issuesOf(oneStep('handler: H\ntype: fancy')), 'steps[0].type').message).toMatch(
       /unknown step type string "fancy"/,
     );
@@ -558,7 +614,7 @@ steps:
     handler: B
     depends_on: [a]
   - name: c
-    type: decision
+    type: fancy
     retry: { max_attempts: 0 }
   - name: a
     handler: D

@@ -132,7 +132,9 @@ export function templateRoutes(ctx: ApiContext): ApiRoute[] {
       ],
       async handle({ body, reply }) {
         const template = parseYamlTemplate(body.yaml);
-        const registered = await registerTemplate(ctx.pool, template);
+        const registered = await registerTemplate(ctx.pool, template, {
+          maxDecisionDepth: ctx.config.orchestration.decision_points.max_depth,
+        });
         reply.code(registered.created ? 201 : 200);
         reply.header(
           'location',
