@@ -16,4 +16,21 @@ export const exampleTasks = [
       ],
     },
   },
+  // One request per branch of the decision.
+  {
+    namespace: 'approvals',
+    name: 'conditional_approval',
+    context: { request_id: 'EXP-1', employee: 'ada', amount: 250, purpose: 'books' },
+  },
+  {
+    namespace: 'approvals',
+    name: 'conditional_approval',
+    context: { request_id: 'EXP-2', employee: 'grace', amount: 2400, purpose: 'conference' },
+  },
+  {
+    namespace: 'approvals',
+    name: 'conditional_approval',
+    context: { request_id: 'EXP-3', employee: 'linus', amount: 12000, purpose: 'servers' },
+  },
+  { namespace: 'data', name: 'csv_processing', context: { file: 'data/sales.csv' } },
 ];

@@ -47,7 +47,10 @@ export type {
   EventDeclaration,
   EventCondition,
   EventDeliveryMode,
+  BatchConfig,
+  BatchFailureStrategy,
 } from './templates/types.js';
+export { StepType, BATCH_FAILURE_STRATEGIES, DEFAULT_BATCH_CONFIG } from './templates/types.js';
 export {
   DomainEventSystem,
   DurableEventConsumer,
@@ -114,6 +117,19 @@ export {
 } from './worker/handler.js';
 export type { ThreadPoolStats } from './worker/thread-pool.js';
 export { computeRetryDelayMs } from './worker/backoff.js';
+export {
+  decide,
+  noBranches,
+  batches,
+  batchResults,
+  BATCH_INPUT_KEY,
+  type DecisionOutcome,
+  type BatchOutcome,
+  type BatchRange,
+  type BatchContext,
+  type BatchResult,
+  type CheckpointData,
+} from './worker/dynamic.js';
 export { createLogger } from './observability/logger.js';
 export {
   setupTracing,

@@ -97,7 +97,16 @@ export const createTaskBody = z
       .optional()
       .describe('Template version; the highest registered when omitted.'),
     context: jsonObject.describe('Task input; must be a JSON object.'),
-    priority: z.number().int().min(-100).max(100).optional(),
+    priority: z
+      .number()
+      .int()
+      .min(-1_000_000)
+      .max(1_000_000)
+      .optional()
+      .describe(
+        'Higher runs first (with aging, so lower priorities are never starved). Must be within the server\'s ' +
+          '`orchestration.priority.min`..`max` (default -100..100); `orchestration.priority.default` (0) when omitted.',
+      ),
     initiator: z.string().max(255).optional(),
     source_system: z.string().max(255).optional(),
     reason: z.string().max(1000).optional(),

@@ -204,9 +204,14 @@ export class Orchestrator {
     });
   }
 
-  /** Creates a task and enqueues its root steps, in one transaction. */
+  /**
+   * Creates a task and enqueues its root steps, in one transaction.
+   * @throws TaskerError `TASK_INVALID` for an invalid request, e.g. a priority outside `orchestration.priority`.
+   */
   async createTask(request: CreateTaskRequest): Promise<CreatedTask> {
-    const created = await createTask(this.#db, request, this.id);
+    const created = await createTask(this.#db, request, this.id, {
+      priority: this.#config.orchestration.priority,
+    });
     if (!created.existing) this.metrics.taskCreated(request.namespace, request.name);
     return created;
   }

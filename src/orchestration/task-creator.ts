@@ -1,3 +1,4 @@
+import type { OrchestrationConfig } from '../config/index.js';
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
 import { taskViewFromDocument, type TaskDocument, type TaskView } from './task-queries.js';
@@ -13,6 +14,10 @@ export interface CreateTaskRequest {
   version?: string;
   /** Task input. Must be a JSON object; stored exactly as given. */
   context: Record<string, unknown>;
+  /**
+   * Higher runs first: the task's step messages get a head start over those of lower-priority tasks (see
+   * {@link PrioritySettings}). An integer within the configured range; the configured default when omitted.
+   */
   priority?: number;
   initiator?: string;
   sourceSystem?: string;
@@ -51,6 +56,37 @@ interface CreateTaskRow {
   view: TaskDocument | null;
 }
 
+/**
+ * Task priority settings (`orchestration.priority`). A step message of a task with priority `p` is back-dated by
+ * `(p - min) * headStartMsPerLevel` ms, so it is claimed before messages of lower-priority tasks enqueued up to
+ * that much earlier; nothing enqueued more than `(max - min) * headStartMsPerLevel` ms after a message overtakes
+ * it (aging: no priority starves).
+ */
+export type PrioritySettings = OrchestrationConfig['priority'];
+
+/**
+ * The settings {@link createTask} uses when given none: the defaults of `config/tasker/base/orchestration.toml`
+ * (a test checks the two agree). Processes pass their configured settings.
+ */
+export const DEFAULT_PRIORITY_SETTINGS: PrioritySettings = Object.freeze({
+  min: -100,
+  max: 100,
+  default: 0,
+  head_start_ms_per_level: 100,
+});
+
+/**
+ * Why `priority` is not acceptable under `settings`, or undefined when it is. Shared by {@link createTask} and
+ * the API, which reports it as a validation issue of the `priority` field.
+ */
+export function priorityProblem(priority: unknown, settings: PrioritySettings): string | undefined {
+  if (typeof priority !== 'number' || !Number.isInteger(priority)) return 'priority must be an integer';
+  if (priority < settings.min || priority > settings.max) {
+    return `priority must be between ${settings.min} and ${settings.max} (orchestration.priority), got ${priority}`;
+  }
+  return undefined;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function invalid(message: string, field: string): TaskerError {
@@ -72,13 +108,18 @@ function serializeContext(context: unknown): string {
   }
 }
 
-function validateRequest(req: CreateTaskRequest): void {
+function validateRequest(req: CreateTaskRequest, priority: PrioritySettings): void {
   if (typeof req.namespace !== 'string' || req.namespace.length === 0) {
     throw invalid('namespace is required', 'namespace');
   }
   if (typeof req.name !== 'string' || req.name.length === 0) throw invalid('name is required', 'name');
-  if (req.priority !== undefined && (!Number.isInteger(req.priority) || Math.abs(req.priority) > 1_000_000)) {
-    throw invalid('priority must be an integer', 'priority');
+  if (req.priority !== undefined) {
+    const problem = priorityProblem(req.priority, priority);
+    if (problem !== undefined) {
+      throw new TaskerError(ErrorCode.TaskInvalid, problem, {
+        details: { field: 'priority', min: priority.min, max: priority.max },
+      });
+    }
   }
   if (req.tags !== undefined && (!Array.isArray(req.tags) || req.tags.some((t) => typeof t !== 'string'))) {
     throw invalid('tags must be an array of strings', 'tags');
@@ -107,12 +148,16 @@ export interface CreateTaskOptions {
    * trace starts. Ignored when tracing is disabled.
    */
   traceContext?: TraceContextCarrier;
+  /** Priority range, default and head start (`orchestration.priority`); {@link DEFAULT_PRIORITY_SETTINGS} if omitted. */
+  priority?: PrioritySettings;
 }
 
 /**
  * Creates a task and enqueues its root steps in one transaction (one round trip, template resolution included):
  * the task, every step, every edge and their audit rows exist together or not at all. With tracing enabled this
  * is the task's `task.create` span, whose trace context is stored on the task for its steps.
+ *
+ * @throws TaskerError `TASK_INVALID` for an invalid request (a priority outside the configured range included).
  */
 export async function createTask(
   db: Queryable,
@@ -120,10 +165,15 @@ export async function createTask(
   processorId = 'client',
   options: CreateTaskOptions = {},
 ): Promise<CreatedTask> {
-  validateRequest(request);
+  const priority = options.priority ?? DEFAULT_PRIORITY_SETTINGS;
+  validateRequest(request, priority);
   const context = serializeContext(request.context);
   const sqlOptions = {
-    priority: request.priority,
+    // create_task checks the range again (TK422) and stores the head start on the task (migrations/0010).
+    priority: request.priority ?? priority.default,
+    priority_min: priority.min,
+    priority_max: priority.max,
+    priority_head_start_ms_per_level: priority.head_start_ms_per_level,
     initiator: request.initiator,
     source_system: request.sourceSystem,
     reason: request.reason,

@@ -35,8 +35,16 @@ describe('tasker dev (what `npm run dev` runs)', () => {
     expect(out).toMatch(/task {2}tree_workflow {10}complete/);
     expect(out).toContain('"tracking_number":"TRK-A-1001"');
     expect(out).toContain('all example tasks complete');
-    // 4 + 4 + 7 + 8 + 4 steps, plus the payment retry
-    expect(out.match(/^ {2}step /gm)).toHaveLength(28);
+    // Each branch of the approval decision, and the CSV in 5 batches.
+    expect(out).toContain('"approvals":["auto_approve"],"request_id":"EXP-1"');
+    expect(out).toContain('"approvals":["manager_approval"],"request_id":"EXP-2"');
+    expect(out).toContain('"approvals":["manager_approval","finance_review"],"request_id":"EXP-3"');
+    expect(out).toMatch(
+      /task {2}csv_processing {9}complete {2}\{"aggregate_results":\{"rows":1000,"batches":5,/,
+    );
+    expect(out).toMatch(/step\s+csv_processing\s+process_rows_004\s+attempt 1\s+[\d.]+ ms\s+ok/);
+    // 4 + 4 + 7 + 8 + 4 steps plus the payment retry; approvals 4 + 4 + 5 (skipped steps never run); CSV 1 + 5 + 1
+    expect(out.match(/^ {2}step /gm)).toHaveLength(48);
   });
 
   it('--keep-running stays up after the examples and stops cleanly on SIGTERM', async () => {

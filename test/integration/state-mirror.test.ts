@@ -60,7 +60,7 @@ describe('the SQL state tables and CHECK predicates mirror src/state', () => {
   it('step states and terminal flags match STEP_STATES / TERMINAL_STEP_STATES', async () => {
     const expected = Object.fromEntries(STEP_STATES.map((s) => [s, TERMINAL_STEP_STATES.has(s)]));
     expect(await states('step_states')).toEqual(expected);
-    expect(Object.keys(expected)).toHaveLength(10);
+    expect(Object.keys(expected)).toHaveLength(11);
     // error is deliberately not terminal in both places.
     expect(expected.error).toBe(false);
   });

@@ -9,7 +9,7 @@ import {
   type TaskListFilter,
 } from '../../orchestration/operations.js';
 import type { TraceContextCarrier } from '../../observability/tracing.js';
-import { createTask } from '../../orchestration/task-creator.js';
+import { createTask, priorityProblem } from '../../orchestration/task-creator.js';
 import { ApiError, ApiErrorCode } from '../errors.js';
 import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
 import {
@@ -85,6 +85,22 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
         },
       ],
       async handle({ body, reply, request }) {
+        // The allowed range is configuration (`orchestration.priority`), so it is checked here rather than in the
+        // static body schema, and reported the same way as the schema's own issues.
+        const priorityIssue =
+          body.priority === undefined
+            ? undefined
+            : priorityProblem(body.priority, ctx.config.orchestration.priority);
+        if (priorityIssue !== undefined) {
+          throw new ApiError(
+            400,
+            ApiErrorCode.ValidationFailed,
+            `invalid request body: priority: ${priorityIssue}`,
+            {
+              details: { issues: [{ path: 'priority', message: priorityIssue }] },
+            },
+          );
+        }
         const verdict = ctx.backpressure.verdict;
         if (verdict.overloaded) {
           throw new ApiError(
@@ -114,7 +130,11 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
             idempotencyKey: body.idempotency_key,
           },
           ctx.processorId,
-          { withView: true, traceContext: traceContextOf(request.headers) },
+          {
+            withView: true,
+            traceContext: traceContextOf(request.headers),
+            priority: ctx.config.orchestration.priority,
+          },
         );
         const task = created.task ?? (await requireTask(ctx.pool, created.taskUuid));
         reply.header('location', `/v1/tasks/${task.taskUuid}`).code(created.existing ? 200 : 201);
