@@ -255,6 +255,7 @@ async function scenario(label: string, engineFirst: boolean, options: BurstOptio
     const t0 = performance.now();
     await createAll(f.orchestrator, options.tasks);
     const filled = performance.now();
+    await depth.sample(); // the depth at the end of the fill, whatever the sampling interval
     if (!engineFirst) await f.start();
     const drainStart = engineFirst ? t0 : performance.now();
     await f.finalized(options.tasks);

@@ -287,7 +287,7 @@ async function main(): Promise<void> {
     };
   }
   const settings = await admin.query<{ name: string; setting: string }>(
-    `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_level') ORDER BY name`,
+    `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_level', 'jit') ORDER BY name`,
   );
   const pgInfo = Object.fromEntries(settings.rows.map((r) => [r.name, r.setting]));
 
@@ -298,15 +298,16 @@ async function main(): Promise<void> {
   const burstSection = async (): Promise<void> => {
     const results = await runBurst({ tasks: BURST_TASKS, freshDatabase, overrides });
     const args = process.argv.slice(2).join(' ');
-    const key = `burst-${server ? 'embedded' : 'database-url'}-pg${String(pgInfo.server_version).split('.')[0]}${quick ? '-quick' : ''}`;
+    // JIT gets a section of its own: it decides the cost of claims over deep tables (see BENCHMARKS.md).
+    const key = `burst-${server ? 'embedded' : 'database-url'}-pg${String(pgInfo.server_version).split('.')[0]}${quick ? '-quick' : ''}${pgInfo.jit === 'off' ? '-jit-off' : ''}`;
     await writeSection(
       key,
       [
         `<!-- bench:start:${key} -->`,
-        `### 10x burst: PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'from DATABASE_URL'})`,
+        `### 10x burst: PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'from DATABASE_URL'}), jit=${pgInfo.jit}`,
         '',
-        `Run on ${new Date().toISOString().slice(0, 10)}: \`${server ? '' : 'DATABASE_URL=... '}npm run bench${args ? ` -- ${args}` : ''}\` on ${cpus().length} cores,`,
-        `${Math.round(totalmem() / 2 ** 30)} GiB; fsync=${pgInfo.fsync}, synchronous_commit=${pgInfo.synchronous_commit},`,
+        `Run on ${new Date().toISOString().slice(0, 10)}: \`${process.env.PGOPTIONS ? `PGOPTIONS='${process.env.PGOPTIONS}' ` : ''}${server ? '' : 'DATABASE_URL=... '}npm run bench${args ? ` -- ${args}` : ''}\` on ${cpus().length} cores,`,
+        `${Math.round(totalmem() / 2 ** 30)} GiB; fsync=${pgInfo.fsync}, synchronous_commit=${pgInfo.synchronous_commit}, jit=${pgInfo.jit},`,
         `shared_buffers=${pgInfo.shared_buffers} x 8kB, max_connections=${pgInfo.max_connections}; Node ${process.version}.`,
         '',
         ...burstMarkdown(results),

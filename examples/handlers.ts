@@ -171,8 +171,12 @@ function readSales(file: string): SaleRow[] {
   return rows;
 }
 
+function csvFile(context: Record<string, unknown>): string {
+  return typeof context.file === 'string' ? context.file : 'data/sales.csv';
+}
+
 export const analyzeCsv = defineHandler('csv.analyze', (ctx) => {
-  const file = String(ctx.context.file ?? 'data/sales.csv');
+  const file = csvFile(ctx.context);
   const rows = readSales(file);
   // Batch size comes from the template's batch_config (200): 1,000 rows make 5 batches.
   return batches({ totalItems: rows.length }, { file });
@@ -181,7 +185,7 @@ export const analyzeCsv = defineHandler('csv.analyze', (ctx) => {
 export const processRows = defineHandler('csv.process_rows', async (ctx) => {
   const batch = ctx.batch;
   if (!batch) throw new PermanentError('csv.process_rows runs as a batch worker');
-  const rows = readSales(String(ctx.context.file ?? 'data/sales.csv'));
+  const rows = readSales(csvFile(ctx.context));
   const every = Number(ctx.inputs.checkpoint_every ?? 100);
   // Resume from the last checkpoint of an earlier attempt, with the totals saved so far.
   const byRegion: Record<string, number> = {
