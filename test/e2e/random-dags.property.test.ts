@@ -15,6 +15,7 @@ import {
   decisionDepths,
   type StepType,
   type TaskTemplate,
+  type TemplateBuilder,
 } from '../../src/templates/index.js';
 import { decide } from '../../src/worker/dynamic.js';
 import { defineHandler } from '../../src/worker/handler.js';
@@ -79,7 +80,8 @@ function randomShape(seed: number): Shape {
 
 function toTemplate(seed: number, shape: Shape): TaskTemplate {
   const build = (types: StepType[]): TaskTemplate => {
-    let b = defineTemplate({ namespace: ns, name: `dag_${seed}`, version: '1.0.0' });
+    // Names are not literals here, so the builder is typed over plain strings.
+    let b: TemplateBuilder<string> = defineTemplate({ namespace: ns, name: `dag_${seed}`, version: '1.0.0' });
     shape.names.forEach((name, i) => {
       b = b.step(name, {
         handler: types[i] === 'decision' ? 'prop.decide' : 'prop.work',
