@@ -14,7 +14,7 @@
 --   releases the convergence step and does not fail the task (`tolerate_failure`).
 -- * batch workers save checkpoints (tasker.checkpoint_step) that a retried attempt receives from claim_steps.
 -- The bodies below are those of the previous migrations except where marked "0011".
--- (create_task is based on migrations/0009_trace_context.sql.)
+-- (create_task is based on migrations/0010_priorities.sql.)
 
 INSERT INTO tasker.step_states (state, terminal) VALUES ('skipped', true) ON CONFLICT (state) DO NOTHING;
 INSERT INTO tasker.step_state_transitions (from_state, to_state) VALUES ('pending', 'skipped')
@@ -151,10 +151,14 @@ DECLARE
   v_trace jsonb := CASE WHEN v_traceparent IS NOT NULL
                         THEN jsonb_strip_nulls(jsonb_build_object('traceparent', v_traceparent, 'tracestate', v_tracestate))
                    END;
+  -- 0010: the task's priority and the head start of its step messages (raises TK422 when out of range).
+  v_priority int;
+  v_head_start bigint;
 BEGIN
   IF p_context IS NULL OR jsonb_typeof(p_context) <> 'object' THEN
     RAISE EXCEPTION 'task context must be a JSON object' USING ERRCODE = 'TK422';
   END IF;
+  SELECT p.priority, p.head_start_ms INTO v_priority, v_head_start FROM tasker.task_priority(p_options) p; -- 0010
 
   SELECT r.template_uuid, r.version INTO v_template_uuid, v_version
   FROM tasker.resolve_template(p_namespace, p_name, p_version) r;
@@ -177,13 +181,15 @@ BEGIN
   SELECT count(*), count(*) FILTER (WHERE cardinality(ts.depends_on) = 0) INTO v_total, v_roots
   FROM tasker.template_steps ts WHERE ts.template_uuid = v_template_uuid AND ts.step_type <> 'batch_worker';
 
+  -- 0010: priority from task_priority, and priority_head_start_ms.
   INSERT INTO tasker.tasks (task_uuid, template_uuid, namespace, state, context, priority, steps_total,
                             steps_remaining, steps_in_flight, initiator, source_system, reason, tags,
-                            correlation_id, parent_correlation_id, identity_hash, traceparent, tracestate)
-  VALUES (v_task, v_template_uuid, v_ns, 'steps_in_process', p_context, coalesce((p_options->>'priority')::int, 0),
+                            correlation_id, parent_correlation_id, identity_hash, traceparent, tracestate,
+                            priority_head_start_ms)
+  VALUES (v_task, v_template_uuid, v_ns, 'steps_in_process', p_context, v_priority,
           v_total, v_total, v_roots, p_options->>'initiator', p_options->>'source_system', p_options->>'reason',
           coalesce(p_options->'tags', '[]'), v_corr, (p_options->>'parent_correlation_id')::uuid, v_hash,
-          v_traceparent, v_tracestate)
+          v_traceparent, v_tracestate, v_head_start)
   ON CONFLICT (identity_hash) DO NOTHING;
 
   IF NOT FOUND THEN
@@ -227,8 +233,9 @@ BEGIN
     UNION ALL
     SELECT step_uuid, 'pending', 'enqueued', 'Enqueue', 2, true, p_processor FROM steps WHERE state = 'enqueued'
   )
-  INSERT INTO tasker.queue_messages (queue_name, message)
+  INSERT INTO tasker.queue_messages (queue_name, vt, message)
   SELECT tasker.worker_queue_name(v_ns),
+         now() - v_head_start * interval '1 millisecond', -- 0010
          CASE WHEN v_trace IS NULL
               THEN jsonb_build_object('task_uuid', v_task, 'step_uuid', steps.step_uuid, 'correlation_id', v_corr)
               ELSE jsonb_build_object('task_uuid', v_task, 'step_uuid', steps.step_uuid, 'correlation_id', v_corr)

@@ -104,7 +104,7 @@ export const createTaskBody = z
       .max(1_000_000)
       .optional()
       .describe(
-        'Higher runs first (with aging, so lower priorities are never starved). Must be within the server\'s ' +
+        "Higher runs first (with aging, so lower priorities are never starved). Must be within the server's " +
           '`orchestration.priority.min`..`max` (default -100..100); `orchestration.priority.default` (0) when omitted.',
       ),
     initiator: z.string().max(255).optional(),

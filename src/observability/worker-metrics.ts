@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric } from 'prom-client';
 import { MetricSet } from './metric-set.js';
 
 /** What a step attempt ended as, from the engine's point of view. */
@@ -28,6 +28,20 @@ export function attemptOutcome(f: StepAttemptFacts): StepAttemptOutcome {
   return permanent ? 'permanent_failure' : 'retryable_failure';
 }
 
+/** Figures the worker gauges read at scrape time. */
+export interface WorkerMetricSources {
+  threadPool?: () =>
+    | {
+        threads: number;
+        queued: number;
+        maxQueue: number;
+        utilization: number;
+        backpressureRejections: number;
+      }
+    | undefined;
+  events?: () => Record<string, number>;
+}
+
 /** Handler run times in seconds: from fast lookups to multi-minute jobs. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
@@ -51,7 +65,44 @@ export class WorkerMetrics extends MetricSet {
     labelNames: ['handler', 'outcome'] as const,
     registers: [],
   });
-  protected readonly metrics: readonly Metric[] = [this.#duration, this.#attempts];
+  #sources: WorkerMetricSources = {};
+  readonly #threadPool = new Gauge({
+    name: 'tasker_thread_pool',
+    help: 'Worker thread pool for CPU-bound handlers: threads, queued (the handler runtime channel), utilization (0..1), backpressure_rejections (total).',
+    labelNames: ['measure'] as const,
+    registers: [],
+    collect: () => {
+      const stats = this.#sources.threadPool?.();
+      if (!stats) return;
+      this.#threadPool.set({ measure: 'threads' }, stats.threads);
+      this.#threadPool.set({ measure: 'queued' }, stats.queued);
+      this.#threadPool.set({ measure: 'max_queue' }, stats.maxQueue);
+      this.#threadPool.set({ measure: 'utilization' }, stats.utilization);
+      this.#threadPool.set({ measure: 'backpressure_rejections' }, stats.backpressureRejections);
+    },
+  });
+  readonly #events = new Gauge({
+    name: 'tasker_domain_events',
+    help: 'Domain events of this process (totals): durable_written, fast_published, dropped, delivered, subscriber_failures, publisher_failures.',
+    labelNames: ['measure'] as const,
+    registers: [],
+    collect: () => {
+      const stats = this.#sources.events?.();
+      if (!stats) return;
+      for (const [measure, value] of Object.entries(stats)) this.#events.set({ measure }, value);
+    },
+  });
+  protected readonly metrics: readonly Metric[] = [
+    this.#duration,
+    this.#attempts,
+    this.#threadPool,
+    this.#events,
+  ];
+
+  /** Where the thread-pool and domain-event gauges read their figures at scrape time. */
+  readSourcesFrom(sources: WorkerMetricSources): void {
+    this.#sources = sources;
+  }
 
   /** Records one attempt whose outcome has been written. */
   observeAttempt(facts: StepAttemptFacts): void {

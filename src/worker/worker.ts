@@ -224,6 +224,17 @@ export class Worker {
     this.events.configure(options.config.common.channels.domain_events, this.#logger);
     this.#eventDeclarations = new EventDeclarationCache(this.#db, this.#templates);
     this.#eventPublishers = new Map([...(options.eventPublishers ?? [])].map((p) => [p.name, p]));
+    this.metrics.readSourcesFrom({
+      threadPool: () => this.threadPoolStats,
+      events: () => ({
+        durable_written: this.stats.durableEventsWritten,
+        fast_published: this.stats.fastEventsPublished,
+        publisher_failures: this.stats.eventsFailed,
+        dropped: this.events.stats.dropped,
+        delivered: this.events.stats.delivered,
+        subscriber_failures: this.events.stats.subscriberFailures,
+      }),
+    });
   }
 
   /** The namespaces this worker serves. */
