@@ -147,6 +147,8 @@ export class Worker {
   readonly #completionDb: Queryable;
   readonly #ownsPool: boolean;
   readonly #onStepFinished: ((e: StepFinishedEvent) => void) | undefined;
+  /** Capacity promised to claim queries still running (one claim loop per namespace). */
+  #reservedCapacity = 0;
   /** Claimed, unfinished steps by {@link inFlightKey}. */
   readonly #inFlight = new Map<string, InFlight>();
   readonly #dispatch: BoundedChannel<ClaimedStep>;
@@ -420,7 +422,7 @@ export class Worker {
   /** Capacity for claimed-but-unfinished steps: one handler slot each, plus one claim batch of prefetch. */
   #freeCapacity(): number {
     const w = this.#config.worker;
-    return w.max_concurrent_handlers + w.claim_batch_size - this.#inFlight.size;
+    return w.max_concurrent_handlers + w.claim_batch_size - this.#inFlight.size - this.#reservedCapacity;
   }
 
   async #claimBatch(queue: string): Promise<boolean> {
@@ -432,18 +434,29 @@ export class Worker {
     }
     const batchSize = this.#config.worker.claim_batch_size;
     const limit = Math.min(batchSize, free);
-    const rows = await queryRows<ClaimRow>(
-      this.#db,
-      { name: 'tasker_claim_steps', text: 'SELECT * FROM tasker.claim_steps($1, $2, $3, $4)' },
-      [queue, limit, this.#config.common.queues.visibility_timeout_seconds, this.id],
-    );
-    for (const row of rows) {
-      const step = claimedStepFromRow(queue, row);
-      this.#inFlight.set(inFlightKey(step), { step, cancel: new AbortController(), started: false });
-      this.stats.claimed += 1;
-      this.stats.inFlight = this.#inFlight.size;
-      await this.#dispatch.send(step);
+    // Reserved before the query: the claim loops of other namespaces run concurrently and must not claim
+    // against the same free capacity.
+    this.#reservedCapacity += limit;
+    const claimed: ClaimedStep[] = [];
+    let rows: ClaimRow[];
+    try {
+      rows = await queryRows<ClaimRow>(
+        this.#db,
+        { name: 'tasker_claim_steps', text: 'SELECT * FROM tasker.claim_steps($1, $2, $3, $4)' },
+        [queue, limit, this.#config.common.queues.visibility_timeout_seconds, this.id],
+      );
+      // Counted in flight before the reservation is given back (no await in between).
+      for (const row of rows) {
+        const step = claimedStepFromRow(queue, row);
+        this.#inFlight.set(inFlightKey(step), { step, cancel: new AbortController(), started: false });
+        claimed.push(step);
+      }
+    } finally {
+      this.#reservedCapacity -= limit;
     }
+    this.stats.claimed += claimed.length;
+    this.stats.inFlight = this.#inFlight.size;
+    for (const step of claimed) await this.#dispatch.send(step);
     if (rows.length === limit && limit < batchSize) this.#starved = true;
     return rows.length === limit;
   }

@@ -45,6 +45,8 @@ const NS = {
   resultsShort: 'edge_results_short',
   resultsLong: 'edge_results_long',
 } as const;
+/** One worker serving several namespaces: one claim loop each, sharing the worker's capacity. */
+const MULTI = ['edge_multi_a', 'edge_multi_b', 'edge_multi_c', 'edge_multi_d'] as const;
 
 const templates = [
   wideTemplate(NS.concurrency),
@@ -55,6 +57,7 @@ const templates = [
   pairTemplate(NS.deleted),
   pairTemplate(NS.resultsShort),
   pairTemplate(NS.resultsLong),
+  ...MULTI.map(oneStepTemplate),
 ];
 
 async function until(
@@ -305,6 +308,58 @@ describe('worker edge cases', () => {
       expect(w.stats.claimed).toBe(TASKS);
       expect(w.stats.completed).toBe(TASKS);
       expect(w.stats.completionsRejected).toBe(0);
+    } finally {
+      clearInterval(sampler);
+      await w.stop();
+    }
+  });
+
+  it('claim loops of several namespaces share the capacity: never more than handlers + one batch in flight', async () => {
+    const LIMIT = 3;
+    const BATCH = 2;
+    const release = gate();
+    const w = worker(
+      [...MULTI],
+      [
+        defineHandler('edge.work', async () => {
+          await release.promise;
+          return { ok: true };
+        }),
+      ],
+      { worker: { max_concurrent_handlers: LIMIT, claim_batch_size: BATCH, handler_timeout_ms: 600_000 } },
+    );
+    const created = [];
+    for (const ns of MULTI) {
+      for (let i = 0; i < 10; i += 1) {
+        created.push(await engine.orchestrator.createTask({ namespace: ns, name: 'one', context: { i } }));
+      }
+    }
+    let maxInFlight = 0;
+    const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, w.stats.inFlight)), 1);
+    try {
+      await w.start();
+      await until(() => w.stats.claimed >= LIMIT + BATCH, 'all slots busy and one batch prefetched');
+      // Every namespace's loop keeps waking (polls plus notifications) while the capacity is used up.
+      for (const ns of MULTI) {
+        await db.pool.query(`SELECT pg_notify($1, g::text) FROM generate_series(1, 20) AS g`, [
+          queueChannel(workerQueueName(ns)),
+        ]);
+      }
+      for (const ns of MULTI) await claimRounds(w, ns, 5);
+      expect(w.stats.claimed).toBe(LIMIT + BATCH);
+      expect(maxInFlight).toBeLessThanOrEqual(LIMIT + BATCH);
+      const inProgress = await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM tasker.workflow_steps WHERE task_uuid = ANY($1) AND state = 'in_progress'`,
+        [created.map((c) => c.taskUuid)],
+      );
+      expect(inProgress.rows[0]!.n).toBe(LIMIT + BATCH);
+    } finally {
+      release.open();
+    }
+    try {
+      const tasks = await Promise.all(created.map((c) => waitForTask(db.pool, c.taskUuid, 60_000)));
+      expect(tasks.every((t) => t.state === 'complete')).toBe(true);
+      expect(maxInFlight).toBeLessThanOrEqual(LIMIT + BATCH);
     } finally {
       clearInterval(sampler);
       await w.stop();

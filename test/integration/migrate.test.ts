@@ -9,6 +9,22 @@ import { createPool } from '../../src/db/pool.js';
 import { ErrorCode, TaskerError } from '../../src/errors.js';
 import { databaseUrl } from '../support/urls.js';
 
+/** The engine functions on the per-step path (tasker.apply_hot_path_settings in 0012). */
+const HOT_PATH_FUNCTIONS = [
+  'log_step_transitions',
+  'log_task_transitions',
+  'move_tasks',
+  'send_step_messages',
+  'create_task',
+  'claim_steps',
+  'complete_steps',
+  'resolve_steps',
+  'process_step_results',
+  'enqueue_due_retries',
+  'record_failed_tasks',
+  'checkpoint_step',
+];
+
 interface FreshDatabase {
   name: string;
   url: string;
@@ -154,6 +170,29 @@ describe('migrate', () => {
     expect(await seeds(pool)).toEqual(await seeds(reference.pool()));
     const again = await migrate(pool);
     expect(again.applied).toEqual([]);
+  });
+
+  it('every per-step function keeps its planner settings after all migrations (a redefinition resets them)', async () => {
+    const db = await freshDatabase();
+    const pool = db.pool();
+    await migrate(pool);
+    const res = await pool.query<{ name: string; config: string[] | null }>(
+      `SELECT p.proname AS name, p.proconfig AS config FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = 'tasker' AND p.proname = ANY($1) ORDER BY 1`,
+      [HOT_PATH_FUNCTIONS],
+    );
+    expect(res.rows.map((r) => r.name)).toEqual([...HOT_PATH_FUNCTIONS].sort());
+    for (const row of res.rows) {
+      expect(new Set(row.config ?? []), row.name).toEqual(
+        new Set([
+          'plan_cache_mode=force_generic_plan',
+          'enable_seqscan=off',
+          'enable_mergejoin=off',
+          'enable_hashjoin=off',
+          'jit=off',
+        ]),
+      );
+    }
   });
 
   it('refuses a database whose schema is newer than the code', async () => {
