@@ -438,6 +438,8 @@ DECLARE
   v_total_items bigint;
   v_new uuid[];
   v_conv uuid[];
+  v_cancel_enqueued uuid[] := '{}';
+  v_cancel_pending uuid[] := '{}';
 BEGIN
   SELECT array_agg(l.task_uuid) INTO v_tasks FROM (
     SELECT t.task_uuid FROM tasker.tasks t
@@ -675,6 +677,37 @@ BEGIN
     WHERE c.step_uuid = ANY(ARRAY(SELECT r3.to_step_uuid FROM released r3));
   END LOOP;
 
+  -- 0011: fail_fast. A batch that failed for good stops the batches of its batchable step that have not started:
+  -- they are cancelled (their messages are dropped by the next claim that reads them); running batches finish,
+  -- and the task fails as soon as they have.
+  IF cardinality(v_error) > 0 THEN
+    -- Locked before they are changed: a worker may be claiming one of them right now (claims skip locked rows;
+    -- a row claimed first is re-checked and left alone).
+    WITH target AS (
+      SELECT sib.step_uuid, sib.state AS was
+      FROM tasker.workflow_steps f
+      JOIN tasker.workflow_step_edges up ON up.to_step_uuid = f.step_uuid
+      JOIN tasker.workflow_step_edges down ON down.from_step_uuid = up.from_step_uuid
+      JOIN tasker.workflow_steps sib ON sib.step_uuid = down.to_step_uuid
+      WHERE f.step_uuid = ANY(v_error) AND f.step_type = 'batch_worker'
+        AND sib.step_type = 'batch_worker' AND sib.state IN ('pending', 'enqueued') AND NOT sib.tolerate_failure
+      FOR UPDATE OF sib
+    ), upd AS (
+      UPDATE tasker.workflow_steps s SET state = 'cancelled', updated_at = now()
+      FROM (SELECT DISTINCT target.step_uuid, target.was FROM target) t
+      WHERE s.step_uuid = t.step_uuid AND s.state IN ('pending', 'enqueued')
+      RETURNING s.step_uuid, t.was
+    )
+    SELECT coalesce(array_agg(upd.step_uuid) FILTER (WHERE upd.was = 'enqueued'), '{}'),
+           coalesce(array_agg(upd.step_uuid) FILTER (WHERE upd.was = 'pending'), '{}')
+    INTO v_cancel_enqueued, v_cancel_pending
+    FROM upd;
+    IF cardinality(v_cancel_enqueued) + cardinality(v_cancel_pending) > 0 THEN
+      PERFORM tasker.log_step_transitions(v_cancel_enqueued || v_cancel_pending, 'cancelled', 'Cancel', p_processor,
+                                          jsonb_build_object('reason', 'fail_fast: another batch failed'));
+    END IF;
+  END IF;
+
   IF cardinality(v_tolerated) > 0 THEN
     UPDATE tasker.workflow_steps SET state = 'error', updated_at = now() WHERE step_uuid = ANY(v_tolerated);
     PERFORM tasker.log_step_transitions(v_tolerated, 'error', 'Fail', p_processor,
@@ -750,15 +783,17 @@ BEGIN
     -- 0011: tolerated failures count as done; skipped steps are done and were never in flight.
     UNION ALL SELECT u, 'tolerated' FROM unnest(v_tolerated) u
     UNION ALL SELECT u, 'skipped' FROM unnest(v_skipped) u
+    UNION ALL SELECT u, 'withdrawn' FROM unnest(v_cancel_enqueued) u
   ), per_task AS (
     SELECT s.task_uuid,
            count(*) FILTER (WHERE o.kind IN ('complete', 'tolerated', 'skipped'))::int AS completed,
-           count(*) FILTER (WHERE o.kind IN ('complete', 'tolerated', 'error', 'retry'))::int AS settled,
+           count(*) FILTER (WHERE o.kind IN ('complete', 'tolerated', 'error', 'retry', 'withdrawn'))::int AS settled,
            count(*) FILTER (WHERE o.kind = 'enqueue')::int AS enqueued,
            (array_agg(jsonb_build_object('step_uuid', s.step_uuid, 'step_name', s.name, 'error', s.results->'error'))
               FILTER (WHERE o.kind = 'error'))[1] AS first_error
     FROM outcome o JOIN tasker.workflow_steps s ON s.step_uuid = o.step_uuid
-    WHERE s.step_uuid = ANY(v_complete || v_error || v_retry || v_enqueue || v_tolerated || v_skipped)
+    WHERE s.step_uuid = ANY(v_complete || v_error || v_retry || v_enqueue || v_tolerated || v_skipped
+                            || v_cancel_enqueued)
     GROUP BY s.task_uuid
   ), updated AS (
     UPDATE tasker.tasks t

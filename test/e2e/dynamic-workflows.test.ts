@@ -3,6 +3,7 @@ import { PermanentError, TemplateValidationError } from '../../src/errors.js';
 import { defineTemplate, type TaskTemplate } from '../../src/templates/index.js';
 import { batchResults, batches, decide, noBranches } from '../../src/worker/dynamic.js';
 import { defineHandler } from '../../src/worker/handler.js';
+import type { TaskView } from '../../src/orchestration/task-queries.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startEngine, waitForTask, type Engine } from '../support/engine.js';
 
@@ -59,6 +60,11 @@ const processed = new Map<string, Map<number, number>>();
 const crashAfterCheckpoint = new Set<string>();
 /** Tasks whose batch 3 fails for good. */
 const failBatch3 = new Set<string>();
+/** Tasks whose first batch to run fails for good while their other batches wait for `releaseHeld`. */
+const failFirstBatch = new Set<string>();
+const firstBatchFailed = new Map<string, string>();
+let releaseHeld!: () => void;
+const held = new Promise<void>((r) => (releaseHeld = r));
 
 const handlers = [
   defineHandler('dyn.echo', (ctx) => ({
@@ -90,6 +96,13 @@ const handlers = [
     processed.set(ctx.taskUuid, counts);
     if (failBatch3.has(ctx.taskUuid) && batch.index === 3) {
       throw new PermanentError('batch 3 is corrupt', { code: 'CORRUPT_BATCH' });
+    }
+    if (failFirstBatch.has(ctx.taskUuid)) {
+      if (!firstBatchFailed.has(ctx.taskUuid)) {
+        firstBatchFailed.set(ctx.taskUuid, ctx.stepName);
+        throw new PermanentError(`${ctx.stepName} is corrupt`, { code: 'CORRUPT_BATCH' });
+      }
+      await held;
     }
     let sum = 0;
     for (let row = batch.resumeFrom; row < batch.end; row += 1) {
@@ -126,6 +139,10 @@ const handlers = [
   }),
 ];
 
+function states(task: TaskView): Record<string, string> {
+  return Object.fromEntries(task.steps.map((s) => [s.name, s.state]));
+}
+
 describe('dynamic workflows', () => {
   let db: TestDatabase;
   let engine: Engine;
@@ -147,8 +164,6 @@ describe('dynamic workflows', () => {
     const created = await engine.orchestrator.createTask({ namespace: ns, name, context });
     return waitForTask(db.pool, created.taskUuid);
   }
-  const states = (task: Awaited<ReturnType<typeof run>>) =>
-    Object.fromEntries(task.steps.map((s) => [s.name, s.state]));
 
   it.each([
     [500, ['auto_approve'], ['manager_approval', 'finance_review', 'notify_finance']],
@@ -310,5 +325,61 @@ describe('dynamic workflows', () => {
       order: [],
       total: 0,
     });
+  });
+});
+
+describe('fail_fast stops batches that have not started', () => {
+  let db: TestDatabase;
+  let engine: Engine;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // One handler at a time and one step per claim: batches start one after another.
+    engine = await startEngine(db, {
+      templates: [csv],
+      handlers,
+      overrides: { worker: { max_concurrent_handlers: 1, claim_batch_size: 1 } },
+    });
+  });
+  afterAll(async () => {
+    await engine?.stop();
+    await db?.drop();
+  });
+
+  it('a batch failing for good cancels the batches still waiting; the task fails without running them', async () => {
+    const created = await engine.orchestrator.createTask({
+      namespace: ns,
+      name: 'csv',
+      context: { rows: 1000 },
+    });
+    failFirstBatch.add(created.taskUuid);
+    // The first batch fails at once; the next one holds the only handler slot and one more may be prefetched, so
+    // at least two batches cannot have been claimed: fail_fast must cancel them.
+    const cancelledNow = async (): Promise<string[]> =>
+      (
+        await db.pool.query<{ name: string }>(
+          `SELECT name FROM tasker.workflow_steps WHERE task_uuid = $1 AND state = 'cancelled' ORDER BY name`,
+          [created.taskUuid],
+        )
+      ).rows.map((r) => r.name);
+    const deadline = Date.now() + 30_000;
+    while ((await cancelledNow()).length < 2) {
+      if (Date.now() > deadline) throw new Error('no batch was cancelled after the first one failed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    releaseHeld();
+    const task = await waitForTask(db.pool, created.taskUuid);
+    expect(task.state).toBe('error');
+    expect(task.error?.stepName).toBe(firstBatchFailed.get(created.taskUuid));
+    const batchSteps = task.steps.filter((s) => s.name.startsWith('process_'));
+    const cancelled = batchSteps.filter((s) => s.state === 'cancelled');
+    expect(cancelled.length).toBeGreaterThanOrEqual(2);
+    for (const step of cancelled) expect(step.attempts).toBe(0);
+    // Every batch either failed (the first), ran because it had started, or was cancelled before it started.
+    expect(batchSteps.filter((s) => s.state === 'error')).toHaveLength(1);
+    expect(batchSteps.every((s) => ['error', 'complete', 'cancelled'].includes(s.state))).toBe(true);
+    expect(states(task).aggregate).toBe('pending');
+    const ran = batchSteps.filter((s) => s.state === 'complete').length;
+    expect(processed.get(task.taskUuid)?.size ?? 0).toBe(ran * 200);
   });
 });
