@@ -3,6 +3,7 @@ import { PermanentError, TemplateValidationError } from '../../src/errors.js';
 import { defineTemplate, type TaskTemplate } from '../../src/templates/index.js';
 import { batchResults, batches, decide, noBranches } from '../../src/worker/dynamic.js';
 import { defineHandler } from '../../src/worker/handler.js';
+import { applyStepAction } from '../../src/orchestration/operations.js';
 import type { TaskView } from '../../src/orchestration/task-queries.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startEngine, waitForTask, type Engine } from '../support/engine.js';
@@ -54,6 +55,8 @@ function csvTemplate(name: string, failureStrategy: 'fail_fast' | 'continue'): T
 const csv = csvTemplate('csv', 'fail_fast');
 const csvContinue = csvTemplate('csv_continue', 'continue');
 
+let routingFixed = false;
+
 /** Rows processed per task (row index → times), to prove each row is processed exactly once. */
 const processed = new Map<string, Map<number, number>>();
 /** Tasks whose batch 2 fails once right after checkpointing half its range. */
@@ -72,8 +75,14 @@ const handlers = [
     saw: Object.keys(ctx.dependencyResults).sort(),
   })),
   defineHandler('dyn.route', (ctx) => {
-    const { amount, override } = ctx.context as { amount: number; override?: string[] };
+    const { amount, override, fixable } = ctx.context as {
+      amount: number;
+      override?: string[];
+      fixable?: boolean;
+    };
     if (override) return decide(override, { reason: 'override' });
+    // A routing bug until an operator "deploys the fix" (see the retry test).
+    if (fixable && !routingFixed) return decide(['escalate']);
     if (amount < 1000) return decide(['auto_approve'], { amount });
     if (amount < 5000) return decide(['manager_approval'], { amount });
     return decide(['manager_approval', 'finance_review'], { amount });
@@ -204,6 +213,27 @@ describe('dynamic workflows', () => {
     // Nothing after the decision ran, and the task is not complete without its branches.
     expect(states(task).auto_approve).toBe('pending');
     expect(states(task).finalize).toBe('pending');
+  });
+
+  it('an operator retry of a failed decision decides again and the task completes', async () => {
+    const failed = await run('approval', { amount: 2500, fixable: true });
+    expect(failed.state).toBe('error');
+    expect(failed.error?.error?.code).toBe('INVALID_DECISION');
+    routingFixed = true;
+    const route = failed.steps.find((s) => s.name === 'route')!;
+    await applyStepAction(db.pool, failed.taskUuid, route.stepUuid, {
+      action: 'reset_for_retry',
+      reason: 'routing fixed',
+      by: 'ops',
+    });
+    const task = await waitForTask(db.pool, failed.taskUuid);
+    expect(task.state).toBe('complete');
+    expect(states(task)).toMatchObject({
+      manager_approval: 'complete',
+      auto_approve: 'skipped',
+      finance_review: 'skipped',
+      finalize: 'complete',
+    });
   });
 
   it('nested decisions at the depth limit run; no branches skips everything below', async () => {
