@@ -58,8 +58,8 @@ export interface StepRunOutcome {
   backpressure?: HandlerBackpressureError;
 }
 
-/** The structured-cloneable part of the step context, for a handler running in a thread. */
-function threadContext(step: ClaimedStep, workerId: string): ThreadStepContext {
+/** The step context without signal, logger and checkpoint: what a thread handler gets (it is cloneable). */
+function plainContext(step: ClaimedStep): Omit<ThreadStepContext, 'workerId'> {
   const batch = batchContextOf(step.inputs, step.checkpoint);
   return {
     taskUuid: step.taskUuid,
@@ -74,7 +74,6 @@ function threadContext(step: ClaimedStep, workerId: string): ThreadStepContext {
     dependencyResults: step.dependencyResults,
     attempt: step.attempt,
     maxAttempts: step.maxAttempts,
-    workerId,
     ...(batch ? { batch } : {}),
   };
 }
@@ -140,7 +139,7 @@ export async function runStep(
       threadRun = options.threadPool.run(
         handler.name,
         handler.thread,
-        threadContext(step, options.workerId),
+        { ...plainContext(step), workerId: options.workerId },
         controller.signal,
       );
     } catch (e) {
@@ -169,27 +168,14 @@ export async function runStep(
     }, timeoutMs);
   });
 
-  const batch = batchContextOf(step.inputs, step.checkpoint);
   // Wrapped so that a handler that throws synchronously becomes a rejected promise like any other failure.
   const run =
     threadRun ??
     Promise.resolve().then(() =>
       handler.fn({
-        taskUuid: step.taskUuid,
-        stepUuid: step.stepUuid,
-        stepName: step.stepName,
-        namespace: step.namespace,
-        templateName: step.templateName,
-        templateVersion: step.templateVersion,
-        correlationId: step.correlationId,
-        context: step.context,
-        inputs: step.inputs,
-        dependencyResults: step.dependencyResults,
-        attempt: step.attempt,
-        maxAttempts: step.maxAttempts,
+        ...plainContext(step),
         signal: controller.signal,
         logger: options.logger,
-        ...(batch ? { batch } : {}),
         checkpoint: (data: CheckpointData) => {
           if (!data || typeof data !== 'object' || !Number.isInteger(data.cursor)) {
             return Promise.reject(new TypeError('ctx.checkpoint needs { cursor: <whole number>, ... }'));
