@@ -6,8 +6,9 @@ type StepEvents = ReadonlyMap<string, readonly EventDeclaration[]>;
 
 function eventsByStep(steps: readonly { name: string; publishesEvents?: EventDeclaration[] }[]): StepEvents {
   const map = new Map<string, readonly EventDeclaration[]>();
-  for (const s of steps)
-    {if (s.publishesEvents && s.publishesEvents.length > 0) map.set(s.name, s.publishesEvents);}
+  for (const s of steps) {
+    if (s.publishesEvents && s.publishesEvents.length > 0) map.set(s.name, s.publishesEvents);
+  }
   return map;
 }
 
