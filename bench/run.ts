@@ -7,7 +7,8 @@
  *
  *   npm run bench                 # full run
  *   npm run bench -- --quick      # fewer iterations, for a smoke test
- *   npm run bench -- --only burst # only the 10x burst (bench/burst.ts); `--only main` skips it
+ *   npm run bench -- --only burst # only the 10x burst (bench/burst.ts); `--only main` skips it and dynamic
+ *   npm run bench -- --only dynamic # only the conditional workflow and the 1,000-row batch (bench/dynamic.ts)
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -22,6 +23,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../src/testing/embed
 import { defineHandler } from '../src/worker/handler.js';
 import { createWorker, type Worker } from '../src/worker/worker.js';
 import { burstMarkdown, runBurst } from './burst.js';
+import { dynamicMarkdown, runDynamic, type Workload } from './dynamic.js';
 
 const quick = process.argv.includes('--quick');
 /** --profile: load pg_stat_statements (embedded server only) and print the costliest statements per mode. */
@@ -29,14 +31,14 @@ const profile = process.argv.includes('--profile');
 const LATENCY_RUNS = quick ? 10 : 50;
 const WARMUP_RUNS = quick ? 3 : 10;
 const THROUGHPUT_TASKS = quick ? 200 : 2000;
-/** --only main | --only burst (or --only=...): run one part; both when absent. */
-const only = ((): 'main' | 'burst' | undefined => {
+/** --only main | burst | dynamic (or --only=...): run one part; all when absent. */
+const only = ((): 'main' | 'burst' | 'dynamic' | undefined => {
   const i = process.argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i < 0) return undefined;
   const arg = process.argv[i]!;
   const value = arg.includes('=') ? arg.slice('--only='.length) : process.argv[i + 1];
-  if (value !== 'main' && value !== 'burst') {
-    throw new Error(`--only takes 'main' or 'burst', not '${value}'`);
+  if (value !== 'main' && value !== 'burst' && value !== 'dynamic') {
+    throw new Error(`--only takes 'main', 'burst' or 'dynamic', not '${value}'`);
   }
   return value;
 })();
@@ -57,6 +59,7 @@ const diamond = defineTemplate({ namespace: ns, name: 'diamond', version: '1.0.0
   .step('bottom', { handler: 'noop', dependsOn: ['left', 'right'] })
   .build();
 const handlers = [defineHandler('noop', () => ({ ok: true }))];
+const mainWorkload: Workload = { templates: [linear, diamond], handlers, lastSteps: ['s4', 'bottom'] };
 
 function percentile(sorted: number[], p: number): number {
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -75,7 +78,12 @@ interface Engine {
  * them: orchestrator result batches on the default path; on the fast path the worker finalizes tasks, so a
  * light LISTEN on task completion would be needed there; instead we count finished last steps.
  */
-async function startEngine(config: TaskerConfig, fastPath: boolean, logger?: Logger): Promise<Engine> {
+async function startEngine(
+  config: TaskerConfig,
+  fastPath: boolean,
+  logger?: Logger,
+  workload: Workload = mainWorkload,
+): Promise<Engine> {
   let waiter: { target: number; resolve: () => void } | undefined;
   let finalized = 0;
   const bump = (n: number): void => {
@@ -93,17 +101,17 @@ async function startEngine(config: TaskerConfig, fastPath: boolean, logger?: Log
       if (!fastPath) bump(s.tasksFinalized);
     },
   });
-  for (const t of [linear, diamond]) await orchestrator.registerTemplate(t);
+  for (const t of workload.templates) await orchestrator.registerTemplate(t);
   let lastSteps = 0;
   const worker = createWorker({
     ...(logger ? { logger } : {}),
     config,
-    templates: [linear, diamond],
-    handlers,
+    templates: workload.templates,
+    handlers: workload.handlers,
     // On the fast path the task is finalized in the same transaction that stored its last step's outcome,
     // and this callback runs after that transaction committed.
     onStepFinished: (e) => {
-      if (fastPath && (e.stepName === 's4' || e.stepName === 'bottom')) bump(++lastSteps);
+      if (fastPath && workload.lastSteps.includes(e.stepName)) bump(++lastSteps);
     },
   });
   await orchestrator.start();
@@ -315,8 +323,33 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   };
-  if (only === 'burst') {
-    await burstSection();
+  /** The conditional workflow and the 1,000-row batch (bench/dynamic.ts), in a section of their own. */
+  const dynamicSection = async (): Promise<void> => {
+    const results = await runDynamic({
+      quick,
+      freshDatabase,
+      overrides,
+      startEngine: (config, fastPath, workload) => startEngine(config, fastPath, undefined, workload),
+    });
+    const args = process.argv.slice(2).join(' ');
+    const key = `dynamic-${server ? 'embedded' : 'database-url'}-pg${String(pgInfo.server_version).split('.')[0]}${quick ? '-quick' : ''}`;
+    await writeSection(
+      key,
+      [
+        `<!-- bench:start:${key} -->`,
+        `### Dynamic workflows: PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'from DATABASE_URL'})`,
+        '',
+        `Run on ${new Date().toISOString().slice(0, 10)}: \`${server ? '' : 'DATABASE_URL=... '}npm run bench${args ? ` -- ${args}` : ''}\` on ${cpus().length} cores,`,
+        `${Math.round(totalmem() / 2 ** 30)} GiB; fsync=${pgInfo.fsync}, synchronous_commit=${pgInfo.synchronous_commit}, jit=${pgInfo.jit},`,
+        `shared_buffers=${pgInfo.shared_buffers} x 8kB, max_connections=${pgInfo.max_connections}; Node ${process.version}.`,
+        '',
+        ...dynamicMarkdown(results),
+        `<!-- bench:end:${key} -->`,
+      ].join('\n'),
+    );
+  };
+  if (only === 'burst' || only === 'dynamic') {
+    await (only === 'burst' ? burstSection() : dynamicSection());
     await admin.end();
     await server?.stop();
     return;
@@ -401,7 +434,10 @@ async function main(): Promise<void> {
     );
   }
 
-  if (only !== 'main') await burstSection();
+  if (only !== 'main') {
+    await dynamicSection();
+    await burstSection();
+  }
   await admin.end();
   await server?.stop();
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { Semaphore, channelFromConfig, type BoundedChannel } from '../channels/index.js';
@@ -221,6 +222,9 @@ export class Worker {
     this.#dispatch = channelFromConfig('worker.dispatch', w.channels.dispatch);
     this.#completions = channelFromConfig('worker.completion', w.channels.completion);
     this.#handlerSlots = new Semaphore(w.max_concurrent_handlers);
+    // Every running handler listens on the shutdown signal (removed when it ends); more than Node's default of
+    // 10 at once is normal here, not a leak.
+    setMaxListeners(w.max_concurrent_handlers + w.claim_batch_size + 10, this.#shutdown.signal);
     this.#completionSlots = new Semaphore(w.max_concurrent_completions);
     this.events = options.events ?? DomainEventSystem.shared();
     this.events.configure(options.config.common.channels.domain_events, this.#logger);
