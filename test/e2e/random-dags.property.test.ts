@@ -153,7 +153,11 @@ const handlers = [
   }),
 ];
 
-describe('random DAGs with decisions, convergence and transient failures', () => {
+// Both resolution paths: the orchestrator settling results (default) and the worker resolving in its completion.
+describe.each([
+  ['default path', false],
+  ['fast path', true],
+])('random DAGs with decisions, convergence and transient failures (%s)', (_path, fastPath) => {
   let db: TestDatabase;
   let engine: Engine;
   const cases: { seed: number; shape: Shape; template: TaskTemplate }[] = [];
@@ -177,7 +181,7 @@ describe('random DAGs with decisions, convergence and transient failures', () =>
     engine = await startEngine(db, {
       templates: cases.map((c) => c.template),
       handlers,
-      overrides: { worker: { max_concurrent_handlers: 8 } },
+      overrides: { worker: { max_concurrent_handlers: 8, resolve_in_completion: fastPath } },
     });
   });
   afterAll(async () => {
