@@ -9,7 +9,7 @@ import { TASK_STATES, STEP_STATES } from '../state/index.js';
 import type { StepState, TaskState } from '../state/index.js';
 import { DLQ_REASONS, DLQ_RESOLUTION_STATUSES } from '../orchestration/operations.js';
 import { API_PERMISSIONS } from '../config/schema.js';
-import { IDENTITY_STRATEGIES } from '../templates/types.js';
+import { IDENTITY_STRATEGIES, STEP_TYPES, type StepType } from '../templates/types.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared pieces
@@ -158,6 +158,9 @@ export const stepBody = z
     name: z.string(),
     handler: z.string(),
     state: stepState,
+    type: z
+      .enum(STEP_TYPES as [StepType, ...StepType[]])
+      .describe('The template step type; `batch_worker` for an instance created per batch.'),
     attempts: z.number().int(),
     max_attempts: z.number().int(),
     depends_on: z.array(z.string()).describe('Names of the steps this one waits for.'),

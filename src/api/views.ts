@@ -35,6 +35,7 @@ export function stepBody(taskUuid: string, s: StepView): StepBody {
     name: s.name,
     handler: s.handler,
     state: s.state,
+    type: s.type,
     attempts: s.attempts,
     max_attempts: s.maxAttempts,
     depends_on: s.dependsOn,

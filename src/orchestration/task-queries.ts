@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
 import type { StepState, TaskState } from '../state/index.js';
+import type { StepType } from '../templates/types.js';
 
 /** A step's error as recorded from its handler (or from the engine). */
 export interface StepErrorInfo {
@@ -27,6 +28,8 @@ export interface StepView {
   name: string;
   handler: string;
   state: StepState;
+  /** The template step type (`batch_worker` for a batch instance). */
+  type: StepType;
   readiness: StepReadiness;
   attempts: number;
   maxAttempts: number;
@@ -89,6 +92,7 @@ export interface TaskDocument {
     name: string;
     handler: string;
     state: StepState;
+    type: StepType;
     readiness: StepReadiness;
     attempts: number;
     max_attempts: number;
@@ -140,6 +144,7 @@ export function taskViewFromDocument(d: TaskDocument): TaskView {
       name: s.name,
       handler: s.handler,
       state: s.state,
+      type: s.type,
       readiness: s.readiness,
       attempts: s.attempts,
       maxAttempts: s.max_attempts,

@@ -283,6 +283,9 @@ describe('dynamic workflows', () => {
       'process_004',
     ]);
     expect(workers.every((w) => w.state === 'complete')).toBe(true);
+    expect(workers.every((w) => w.type === 'batch_worker')).toBe(true);
+    expect(task.steps.find((s) => s.name === 'analyze')!.type).toBe('batchable');
+    expect(task.steps.find((s) => s.name === 'aggregate')!.type).toBe('deferred_convergence');
     const counts = processed.get(task.taskUuid)!;
     expect(counts.size).toBe(1000);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
