@@ -109,7 +109,8 @@ export function formatStepTable(steps: readonly StepBody[], options: { uuids?: b
   return table(
     headers,
     steps.map((s) => [
-      s.name,
+      // Dynamic steps say what they are; plain steps stay unmarked.
+      s.type === 'standard' ? s.name : `${s.name} [${s.type}]`,
       s.state,
       `${s.attempts}/${s.max_attempts}`,
       s.readiness,

@@ -18,7 +18,7 @@ import { maskSecrets } from '../../src/cli/commands/config.js';
 import { parseTemplateRef } from '../../src/cli/commands/template.js';
 import { dagLayers, drawDag } from '../../src/cli/dag.js';
 import { ExitCode, exitCodeFor, NotFoundError, UsageError } from '../../src/cli/exit-codes.js';
-import { formatIssues, table, truncate } from '../../src/cli/format.js';
+import { formatIssues, formatStepTable, table, truncate } from '../../src/cli/format.js';
 import { TaskProgress } from '../../src/cli/progress.js';
 
 const req = { method: 'GET', path: '/v1/tasks/x' };
@@ -267,5 +267,37 @@ describe('exit codes', () => {
     expect(exitCodeFor(new CommanderError(0, 'commander.helpDisplayed', 'help'))).toBe(ExitCode.Ok);
     expect(exitCodeFor(new TaskerApiError(500, 'INTERNAL', 'm', req))).toBe(ExitCode.Failed);
     expect(exitCodeFor(new Error('bug'))).toBe(ExitCode.Failed);
+  });
+});
+
+describe('step table', () => {
+  const step = (name: string, type: StepBody['type'], state: StepBody['state']): StepBody => ({
+    step_uuid: '00000000-0000-7000-8000-000000000001',
+    task_uuid: '00000000-0000-7000-8000-000000000002',
+    name,
+    handler: 'h',
+    state,
+    type,
+    attempts: state === 'skipped' ? 0 : 1,
+    max_attempts: 3,
+    depends_on: [],
+    readiness: state === 'skipped' ? 'skipped' : 'done',
+    result: null,
+    error: null,
+    next_retry_at: null,
+    processed_at: null,
+  });
+
+  it('marks dynamic steps with their type and shows skipped ones', () => {
+    const out = formatStepTable([
+      step('validate', 'standard', 'complete'),
+      step('route', 'decision', 'complete'),
+      step('auto_approve', 'standard', 'skipped'),
+      step('finalize', 'deferred_convergence', 'complete'),
+    ]);
+    expect(out).toMatch(/^validate\s+complete\s+1\/3\s+done/m);
+    expect(out).toMatch(/^route \[decision\]\s+complete/m);
+    expect(out).toMatch(/^auto_approve\s+skipped\s+0\/3\s+skipped/m);
+    expect(out).toMatch(/^finalize \[deferred_convergence\]\s+complete/m);
   });
 });
