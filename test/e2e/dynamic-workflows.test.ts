@@ -53,6 +53,23 @@ function csvTemplate(name: string, failureStrategy: 'fail_fast' | 'continue'): T
     .build();
 }
 const csv = csvTemplate('csv', 'fail_fast');
+// At most 3 batches of 200: a 1,000-row outcome is over the limit.
+const csvLimited = defineTemplate({ namespace: ns, name: 'csv_limited', version: '1.0.0' })
+  .step('analyze', { handler: 'csv.analyze', type: 'batchable' })
+  .step('process', {
+    handler: 'csv.process',
+    type: 'batch_worker',
+    dependsOn: ['analyze'],
+    batch: { batchSize: 200, maxBatches: 3 },
+  })
+  .step('aggregate', { handler: 'csv.aggregate', type: 'deferred_convergence', dependsOn: ['process'] })
+  .build();
+// The batchable handler returns whatever the task's context says (to check how bad outcomes are refused).
+const csvRaw = defineTemplate({ namespace: ns, name: 'csv_raw', version: '1.0.0' })
+  .step('analyze', { handler: 'csv.raw_outcome', type: 'batchable' })
+  .step('process', { handler: 'csv.process', type: 'batch_worker', dependsOn: ['analyze'] })
+  .step('aggregate', { handler: 'csv.aggregate', type: 'deferred_convergence', dependsOn: ['process'] })
+  .build();
 const csvContinue = csvTemplate('csv_continue', 'continue');
 
 let routingFixed = false;
@@ -138,6 +155,7 @@ const handlers = [
     const before = (batch.checkpoint?.partialSum as number | undefined) ?? 0;
     return { rows: batch.end - batch.start, sum: before + sum, resumedFrom: batch.resumeFrom };
   }),
+  defineHandler('csv.raw_outcome', (ctx) => (ctx.context as { outcome: unknown }).outcome),
   defineHandler('csv.aggregate', (ctx) => {
     const results = batchResults<{ rows: number; sum: number }>(ctx, 'process');
     return {
@@ -159,7 +177,7 @@ describe('dynamic workflows', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     engine = await startEngine(db, {
-      templates: [approval, nested, csv, csvContinue],
+      templates: [approval, nested, csv, csvContinue, csvLimited, csvRaw],
       handlers,
       overrides: { orchestration: { decision_points: { max_depth: 2 } } },
     });
@@ -347,6 +365,59 @@ describe('dynamic workflows', () => {
     expect(states(task).process_003).toBe('error');
     const aggregate = task.steps.find((s) => s.name === 'aggregate')!.result as { batches: unknown[] };
     expect(aggregate.batches).toEqual([200, 200, 200, 'failed: batch 3 is corrupt', 200]);
+  });
+
+  it('an outcome over batch_config.max_batches fails the batchable step with the reason; no batch is created', async () => {
+    const task = await run('csv_limited', { rows: 1000 });
+    expect(task.state).toBe('error');
+    expect(task.error?.stepName).toBe('analyze');
+    expect(task.error?.error).toMatchObject({
+      code: 'INVALID_BATCH_OUTCOME',
+      message:
+        'batchable step analyze would create 5 batches (1000 items of 200); the limit is 3 (batch_config.max_batches of process)',
+    });
+    expect(task.steps.map((s) => s.name).sort()).toEqual(['aggregate', 'analyze']);
+  });
+
+  it.each([
+    [{ rows: 10 }, /returned no batch_processing_outcome/],
+    [{ batch_processing_outcome: { type: 'make_batches' } }, /returned no batch_processing_outcome/],
+    [
+      { batch_processing_outcome: { type: 'create_batches', ranges: [{ start: 5, end: 1 }] } },
+      /returned invalid ranges: each needs whole numbers 0 <= start <= end/,
+    ],
+    [
+      { batch_processing_outcome: { type: 'create_batches', total_items: 'many' } },
+      /without a whole total_items >= 0/,
+    ],
+    [
+      { batch_processing_outcome: { type: 'create_batches', total_items: 10, batch_size: 0 } },
+      /without a whole total_items >= 0 \(and an optional whole batch_size >= 1\)/,
+    ],
+  ])('a malformed batch outcome %j fails the task with the reason, nothing lost', async (outcome, reason) => {
+    const task = await run('csv_raw', { outcome });
+    expect(task.state).toBe('error');
+    expect(task.error?.error?.code).toBe('INVALID_BATCH_OUTCOME');
+    expect(task.error?.error?.message).toMatch(reason);
+    // The handler's result is kept for the operator.
+    expect(task.steps.find((s) => s.name === 'analyze')!.state).toBe('error');
+  });
+
+  it('a checkpoint is refused with a clear error when malformed, and ignored for an attempt that lost the step', async () => {
+    const task = await run('csv', { rows: 400 });
+    const batch = task.steps.find((s) => s.name === 'process_000')!;
+    await expect(
+      db.pool.query('SELECT tasker.checkpoint_step($1, 1, $2)', [
+        batch.stepUuid,
+        JSON.stringify({ cursor: 'x' }),
+      ]),
+    ).rejects.toThrow('a checkpoint must be an object with a numeric cursor');
+    // The step is complete: no attempt owns it any more, so a late checkpoint changes nothing.
+    const late = await db.pool.query<{ saved: boolean }>(
+      'SELECT tasker.checkpoint_step($1, 1, $2) AS saved',
+      [batch.stepUuid, JSON.stringify({ cursor: 100 })],
+    );
+    expect(late.rows[0]!.saved).toBe(false);
   });
 
   it('an empty batchable step goes straight to convergence', async () => {
