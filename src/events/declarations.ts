@@ -18,27 +18,44 @@ function eventsByStep(steps: readonly { name: string; publishesEvents?: EventDec
  */
 export class EventDeclarationCache {
   readonly #db: Queryable;
-  readonly #byTemplate = new Map<string, Promise<StepEvents>>();
+  /** Loaded templates: answered without awaiting (this runs once per completed step). */
+  readonly #loaded = new Map<string, StepEvents>();
+  /** Reads in progress, shared by concurrent callers. */
+  readonly #loading = new Map<string, Promise<StepEvents>>();
 
   constructor(db: Queryable, known: readonly TaskTemplate[] = []) {
     this.#db = db;
-    for (const t of known) this.#byTemplate.set(templateKey(t), Promise.resolve(eventsByStep(t.steps)));
+    for (const t of known) this.#loaded.set(templateKey(t), eventsByStep(t.steps));
   }
 
-  /** The declarations of one step of one template version (empty when it publishes nothing). */
-  async forStep(
+  /**
+   * The declarations of one step of one template version (empty when it publishes nothing): synchronously once
+   * the template is loaded, else a promise of them.
+   */
+  forStep(
     t: { namespace: string; templateName: string; templateVersion: string },
     step: string,
-  ): Promise<readonly EventDeclaration[]> {
+  ): readonly EventDeclaration[] | Promise<readonly EventDeclaration[]> {
     const key = templateKey({ namespace: t.namespace, name: t.templateName, version: t.templateVersion });
-    let entry = this.#byTemplate.get(key);
-    if (!entry) {
-      entry = this.#load(t.namespace, t.templateName, t.templateVersion);
-      this.#byTemplate.set(key, entry);
-      // A failed read is not cached: the next completion asks again.
-      entry.catch(() => this.#byTemplate.delete(key));
+    const loaded = this.#loaded.get(key);
+    if (loaded) return loaded.get(step) ?? [];
+    let loading = this.#loading.get(key);
+    if (!loading) {
+      loading = this.#load(t.namespace, t.templateName, t.templateVersion).then(
+        (events) => {
+          this.#loaded.set(key, events);
+          this.#loading.delete(key);
+          return events;
+        },
+        (e: unknown) => {
+          // A failed read is not cached: the next completion asks again.
+          this.#loading.delete(key);
+          throw e;
+        },
+      );
+      this.#loading.set(key, loading);
     }
-    return (await entry).get(step) ?? [];
+    return loading.then((events) => events.get(step) ?? []);
   }
 
   async #load(namespace: string, name: string, version: string): Promise<StepEvents> {

@@ -635,7 +635,8 @@ export class Worker {
         success: c.record.success,
         results: c.record,
       };
-      const declarations = await this.#eventDeclarations.forStep(c.step, c.step.stepName);
+      const found = this.#eventDeclarations.forStep(c.step, c.step.stepName);
+      const declarations = Array.isArray(found) ? found : await found;
       if (declarations.length > 0) {
         const built = buildStepEvents(c.step, c.record, declarations, this.#eventPublishers, this.#logger);
         this.stats.eventsFailed += built.failed;
