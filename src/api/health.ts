@@ -2,6 +2,7 @@
  * Health endpoints: liveness (the process answers), readiness (it can do useful work: database reachable,
  * schema current) and a detailed report for operators, plus the Prometheus scrape endpoint.
  */
+import type { ChannelMonitor } from '../channels/index.js';
 import { migrationsCurrent } from '../db/migrate.js';
 import { EventLoopMonitor } from '../observability/event-loop.js';
 import { poolAcquireStats } from '../db/pool-stats.js';
@@ -55,10 +56,9 @@ async function checkMigrations(ctx: ApiContext): Promise<Check> {
   }
 }
 
-/** The detailed health report and its overall verdict. */
-export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Promise<HealthBody> {
-  const [database, migrations] = await Promise.all([checkDatabase(ctx), checkMigrations(ctx)]);
-  const channels = (ctx.channelMonitor?.snapshot() ?? []).map((c) => ({
+/** The channels of a monitor as the health report shows them. */
+export function channelHealth(monitor: ChannelMonitor | undefined): HealthBody['channels'] {
+  return (monitor?.snapshot() ?? []).map((c) => ({
     name: c.name,
     capacity: c.capacity,
     depth: c.depth,
@@ -68,6 +68,12 @@ export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Pro
     blocked_sends: c.blockedSends,
     closed: c.closed,
   }));
+}
+
+/** The detailed health report and its overall verdict. */
+export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Promise<HealthBody> {
+  const [database, migrations] = await Promise.all([checkDatabase(ctx), checkMigrations(ctx)]);
+  const channels = channelHealth(ctx.channelMonitor);
   const { p50, p99 } = loop.percentiles();
   const acquire = poolAcquireStats(ctx.rawPool);
   const pool = {

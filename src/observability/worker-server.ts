@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Authenticator, authorize } from '../api/auth.js';
 import { ApiError, ApiErrorCode, toErrorResponse } from '../api/errors.js';
-import { withTimeout } from '../api/health.js';
+import { channelHealth, withTimeout } from '../api/health.js';
+import { listenOrClose } from '../runtime/listen.js';
 import { ChannelMonitor } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
 import { poolAcquireStats } from '../db/pool-stats.js';
@@ -132,16 +133,7 @@ export async function createWorkerWebServer(options: WorkerWebServerOptions): Pr
         slow_acquires: acquire?.slow ?? null,
       };
     });
-    const channels = monitor.snapshot().map((c) => ({
-      name: c.name,
-      capacity: c.capacity,
-      depth: c.depth,
-      high_water_mark: c.highWaterMark,
-      saturation: c.saturation,
-      dropped: c.dropped,
-      blocked_sends: c.blockedSends,
-      closed: c.closed,
-    }));
+    const channels = channelHealth(monitor);
     const b = worker.breaker.stats();
     const breakers = [{ name: b.name, state: b.state, times_opened: b.timesOpened }];
     const { p50, p99 } = loop.percentiles();
@@ -264,12 +256,5 @@ export async function startWorkerWebServer(
   options: WorkerWebServerOptions,
 ): Promise<{ server: WorkerWebServer; url: string } | undefined> {
   if (!options.config.worker.web.enabled) return undefined;
-  const server = await createWorkerWebServer(options);
-  try {
-    const { url } = await server.listen();
-    return { server, url };
-  } catch (e) {
-    await server.close().catch(() => {});
-    throw e;
-  }
+  return listenOrClose(await createWorkerWebServer(options));
 }

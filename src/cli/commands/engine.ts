@@ -17,6 +17,7 @@ import { ChannelMonitor, type BoundedChannel } from '../../channels/index.js';
 import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSignal } from '../common.js';
 import { action, globalsOf, type CliRuntime } from '../context.js';
 import { println } from '../io.js';
+import { listenOrClose } from '../../runtime/listen.js';
 
 /**
  * Starts the REST API on an orchestrator's pool when `orchestration.api.enabled` (and not `--no-api`).
@@ -59,13 +60,7 @@ export async function startApiIfEnabled(
       await created.close();
     },
   };
-  try {
-    const { url } = await server.listen();
-    return { server, url };
-  } catch (e) {
-    await server.close().catch(() => {});
-    throw e;
-  }
+  return listenOrClose(server);
 }
 
 /** Adds the engine process commands. */
