@@ -104,6 +104,7 @@ export async function createWorkerWebServer(options: WorkerWebServerOptions): Pr
   collectDefaultMetrics({ register: registry });
   registerEventLoopMetrics(registry, loop);
   worker.metrics.registerOn(registry);
+  worker.taskMetrics.registerOn(registry);
   // No database figures here: queue and task gauges are cluster-wide and come from the API process.
   registerEngineMetrics(registry, { pool: claimPool!.pool, channels: monitor, breaker: worker.breaker });
   registerPoolConnectionMetrics(registry, worker.pools);

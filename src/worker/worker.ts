@@ -19,6 +19,7 @@ import { DomainEventSystem } from '../events/event-system.js';
 import { buildStepEvents, type EventPublisherDefinition } from '../events/publisher.js';
 import { domainEventsQueueName, toEventMessage, type DomainEvent } from '../events/types.js';
 import { WorkerMetrics } from '../observability/worker-metrics.js';
+import { TaskMetrics, type FinalizedTaskGroup } from '../observability/task-metrics.js';
 import { registerTemplate } from '../orchestration/template-registry.js';
 import { newProcessId } from '../runtime/process-id.js';
 import { Pump } from '../runtime/pump.js';
@@ -57,6 +58,11 @@ export interface WorkerOptions {
   onStepFinished?: (event: StepFinishedEvent) => void;
   /** Payload publishers that template event declarations name (`publishes_events[].publisher`). */
   eventPublishers?: Iterable<EventPublisherDefinition>;
+  /**
+   * Where tasks this worker finalizes on the fast path (`worker.resolve_in_completion`) are counted: pass the
+   * orchestrator's `metrics` when both run in one process, so one set of counters serves `/metrics`.
+   */
+  taskMetrics?: TaskMetrics;
   /** The event system fast events go to; the process's shared one ({@link DomainEventSystem.shared}) by default. */
   events?: DomainEventSystem;
 }
@@ -112,6 +118,8 @@ export class Worker {
   readonly id: string;
   /** Step duration and attempts by handler; registered on whichever server serves this process's `/metrics`. */
   readonly metrics = new WorkerMetrics();
+  /** Tasks finalized by this worker's completions (fast path only; the orchestrator counts the default path). */
+  readonly taskMetrics: TaskMetrics;
   readonly stats: WorkerStats = {
     claimed: 0,
     completed: 0,
@@ -226,6 +234,7 @@ export class Worker {
     // 10 at once is normal here, not a leak.
     setMaxListeners(w.max_concurrent_handlers + w.claim_batch_size + 10, this.#shutdown.signal);
     this.#completionSlots = new Semaphore(w.max_concurrent_completions);
+    this.taskMetrics = options.taskMetrics ?? new TaskMetrics();
     this.events = options.events ?? DomainEventSystem.shared();
     this.events.configure(options.config.common.channels.domain_events, this.#logger);
     this.#eventDeclarations = new EventDeclarationCache(this.#db, this.#templates);
@@ -559,13 +568,20 @@ export class Worker {
       try {
         prepared ??= await this.#completionPayload(batch);
         const payload = prepared.payload;
-        const res = await this.#completionDb.query<{ step_uuid: string; attempt: number; applied: boolean }>({
+        const res = await this.#completionDb.query<{
+          step_uuid: string;
+          attempt: number;
+          applied: boolean;
+          finalized: FinalizedTaskGroup[] | null;
+        }>({
           name: 'tasker_complete_steps',
           text: 'SELECT * FROM tasker.complete_steps($1, $2, $3)',
           values: [payload, this.id, this.#config.worker.resolve_in_completion],
         });
         // Keyed by step and attempt: a stalled attempt and its replacement can share a batch.
         applied = new Map(res.rows.map((r) => [`${r.step_uuid}:${r.attempt}`, r.applied]));
+        const finalized = res.rows[0]?.finalized;
+        if (finalized && finalized.length > 0) this.taskMetrics.tasksFinalized(finalized);
       } catch (e) {
         if (Date.now() + delay > deadline) {
           this.#logger.error(

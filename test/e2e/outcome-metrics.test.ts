@@ -276,6 +276,51 @@ describe('task outcome, step and event-loop metrics', () => {
   });
 });
 
+describe('on the fast path the worker counts the tasks it finalizes', () => {
+  let db: TestDatabase;
+  let engine: Engine;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    engine = await startEngine(db, {
+      templates: [orders, reports],
+      handlers,
+      overrides: { worker: { resolve_in_completion: true } },
+    });
+  });
+  afterAll(async () => {
+    await engine?.stop();
+    await db?.drop();
+  });
+
+  it('completed and failed tasks by template come from the completion transaction', async () => {
+    const ids: string[] = [];
+    for (const fail of [false, true]) {
+      ids.push(
+        (await engine.orchestrator.createTask({ namespace: ns, name: 'orders', context: { fail } })).taskUuid,
+      );
+    }
+    ids.push(
+      (await engine.orchestrator.createTask({ namespace: ns, name: 'reports', context: { fail: false } }))
+        .taskUuid,
+    );
+    const states = await Promise.all(ids.map(async (id) => (await waitForTask(db.pool, id)).state));
+    expect(states).toEqual(['complete', 'error', 'complete']);
+    // Every attempt's write has returned to the worker (that is where the counters are fed).
+    await until(() => engine.finished.length === 7, 'worker recorded 7 attempts');
+    const registry = new Registry();
+    engine.worker.taskMetrics.registerOn(registry);
+    const text = await registry.metrics();
+    const tasks = (name: string, template: string): number | undefined =>
+      sample(text, name, { namespace: ns, template });
+    expect(tasks('tasker_tasks_completed_total', 'orders')).toBe(1);
+    expect(tasks('tasker_tasks_failed_total', 'orders')).toBe(1);
+    expect(tasks('tasker_tasks_completed_total', 'reports')).toBe(1);
+    // The orchestrator finalized nothing: the worker resolved every step itself.
+    expect(engine.orchestrator.stats.tasksFinalized).toBe(0);
+  });
+});
+
 describe('tasker worker (a worker-only process) serves /metrics and /health', () => {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   let db: TestDatabase;

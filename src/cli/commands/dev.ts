@@ -91,6 +91,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
     logger,
     templates,
     handlers,
+    // One set of task counters for the process, whichever of the two finalizes a task.
+    taskMetrics: orchestrator.metrics,
     onStepFinished: (e) => console.log(formatStep(e, (t) => templateOfTask.get(t) ?? t.slice(0, 8))),
   });
   await orchestrator.start();
