@@ -475,6 +475,8 @@ describe('fail_fast stops batches that have not started', () => {
     const task = await waitForTask(db.pool, created.taskUuid);
     expect(task.state).toBe('error');
     expect(task.error?.stepName).toBe(firstBatchFailed.get(created.taskUuid));
+    // Batches are sent, and so claimed, in batch order.
+    expect(firstBatchFailed.get(created.taskUuid)).toBe('process_000');
     const batchSteps = task.steps.filter((s) => s.name.startsWith('process_'));
     const cancelled = batchSteps.filter((s) => s.state === 'cancelled');
     expect(cancelled.length).toBeGreaterThanOrEqual(2);
