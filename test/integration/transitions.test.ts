@@ -373,7 +373,9 @@ describe('the database enforces the transition protocol', () => {
         `SELECT * FROM tasker.complete_steps($1, 'wrong')`,
         [completion(step.step_uuid, claim.msg_id, 2, -1)],
       );
-      expect(wrong.rows).toEqual([{ step_uuid: step.step_uuid, attempt: 2, applied: false }]);
+      expect(wrong.rows).toEqual([
+        { step_uuid: step.step_uuid, attempt: 2, applied: false, finalized: null },
+      ]);
       const still = await db.pool.query(
         'SELECT state, results FROM tasker.workflow_steps WHERE step_uuid = $1',
         [step.step_uuid],
@@ -433,7 +435,9 @@ describe('the database enforces the transition protocol', () => {
         `SELECT * FROM tasker.complete_steps($1, 'again')`,
         [completion(step.step_uuid, claim.msg_id, 1, 99)],
       );
-      expect(again.rows).toEqual([{ step_uuid: step.step_uuid, attempt: 1, applied: false }]);
+      expect(again.rows).toEqual([
+        { step_uuid: step.step_uuid, attempt: 1, applied: false, finalized: null },
+      ]);
     });
 
     it('after a lease expires the step is reclaimed as a new attempt, and the stale worker cannot complete it', async () => {
