@@ -1,23 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTask } from '../../src/orchestration/task-creator.js';
+import { exitCode, ROOT, startCli, startExampleWorker, TASKER_BIN } from '../support/cli-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { waitForTask } from '../support/engine.js';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = `${root}bin/tasker.js`;
-
-function startCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function exitCode(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-}
 
 describe('tasker orchestrator and tasker worker as separate processes', () => {
   let db: TestDatabase;
@@ -34,17 +20,14 @@ describe('tasker orchestrator and tasker worker as separate processes', () => {
   });
 
   it('tasker migrate reports that the database is current', () => {
-    const res = spawnSync(process.execPath, [bin, 'migrate'], { cwd: root, env, encoding: 'utf8' });
+    const res = spawnSync(process.execPath, [TASKER_BIN, 'migrate'], { cwd: ROOT, env, encoding: 'utf8' });
     expect(res.status).toBe(0);
     expect(res.stdout).toMatch(/applied 0 migration\(s\); \d+ already applied/);
   });
 
   it('run a task created from code through CLI processes, then stop them gracefully', async () => {
     const orchestrator = startCli(['orchestrator', '--templates', 'examples/templates'], env);
-    const worker = startCli(
-      ['worker', '--handlers', 'examples/handlers.ts', '--templates', 'examples/templates'],
-      env,
-    );
+    const worker = startExampleWorker(env);
     children.push(orchestrator, worker);
 
     // The worker registers the templates at start-up; retry until it has.
@@ -77,9 +60,9 @@ describe('tasker orchestrator and tasker worker as separate processes', () => {
   it('a worker given a handlers file without handlers exits non-zero and says why', () => {
     const res = spawnSync(
       process.execPath,
-      [bin, 'worker', '--handlers', 'examples/dev-tasks.ts', '--namespace', 'examples'],
+      [TASKER_BIN, 'worker', '--handlers', 'examples/dev-tasks.ts', '--namespace', 'examples'],
       {
-        cwd: root,
+        cwd: ROOT,
         env,
         encoding: 'utf8',
       },
@@ -89,8 +72,8 @@ describe('tasker orchestrator and tasker worker as separate processes', () => {
   });
 
   it('an invalid configuration value is reported with its key and exits non-zero', () => {
-    const res = spawnSync(process.execPath, [bin, 'migrate'], {
-      cwd: root,
+    const res = spawnSync(process.execPath, [TASKER_BIN, 'migrate'], {
+      cwd: ROOT,
       env: { ...env, DATABASE_URL: 'mysql://nope' },
       encoding: 'utf8',
     });

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, type ApiServer } from '../../src/api/index.js';
@@ -9,6 +8,7 @@ import { createWorkerWebServer, type WorkerWebServer } from '../../src/observabi
 import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler } from '../../src/worker/handler.js';
 import { createWorker } from '../../src/worker/worker.js';
+import { startExampleWorker } from '../support/cli-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startEngine, testConfig, waitForTask, type Engine } from '../support/engine.js';
 
@@ -322,7 +322,6 @@ describe('on the fast path the worker counts the tasks it finalizes', () => {
 });
 
 describe('tasker worker (a worker-only process) serves /metrics and /health', () => {
-  const root = fileURLToPath(new URL('../../', import.meta.url));
   let db: TestDatabase;
   let engine: Engine;
   let child: ChildProcess | undefined;
@@ -371,24 +370,10 @@ describe('tasker worker (a worker-only process) serves /metrics and /health', ()
   });
 
   it('reports the attempts of the steps it ran, its health, and exits 0 on SIGTERM', async () => {
-    child = spawn(
-      process.execPath,
-      [
-        `${root}bin/tasker.js`,
-        '--log-level',
-        'info',
-        'worker',
-        '--handlers',
-        'examples/handlers.ts',
-        '--templates',
-        'examples/templates',
-      ],
-      {
-        cwd: root,
-        env: { ...process.env, DATABASE_URL: db.url, TASKER_ENV: 'test' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    child = startExampleWorker({ ...process.env, DATABASE_URL: db.url, TASKER_ENV: 'test' }, [
+      '--log-level',
+      'info',
+    ]);
     const proc = child;
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {

@@ -2,11 +2,10 @@
  * OpenTelemetry tracing end to end: one task is one trace, carried through the database and the queue (never
  * through memory) to whichever worker process runs each step.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
@@ -26,6 +25,7 @@ import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler, handlersFromModule } from '../../src/worker/handler.js';
 import { createWorker } from '../../src/worker/worker.js';
 import * as exampleHandlers from '../../examples/handlers.js';
+import { startExampleWorker } from '../support/cli-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startEngine, testConfig, waitForTask, type Engine } from '../support/engine.js';
 
@@ -57,7 +57,6 @@ const handlers = [
   }),
 ];
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/;
 
 function attr(span: ReadableSpan, key: string): unknown {
@@ -396,29 +395,14 @@ describe('tracing', () => {
       await enable();
       const port = (collector.address() as AddressInfo).port;
       // `tasker worker` from the CLI, configured only through the environment as an operator would.
-      child = spawn(
-        process.execPath,
-        [
-          `${root}bin/tasker.js`,
-          'worker',
-          '--handlers',
-          'examples/handlers.ts',
-          '--templates',
-          'examples/templates',
-        ],
-        {
-          cwd: root,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: {
-            ...process.env,
-            DATABASE_URL: db.url,
-            TASKER_ENV: 'test',
-            TASKER_TRACING_ENABLED: 'true',
-            OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
-            OTEL_SERVICE_NAME: 'tasker-worker-child',
-          },
-        },
-      );
+      child = startExampleWorker({
+        ...process.env,
+        DATABASE_URL: db.url,
+        TASKER_ENV: 'test',
+        TASKER_TRACING_ENABLED: 'true',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_SERVICE_NAME: 'tasker-worker-child',
+      });
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
