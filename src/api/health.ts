@@ -89,9 +89,11 @@ export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Pro
     ? [ctx.breaker.stats()].map((b) => ({ name: b.name, state: b.state, times_opened: b.timesOpened }))
     : [];
   const pressure = ctx.backpressure.verdict;
+  const degradedReasons = ctx.degradationSources.flatMap((s) => s.degradedReasons());
   let status: HealthBody['status'] = 'healthy';
   if (!database.ok || !migrations.ok || breakers.some((b) => b.state === 'open')) status = 'unhealthy';
   else if (
+    degradedReasons.length > 0 ||
     pressure.overloaded ||
     breakers.some((b) => b.state === 'half_open') ||
     p99 > LOOP_DEGRADED_MS ||
@@ -102,6 +104,7 @@ export async function healthReport(ctx: ApiContext, loop: EventLoopMonitor): Pro
   }
   return {
     status,
+    degraded_reasons: degradedReasons,
     processor_id: ctx.processorId,
     database: {
       ok: database.ok,

@@ -15,6 +15,11 @@ import type { ApiMetrics } from './metrics.js';
 import type { TaskEventHub } from './task-events.js';
 
 /** What route handlers share: configuration, the pool and process-wide helpers. */
+/** Something in the process that can say why it is degraded (an orchestrator, a worker); empty when it is not. */
+export interface DegradationSource {
+  degradedReasons(): string[];
+}
+
 export interface ApiContext {
   config: TaskerConfig;
   pool: pg.Pool;
@@ -31,6 +36,8 @@ export interface ApiContext {
   events: TaskEventHub;
   /** When the server was created (for uptime). */
   startedAt: number;
+  /** Engine components of the process that can tell why they are degraded (see {@link DegradationSource}). */
+  degradationSources: readonly DegradationSource[];
 }
 
 /** The validated input of one request. */

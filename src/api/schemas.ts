@@ -516,6 +516,12 @@ export const channelHealthBody = z
 export const healthBody = z
   .object({
     status: z.enum(['healthy', 'degraded', 'unhealthy']),
+    degraded_reasons: z
+      .array(z.string())
+      .describe(
+        'Why the process is degraded beyond what the other fields show: its engine writes keep failing, or ' +
+          'abandoned handlers still run.',
+      ),
     processor_id: z.string().nullable(),
     database: z.object({
       ok: z.boolean(),

@@ -28,7 +28,7 @@ import { EventLoopMonitor, healthRoutes } from './health.js';
 import type { DatabaseBreaker } from '../resilience/breaker.js';
 import { ApiMetrics } from './metrics.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
-import { defineRoute, type ApiContext, type ApiRoute } from './route.js';
+import { defineRoute, type ApiContext, type ApiRoute, type DegradationSource } from './route.js';
 import { dlqRoutes } from './routes/dlq.js';
 import { eventRoutes, type EventStreamOptions } from './routes/events.js';
 import { stepRoutes } from './routes/steps.js';
@@ -64,6 +64,11 @@ export interface ApiServerOptions {
   taskMetrics?: TaskMetrics;
   /** More metrics of the process served on `/metrics`, e.g. `worker.metrics` when a worker runs here too. */
   metricSets?: readonly MetricSet[];
+  /**
+   * The engine components of the process (its orchestrator, and its worker when one runs here): `/health` is
+   * degraded, with their reasons, while one of them says it is.
+   */
+  degradationSources?: readonly DegradationSource[];
 }
 
 /** A created (not yet listening) API server. */
@@ -159,6 +164,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     metrics,
     events,
     startedAt: Date.now(),
+    degradationSources: options.degradationSources ?? [],
   };
 
   registerEngineMetrics(metrics.registry, {

@@ -57,7 +57,17 @@ export async function loadTemplates(dir: string | undefined): Promise<TaskTempla
 }
 
 /** Runs `stop` on the first SIGINT/SIGTERM; a second signal exits at once. */
-export function onShutdownSignal(stop: () => Promise<void>, logger: Logger): void {
+export function onShutdownSignal(
+  stop: () => Promise<void>,
+  logger: Logger,
+  options: {
+    /**
+     * The longest a graceful stop may take, in ms: past it the process exits anyway (code 1). Whatever it had
+     * not finished is recovered from PostgreSQL (messages reappear after their visibility timeout).
+     */
+    deadlineMs?: number;
+  } = {},
+): void {
   let stopping = false;
   const handler = (signal: string): void => {
     if (stopping) {
@@ -66,6 +76,13 @@ export function onShutdownSignal(stop: () => Promise<void>, logger: Logger): voi
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    if (options.deadlineMs !== undefined) {
+      const deadlineMs = options.deadlineMs;
+      setTimeout(() => {
+        logger.error({ deadlineMs }, 'shutdown did not finish in time: exiting now');
+        process.exit(1);
+      }, deadlineMs).unref();
+    }
     stop().then(
       () => process.exit(0),
       (e: unknown) => {

@@ -233,6 +233,16 @@ const commonSchema = z
         ),
       })
       .describe('Domain events: fast delivery drain and durable consumers.'),
+    health: z
+      .strictObject({
+        degraded_after_failed_writes: int(
+          1,
+          10_000,
+          'A process whose last this-many engine writes (worker completion batches, orchestrator result ' +
+            'batches) all failed reports itself degraded in `/health`, with the reason, until a write succeeds.',
+        ),
+      })
+      .describe('How processes judge their own health beyond reachability.'),
   })
   .describe('Settings shared by orchestration and worker processes (`common.toml`).');
 
@@ -445,7 +455,15 @@ const workerSchema = z
     shutdown_timeout_ms: int(
       100,
       HOUR_MS,
-      'On shutdown, how long running handlers may take to finish before the process stops anyway, in ms.',
+      'On shutdown, how long running handlers may take to finish before they are aborted, in ms. The process ' +
+        'is gone within this plus `abandon_timeout_ms` and the time to write the last outcomes.',
+    ),
+    abandon_timeout_ms: int(
+      10,
+      HOUR_MS,
+      'A handler told to stop (its time limit passed, or the worker shuts down) that has not returned this long ' +
+        'after its abort signal is abandoned: its slot is freed, it is counted (`/health`, `/metrics`), and the ' +
+        'worker reports itself degraded while it still runs.',
     ),
     thread_pool: z
       .strictObject({

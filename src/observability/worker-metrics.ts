@@ -40,6 +40,8 @@ export interface WorkerMetricSources {
       }
     | undefined;
   events?: () => Record<string, number>;
+  /** Handlers abandoned (they ignored their abort signal) that are still running. */
+  abandonedHandlers?: () => number;
 }
 
 /** Handler run times in seconds: from fast lookups to multi-minute jobs. */
@@ -92,16 +94,38 @@ export class WorkerMetrics extends MetricSet {
       for (const [measure, value] of Object.entries(stats)) this.#events.set({ measure }, value);
     },
   });
+  readonly #abandonedTotal = new Counter({
+    name: 'tasker_handlers_abandoned_total',
+    help: 'Handlers abandoned because they did not return within worker.abandon_timeout_ms of their abort signal, by handler.',
+    labelNames: ['handler'] as const,
+    registers: [],
+  });
+  readonly #abandonedRunning = new Gauge({
+    name: 'tasker_handlers_abandoned_running',
+    help: 'Abandoned handlers still running in this process (the worker reports itself degraded while above 0).',
+    registers: [],
+    collect: () => {
+      const running = this.#sources.abandonedHandlers?.();
+      if (running !== undefined) this.#abandonedRunning.set(running);
+    },
+  });
   protected readonly metrics: readonly Metric[] = [
     this.#duration,
     this.#attempts,
     this.#threadPool,
     this.#events,
+    this.#abandonedTotal,
+    this.#abandonedRunning,
   ];
 
   /** Where the thread-pool and domain-event gauges read their figures at scrape time. */
   readSourcesFrom(sources: WorkerMetricSources): void {
     this.#sources = sources;
+  }
+
+  /** Counts a handler abandoned because it ignored its abort signal. */
+  handlerAbandoned(handler: string): void {
+    this.#abandonedTotal.inc({ handler });
   }
 
   /** Records one attempt whose outcome has been written. */

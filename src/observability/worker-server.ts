@@ -42,6 +42,8 @@ export interface WorkerWebServerOptions {
 /** `GET /health` of a worker process. */
 export interface WorkerHealthBody {
   status: 'healthy' | 'degraded' | 'unhealthy';
+  /** Why the worker is degraded beyond what the other fields show (failing writes, abandoned handlers). */
+  degraded_reasons: string[];
   worker_id: string;
   namespaces: string[];
   database: { ok: boolean; latency_ms: number | null; message?: string };
@@ -66,7 +68,15 @@ export interface WorkerHealthBody {
     closed: boolean;
   }[];
   circuit_breakers: { name: string; state: string; times_opened: number }[];
-  handlers: { running: number; in_flight: number; claimed: number; completed: number; failed: number };
+  handlers: {
+    running: number;
+    in_flight: number;
+    claimed: number;
+    completed: number;
+    failed: number;
+    /** Abandoned handlers still running (they ignored their abort signal). */
+    abandoned: number;
+  };
   event_loop: { delay_p50_ms: number; delay_p99_ms: number };
   uptime_seconds: number;
 }
@@ -138,9 +148,11 @@ export async function createWorkerWebServer(options: WorkerWebServerOptions): Pr
     const b = worker.breaker.stats();
     const breakers = [{ name: b.name, state: b.state, times_opened: b.timesOpened }];
     const { p50, p99 } = loop.percentiles();
+    const degradedReasons = worker.degradedReasons();
     let status: WorkerHealthBody['status'] = 'healthy';
     if (!database.ok || b.state === 'open') status = 'unhealthy';
     else if (
+      degradedReasons.length > 0 ||
       b.state === 'half_open' ||
       p99 > LOOP_DEGRADED_MS ||
       pools.some((p) => p.waiting > 0) ||
@@ -151,6 +163,7 @@ export async function createWorkerWebServer(options: WorkerWebServerOptions): Pr
     const s = worker.stats;
     return {
       status,
+      degraded_reasons: degradedReasons,
       worker_id: worker.id,
       namespaces: [...worker.namespaces],
       database,
@@ -163,6 +176,7 @@ export async function createWorkerWebServer(options: WorkerWebServerOptions): Pr
         claimed: s.claimed,
         completed: s.completed,
         failed: s.failed,
+        abandoned: s.abandonedHandlers,
       },
       event_loop: { delay_p50_ms: round2(p50), delay_p99_ms: round2(p99) },
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),

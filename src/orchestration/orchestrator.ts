@@ -19,6 +19,7 @@ import { StalenessDetector } from './staleness-detector.js';
 import { createTask, type CreatedTask, type CreateTaskRequest } from './task-creator.js';
 import { getTask, type TaskView } from './task-queries.js';
 import { registerTemplate, type RegisteredTemplate } from './template-registry.js';
+import { WriteHealth } from '../resilience/write-health.js';
 
 export interface OrchestratorOptions {
   config: TaskerConfig;
@@ -85,9 +86,15 @@ export class Orchestrator {
   readonly metrics = new TaskMetrics();
   #listener: SharedListenerHandle | undefined;
   #started = false;
+  /** Whether result batches get through (`/health` degraded after repeated failures). */
+  readonly #writes: WriteHealth;
 
   constructor(options: OrchestratorOptions) {
     this.#config = options.config;
+    this.#writes = new WriteHealth(
+      'step result batches',
+      options.config.common.health.degraded_after_failed_writes,
+    );
     this.#logger = (options.logger ?? silentLogger()).child({ component: 'orchestrator' });
     this.id = options.processorId ?? newProcessId('orchestrator');
     this.#onResultBatch = options.onResultBatch;
@@ -192,6 +199,12 @@ export class Orchestrator {
     this.#logger.info({ id: this.id }, 'orchestrator stopped');
   }
 
+  /** Why this orchestrator is degraded although the database answers (its result batches keep failing). */
+  degradedReasons(): string[] {
+    const writes = this.#writes.degradedReason;
+    return writes ? [writes] : [];
+  }
+
   /** Channels owned by this orchestrator (for a ChannelMonitor). */
   get channels(): BoundedChannel<unknown>[] {
     return [this.#wakeups.channel as BoundedChannel<unknown>];
@@ -224,11 +237,18 @@ export class Orchestrator {
   /** Processes one batch of results now (used by pollers and tests). Returns true if the batch was full. */
   async #processResultBatch(): Promise<boolean> {
     const limit = this.#config.orchestration.result_batch_size;
-    const [row] = await queryRows<ResultBatchRow>(
-      this.#db,
-      { name: 'tasker_process_step_results', text: 'SELECT * FROM tasker.process_step_results($1, $2)' },
-      [limit, this.id],
-    );
+    let row: ResultBatchRow | undefined;
+    try {
+      [row] = await queryRows<ResultBatchRow>(
+        this.#db,
+        { name: 'tasker_process_step_results', text: 'SELECT * FROM tasker.process_step_results($1, $2)' },
+        [limit, this.id],
+      );
+      this.#writes.succeeded();
+    } catch (e) {
+      this.#writes.failed(e);
+      throw e;
+    }
     if (!row) return false;
     if (row.results_processed > 0) {
       this.stats.resultBatches += 1;

@@ -32,6 +32,7 @@ export const StepEvent = {
   EnqueueForOrchestration: 'EnqueueForOrchestration',
   EnqueueAsErrorForOrchestration: 'EnqueueAsErrorForOrchestration',
   LeaseExpired: 'LeaseExpired',
+  Release: 'Release',
   Complete: 'Complete',
   Fail: 'Fail',
   WaitForRetry: 'WaitForRetry',
@@ -79,7 +80,9 @@ const NON_TERMINAL: readonly StepState[] = STEP_STATES.filter((s) => !TERMINAL_S
  * are refused from terminal states (a completed step cannot be "resolved" again), and the legacy shortcuts
  * (`pending -Start->`, `in_progress -Complete->`, `Fail`/`WaitForRetry` from early states) are gone.
  * `LeaseExpired` is ours: a worker that dies mid-handler leaves the step `in_progress`; when its message's
- * visibility timeout lapses the step goes back to `enqueued` so another worker can claim it.
+ * visibility timeout lapses the step goes back to `enqueued` so another worker can claim it. `Release` is ours too:
+ * a worker hands back a step whose handler did not run to an outcome (never started, or aborted by the worker's
+ * own shutdown), and the attempt is not counted.
  */
 export const STEP_TRANSITIONS: readonly Transition<StepState, StepEvent>[] = Object.freeze([
   t(S.Pending, E.Enqueue, S.Enqueued),
@@ -87,6 +90,7 @@ export const STEP_TRANSITIONS: readonly Transition<StepState, StepEvent>[] = Obj
   t(S.InProgress, E.EnqueueForOrchestration, S.EnqueuedForOrchestration),
   t(S.InProgress, E.EnqueueAsErrorForOrchestration, S.EnqueuedAsErrorForOrchestration),
   t(S.InProgress, E.LeaseExpired, S.Enqueued),
+  t(S.InProgress, E.Release, S.Enqueued),
   t(S.EnqueuedForOrchestration, E.Complete, S.Complete),
   t(S.EnqueuedForOrchestration, E.Fail, S.Error),
   t(S.EnqueuedAsErrorForOrchestration, E.WaitForRetry, S.WaitingForRetry),

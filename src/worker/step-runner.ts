@@ -46,6 +46,22 @@ function failure(
   return record;
 }
 
+/**
+ * The outcome of an attempt stopped from outside: the task was cancelled (refused anyway: the step is already
+ * `cancelled`), or the worker shuts down (never written: the worker hands the step back).
+ */
+function stoppedRecord(
+  step: ClaimedStep,
+  reason: unknown,
+  cancelled: boolean,
+  base: StepResultRecord['metadata'],
+): StepResultRecord {
+  const err = coerceError(reason);
+  return cancelled
+    ? failure(step, err, base, { retryable: false, code: 'TASK_CANCELLED' })
+    : failure(step, err, base, { retryable: true, code: 'WORKER_SHUTDOWN' });
+}
+
 /** What one attempt of a step came to. */
 export interface StepRunOutcome {
   record: StepResultRecord;
@@ -190,8 +206,21 @@ export async function runStep(
     () => undefined,
   );
 
+  // Shutdown or cancellation settles the attempt at once, whether or not the handler honours its signal.
+  const stopped = new Promise<'stopped'>((resolve) => {
+    const onAbort = (): void => {
+      if (!(controller.signal.reason instanceof HandlerTimeoutError)) resolve('stopped');
+    };
+    if (controller.signal.aborted) onAbort();
+    else controller.signal.addEventListener('abort', onAbort, { once: true });
+  });
+
   try {
-    const outcome = await Promise.race([run.then((value) => ({ value })), timedOut]);
+    const outcome = await Promise.race([run.then((value) => ({ value })), timedOut, stopped]);
+    if (outcome === 'stopped') {
+      const cancelled = cancelSignal?.aborted === true;
+      return { record: stoppedRecord(step, controller.signal.reason, cancelled, meta()), settled };
+    }
     if (outcome === 'timeout') {
       return {
         record: failure(step, new HandlerTimeoutError(timeoutMs), meta(), {

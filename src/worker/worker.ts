@@ -30,6 +30,8 @@ import { HandlerRegistry, type HandlerDefinition } from './handler.js';
 import type { CheckpointData } from './dynamic.js';
 import { runStep } from './step-runner.js';
 import { HandlerThreadPool, type ThreadPoolStats } from './thread-pool.js';
+import { extendLeases, RecentCancellations, ReleaseReason, releaseSteps } from './leases.js';
+import { WriteHealth } from '../resilience/write-health.js';
 
 /** Reported after a step's outcome has been written back (for progress output and tests). */
 export interface StepFinishedEvent {
@@ -79,6 +81,16 @@ export interface WorkerStats {
   inFlight: number;
   /** Claimed steps handed back on shutdown before their handler started. */
   releasedOnShutdown: number;
+  /** Handlers aborted by this worker's shutdown, handed back without their attempt counted. */
+  abortedOnShutdown: number;
+  /** Claimed steps not started because their task was cancelled first (no handler call, no attempt used). */
+  cancelledBeforeStart: number;
+  /** Claimed steps handed back because no handler slot freed up within half the visibility timeout. */
+  releasedNotStarted: number;
+  /** Handlers told to stop that did not return within `worker.abandon_timeout_ms` and still run. */
+  abandonedHandlers: number;
+  /** Handlers abandoned since the worker started. */
+  abandonedHandlersTotal: number;
   /** Thread-handler steps refused by a full thread pool (HANDLER_BACKPRESSURE) and dispatched again later. */
   deferredOnBackpressure: number;
   /** Durable domain events written with their step's result. */
@@ -106,6 +118,8 @@ interface InFlight {
   cancel: AbortController;
   /** Its handler has started (a step that never started can be handed back on shutdown). */
   started: boolean;
+  /** When it was claimed (ms since the epoch): an unstarted step is handed back before its lease runs out. */
+  claimedAt: number;
 }
 
 /**
@@ -130,6 +144,11 @@ export class Worker {
     maxHandlersRunning: 0,
     inFlight: 0,
     releasedOnShutdown: 0,
+    abortedOnShutdown: 0,
+    cancelledBeforeStart: 0,
+    releasedNotStarted: 0,
+    abandonedHandlers: 0,
+    abandonedHandlersTotal: 0,
     deferredOnBackpressure: 0,
     durableEventsWritten: 0,
     fastEventsPublished: 0,
@@ -177,6 +196,9 @@ export class Worker {
   #unsubscribeCancellations: (() => void) | undefined;
   /** A claim was held back (or cut short) for lack of capacity: freeing capacity must trigger a claim. */
   #starved = false;
+  /** Whether completion writes get through (`/health` degraded after repeated failures). */
+  readonly #writes: WriteHealth;
+  readonly #recentCancellations = new RecentCancellations();
 
   constructor(options: WorkerOptions) {
     this.#config = options.config;
@@ -234,12 +256,17 @@ export class Worker {
     // 10 at once is normal here, not a leak.
     setMaxListeners(w.max_concurrent_handlers + w.claim_batch_size + 10, this.#shutdown.signal);
     this.#completionSlots = new Semaphore(w.max_concurrent_completions);
+    this.#writes = new WriteHealth(
+      'step completion writes',
+      options.config.common.health.degraded_after_failed_writes,
+    );
     this.taskMetrics = options.taskMetrics ?? new TaskMetrics();
     this.events = options.events ?? DomainEventSystem.shared();
     this.events.configure(options.config.common.channels.domain_events, this.#logger);
     this.#eventDeclarations = new EventDeclarationCache(this.#db, this.#templates);
     this.#eventPublishers = new Map([...(options.eventPublishers ?? [])].map((p) => [p.name, p]));
     this.metrics.readSourcesFrom({
+      abandonedHandlers: () => this.stats.abandonedHandlers,
       threadPool: () => this.threadPoolStats,
       events: () => ({
         durable_written: this.stats.durableEventsWritten,
@@ -263,6 +290,23 @@ export class Worker {
       { name: 'worker', pool: this.#pool },
       { name: 'worker-completions', pool: this.#completionPool },
     ];
+  }
+
+  /**
+   * Why this worker is degraded although the database answers: its completion writes keep failing, or handlers
+   * that were told to stop still run (abandoned). Empty when there is no such reason.
+   */
+  degradedReasons(): string[] {
+    const reasons: string[] = [];
+    const writes = this.#writes.degradedReason;
+    if (writes) reasons.push(writes);
+    if (this.stats.abandonedHandlers > 0) {
+      reasons.push(
+        `${this.stats.abandonedHandlers} abandoned handler(s) still running: they ignored their abort signal ` +
+          `for longer than worker.abandon_timeout_ms`,
+      );
+    }
+    return reasons;
   }
 
   /** The handler thread pool's state and counters (undefined when no thread handler is registered). */
@@ -342,15 +386,16 @@ export class Worker {
         pollIntervalMs: this.#config.worker.poll_interval_ms,
       });
     }
-    this.#heartbeat = setInterval(() => void this.#extendLeases(), this.#config.worker.heartbeat_interval_ms);
+    this.#heartbeat = setInterval(() => void this.#heartbeatTick(), this.#config.worker.heartbeat_interval_ms);
     this.#heartbeat.unref();
     this.#logger.info({ namespaces: this.#namespaces, handlers: this.#registry.size }, 'worker started');
   }
 
   /**
-   * Graceful shutdown: stop claiming, give running handlers `worker.shutdown_timeout_ms` to finish, then abort
-   * them and make their messages visible again at once, write every finished outcome, and close in reverse
-   * start order.
+   * Graceful shutdown: stop claiming, hand back claimed steps whose handlers have not started, give running
+   * handlers `worker.shutdown_timeout_ms` to finish, then abort them (a handler that still does not return within
+   * `worker.abandon_timeout_ms` is abandoned), write every finished outcome and hand back the rest. Steps handed
+   * back cost no attempt: their handlers never ran to an outcome through any fault of their own.
    */
   async stop(): Promise<void> {
     if (!this.#started) {
@@ -373,37 +418,39 @@ export class Worker {
     const notStarted = [...this.#inFlight.values()].filter((f) => !f.started).map((f) => f.step);
     if (notStarted.length > 0) {
       this.stats.releasedOnShutdown += notStarted.length;
-      await this.#release(notStarted);
+      await this.#release(notStarted, ReleaseReason.Shutdown);
     }
 
-    const grace = this.#config.worker.shutdown_timeout_ms;
-    const drained = await Promise.race([
-      Promise.allSettled([...this.#handlerRuns]).then(() => true),
-      new Promise<false>((r) => setTimeout(() => r(false), grace).unref()),
-    ]);
-    if (!drained) {
+    const w = this.#config.worker;
+    if (!(await settlesWithin(this.#handlerRuns, w.shutdown_timeout_ms))) {
       this.#logger.warn(
         { running: this.#handlerRuns.size },
         'shutdown grace period over: aborting running handlers',
       );
       this.#shutdown.abort(new Error('worker shutting down'));
-      await Promise.allSettled([...this.#handlerRuns]);
+      // Each run gives up on its handler after abandon_timeout_ms; the margin covers queuing its outcome.
+      await settlesWithin(this.#handlerRuns, w.abandon_timeout_ms + 1000);
     }
-    // Every handler has returned, so the thread pool has nothing left to run (steps deferred for back-pressure
-    // were handed back above with the ones that never started).
+    // Every handler has returned or was abandoned, so the thread pool has nothing left to run (steps deferred
+    // for back-pressure were handed back above with the ones that never started).
     for (const timer of this.#deferrals) clearTimeout(timer);
     this.#deferrals.clear();
     await this.#threadPool?.close();
     this.#completions.close();
     await this.#completionLoop;
-    await Promise.allSettled([...this.#completionWrites]);
+    // Outcomes are written within their own time limit; a write still failing then is given up (the step
+    // comes back after its visibility timeout), so a database outage cannot hold the exit.
+    await settlesWithin(this.#completionWrites, w.completion_timeout_ms + 1000);
     // Fast events of the last results reach their subscribers before the process goes (bounded wait).
     if (!(await this.events.drain(this.#config.common.domain_events.shutdown_drain_timeout_ms))) {
       this.#logger.warn('shutdown: fast domain events still undelivered after the drain timeout');
     }
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     this.#unsubscribeCancellations?.();
-    await this.#releaseUnfinished();
+    // What is left was aborted by this shutdown (or abandoned): handed back without its attempt counted.
+    const unfinished = [...this.#inFlight.values()].map((f) => f.step);
+    this.stats.abortedOnShutdown += unfinished.length;
+    await this.#release(unfinished, ReleaseReason.AbortedByShutdown);
     await this.#listener?.release();
     await this.#closePools();
     this.#logger.info('worker stopped');
@@ -461,7 +508,10 @@ export class Worker {
       // Counted in flight before the reservation is given back (no await in between).
       for (const row of rows) {
         const step = claimedStepFromRow(queue, row);
-        this.#inFlight.set(inFlightKey(step), { step, cancel: new AbortController(), started: false });
+        const entry = { step, cancel: new AbortController(), started: false, claimedAt: Date.now() };
+        // The cancellation may have been heard while this claim was on its way back.
+        if (this.#recentCancellations.has(step.taskUuid)) entry.cancel.abort(cancelledReason(step.taskUuid));
+        this.#inFlight.set(inFlightKey(step), entry);
         claimed.push(step);
       }
     } finally {
@@ -481,6 +531,18 @@ export class Worker {
         release = await this.#handlerSlots.acquire();
       } catch {
         return; // semaphore closed: shutting down
+      }
+      const entry = this.#inFlight.get(inFlightKey(step));
+      if (!entry) {
+        release(); // handed back while it waited for a slot
+        continue;
+      }
+      if (entry.cancel.signal.aborted) {
+        // Its task was cancelled before the handler started: no handler call, and the attempt is given back.
+        release();
+        this.stats.cancelledBeforeStart += 1;
+        void this.#release([step], ReleaseReason.TaskCancelled).then(() => this.#wakeClaimers());
+        continue;
       }
       const run = this.#execute(step).finally(release);
       this.#handlerRuns.add(run);
@@ -511,12 +573,34 @@ export class Worker {
         this.#deferStep(step);
         return;
       }
+      // Aborted by this worker's own shutdown: not the handler's failure. No outcome is written; stop() hands
+      // the step back without its attempt counted.
+      const abortedByShutdown = !record.success && this.#shutdown.signal.aborted;
       // The outcome is queued for writing now; the slot is held until the handler has really stopped.
-      await this.#completions.send({ step, record });
-      await settled;
+      if (!abortedByShutdown) await this.#completions.send({ step, record });
+      await this.#awaitHandlerStop(step, settled);
     } finally {
       this.stats.handlersRunning -= 1;
     }
+  }
+
+  /**
+   * Holds the handler slot until the handler has really stopped, but no longer than `worker.abandon_timeout_ms`
+   * after it was told to stop: a handler that ignores its signal is abandoned (counted, reported in `/health`,
+   * its slot freed) instead of wedging the worker.
+   */
+  async #awaitHandlerStop(step: ClaimedStep, settled: Promise<unknown>): Promise<void> {
+    if (await settlesWithin([settled], this.#config.worker.abandon_timeout_ms)) return;
+    this.stats.abandonedHandlers += 1;
+    this.stats.abandonedHandlersTotal += 1;
+    this.metrics.handlerAbandoned(step.handler);
+    this.#logger.error(
+      { step: step.stepUuid, handler: step.handler, abandonTimeoutMs: this.#config.worker.abandon_timeout_ms },
+      'handler ignored its abort signal: abandoned (its slot is freed; it keeps running until it returns)',
+    );
+    void settled.finally(() => {
+      this.stats.abandonedHandlers -= 1;
+    });
   }
 
   /**
@@ -580,9 +664,11 @@ export class Worker {
         });
         // Keyed by step and attempt: a stalled attempt and its replacement can share a batch.
         applied = new Map(res.rows.map((r) => [`${r.step_uuid}:${r.attempt}`, r.applied]));
+        this.#writes.succeeded();
         const finalized = res.rows[0]?.finalized;
         if (finalized && finalized.length > 0) this.taskMetrics.tasksFinalized(finalized);
       } catch (e) {
+        this.#writes.failed(mapDbError(e));
         if (Date.now() + delay > deadline) {
           this.#logger.error(
             { err: mapDbError(e), steps: batch.length },
@@ -717,14 +803,13 @@ export class Worker {
     return rows[0]?.saved === true;
   }
 
-  /** A task was cancelled: abort the handlers running its steps here. */
+  /** A task was cancelled: abort the handlers running its steps here, and never start its claimed steps. */
   #abortCancelled(payload: string | undefined): void {
     if (!payload) return;
     const tasks = new Set(payload.split(','));
+    for (const task of tasks) this.#recentCancellations.add(task);
     for (const { step, cancel } of this.#inFlight.values()) {
-      if (tasks.has(step.taskUuid) && !cancel.signal.aborted) {
-        cancel.abort(new Error(`task ${step.taskUuid} was cancelled`));
-      }
+      if (tasks.has(step.taskUuid) && !cancel.signal.aborted) cancel.abort(cancelledReason(step.taskUuid));
     }
   }
 
@@ -736,48 +821,56 @@ export class Worker {
     for (const { pump } of this.#pumps.values()) pump.wake();
   }
 
-  /** Keeps the messages of running steps invisible (one statement per queue). */
-  async #extendLeases(): Promise<void> {
-    const byQueue = new Map<string, string[]>();
-    for (const { step } of this.#inFlight.values()) {
-      const ids = byQueue.get(step.queue) ?? [];
-      ids.push(step.msgId);
-      byQueue.set(step.queue, ids);
+  /**
+   * The heartbeat: keeps the messages of running steps invisible, and hands back claimed steps that have waited
+   * for a handler slot for half the visibility timeout (their leases are never extended, so another worker can
+   * take them before they would expire here).
+   */
+  async #heartbeatTick(): Promise<void> {
+    const running: ClaimedStep[] = [];
+    const stale: ClaimedStep[] = [];
+    const cutoff = Date.now() - (this.#config.common.queues.visibility_timeout_seconds * 1000) / 2;
+    for (const { step, started, claimedAt } of this.#inFlight.values()) {
+      if (started) running.push(step);
+      else if (claimedAt < cutoff) stale.push(step);
     }
-    const queues = new QueueClient(this.#db);
-    for (const [queue, ids] of byQueue) {
-      try {
-        await queues.setVisibilityTimeout(queue, ids, this.#config.common.queues.visibility_timeout_seconds);
-      } catch (e) {
-        this.#logger.warn({ err: e, queue }, 'could not extend step leases');
-      }
+    if (stale.length > 0) {
+      this.stats.releasedNotStarted += stale.length;
+      await this.#release(stale, ReleaseReason.NotStartedInTime);
+      this.#wakeClaimers();
     }
+    const vt = this.#config.common.queues.visibility_timeout_seconds;
+    await extendLeases(this.#db, running, vt, this.#logger);
   }
 
-  /** On shutdown: make the messages of steps that did not finish visible again at once. */
-  async #releaseUnfinished(): Promise<void> {
-    await this.#release([...this.#inFlight.values()].map((f) => f.step));
-  }
-
-  /** Makes the messages of these claimed steps visible again at once and forgets them. */
-  async #release(steps: readonly ClaimedStep[]): Promise<void> {
+  /**
+   * Hands these claimed steps back without an outcome and forgets them; each one still ours goes back to the
+   * queue with its attempt given back and its message visible at once.
+   */
+  async #release(steps: readonly ClaimedStep[], reason: ReleaseReason): Promise<void> {
     if (steps.length === 0) return;
-    const byQueue = new Map<string, string[]>();
-    for (const step of steps) {
-      byQueue.set(step.queue, [...(byQueue.get(step.queue) ?? []), step.msgId]);
-      this.#inFlight.delete(inFlightKey(step));
-    }
+    // Forgotten first (synchronously): the dispatch loop skips a step that is no longer in flight.
+    for (const step of steps) this.#inFlight.delete(inFlightKey(step));
     this.stats.inFlight = this.#inFlight.size;
-    const queues = new QueueClient(this.#pool);
-    for (const [queue, ids] of byQueue) {
-      await queues.setVisibilityTimeout(queue, ids, 0).catch((e: unknown) => {
-        this.#logger.warn(
-          { err: e, queue },
-          'could not release unfinished steps; they return after their timeout',
-        );
-      });
-    }
+    await releaseSteps(this.#pool, steps, { workerId: this.id, reason, logger: this.#logger });
   }
+}
+
+/** Whether every promise in `runs` settles within `ms` (a snapshot: runs added later are not waited for). */
+async function settlesWithin(runs: Iterable<Promise<unknown>>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([Promise.allSettled([...runs]).then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function cancelledReason(taskUuid: string): Error {
+  return new Error(`task ${taskUuid} was cancelled`);
 }
 
 /** Creates a worker (call `start()` to run it). */

@@ -75,6 +75,7 @@ enqueued Start in_progress
 in_progress EnqueueForOrchestration enqueued_for_orchestration
 in_progress EnqueueAsErrorForOrchestration enqueued_as_error_for_orchestration
 in_progress LeaseExpired enqueued
+in_progress Release enqueued
 enqueued_for_orchestration Complete complete
 enqueued_for_orchestration Fail error
 enqueued_as_error_for_orchestration WaitForRetry waiting_for_retry

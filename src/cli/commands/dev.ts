@@ -104,6 +104,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
       channels: [...orchestrator.channels, ...worker.channels],
       taskMetrics: orchestrator.metrics,
       metricSets: [worker.metrics],
+      degradationSources: [orchestrator, worker],
     });
     if (api) console.log(`API listening on ${api.url}  (try: tasker task list --url ${api.url})`);
   } catch (e) {

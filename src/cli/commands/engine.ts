@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createApiServer, type ApiServer } from '../../api/index.js';
+import type { DegradationSource } from '../../api/route.js';
 import type { TaskerConfig } from '../../config/index.js';
 import { migrate } from '../../db/migrate.js';
 import { createPool } from '../../db/pool.js';
@@ -36,6 +37,8 @@ export async function startApiIfEnabled(
     taskMetrics?: TaskMetrics;
     /** Further metrics of the process for `/metrics`, e.g. `worker.metrics` when a worker runs here too. */
     metricSets?: readonly MetricSet[];
+    /** The engine components whose degradations `/health` reports (orchestrator, worker). */
+    degradationSources?: readonly DegradationSource[];
   } = {},
 ): Promise<{ server: ApiServer; url: string } | undefined> {
   if (!wanted || !config.orchestration.api.enabled) return undefined;
@@ -52,6 +55,7 @@ export async function startApiIfEnabled(
     ...(engine.breaker ? { breaker: engine.breaker } : {}),
     ...(engine.taskMetrics ? { taskMetrics: engine.taskMetrics } : {}),
     ...(engine.metricSets ? { metricSets: engine.metricSets } : {}),
+    ...(engine.degradationSources ? { degradationSources: engine.degradationSources } : {}),
   });
   const server: ApiServer = {
     ...created,
@@ -61,6 +65,14 @@ export async function startApiIfEnabled(
     },
   };
   return listenOrClose(server);
+}
+
+/**
+ * How long a worker process may take to stop: the handlers' grace period, the time an aborted handler gets
+ * before it is abandoned, and a margin for writing the last outcomes and handing back the rest.
+ */
+export function workerShutdownDeadlineMs(config: TaskerConfig): number {
+  return config.worker.shutdown_timeout_ms + config.worker.abandon_timeout_ms + 5_000;
 }
 
 /** Adds the engine process commands. */
@@ -115,6 +127,7 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
           breaker: orchestrator.breaker,
           channels: orchestrator.channels,
           taskMetrics: orchestrator.metrics,
+          degradationSources: [orchestrator],
         });
       } catch (e) {
         await orchestrator.stop();
@@ -163,6 +176,6 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
         await web?.server.close();
         // Last: exports the spans of the steps that finished during the drain.
         await tracing.shutdown();
-      }, logger);
+      }, logger, { deadlineMs: workerShutdownDeadlineMs(config) });
     });
 }
