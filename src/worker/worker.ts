@@ -805,11 +805,30 @@ export class Worker {
 
   /** A task was cancelled: abort the handlers running its steps here, and never start its claimed steps. */
   #abortCancelled(payload: string | undefined): void {
-    if (!payload) return;
+    if (!payload) {
+      // The listener reconnected: cancellations sent meanwhile were missed, so ask the database once.
+      void this.#abortCancelledInFlight();
+      return;
+    }
     const tasks = new Set(payload.split(','));
     for (const task of tasks) this.#recentCancellations.add(task);
     for (const { step, cancel } of this.#inFlight.values()) {
       if (tasks.has(step.taskUuid) && !cancel.signal.aborted) cancel.abort(cancelledReason(step.taskUuid));
+    }
+  }
+
+  async #abortCancelledInFlight(): Promise<void> {
+    const tasks = [...new Set([...this.#inFlight.values()].map((f) => f.step.taskUuid))];
+    if (tasks.length === 0) return;
+    try {
+      const rows = await queryRows<{ task_uuid: string }>(
+        this.#db,
+        { text: `SELECT task_uuid FROM tasker.tasks WHERE task_uuid = ANY($1::uuid[]) AND state = 'cancelled'` },
+        [tasks],
+      );
+      if (rows.length > 0) this.#abortCancelled(rows.map((r) => r.task_uuid).join(','));
+    } catch (e) {
+      this.#logger.warn({ err: e }, 'could not check for tasks cancelled while the listener was away');
     }
   }
 
