@@ -69,9 +69,11 @@ describe('cancellation before a handler starts', () => {
       reconnectMaxMs: 1000,
     });
     try {
-      const first = (await engine.orchestrator.createTask({ namespace: ns, name: 'single', context: {} })).taskUuid;
+      const first = (await engine.orchestrator.createTask({ namespace: ns, name: 'single', context: {} }))
+        .taskUuid;
       await until(() => calls.length === 1, 'the first handler to hold the only slot');
-      const second = (await engine.orchestrator.createTask({ namespace: ns, name: 'single', context: {} })).taskUuid;
+      const second = (await engine.orchestrator.createTask({ namespace: ns, name: 'single', context: {} }))
+        .taskUuid;
       await until(() => w.stats.claimed === 2, 'the second step to be claimed (waiting for the slot)');
       const unsubscribe = await shared.listener.subscribe(CANCELLATIONS_CHANNEL, (_c, payload) => {
         if (payload?.includes(second)) busy.open();
@@ -101,13 +103,13 @@ describe('cancellation before a handler starts', () => {
     const executions = new Executions();
     const startedAborted: string[] = [];
     const w = createWorker({
-      config: testConfig(db.url, { worker: { max_concurrent_handlers: 3, claim_batch_size: 10 } }),
+      config: testConfig(db.url, { worker: { max_concurrent_handlers: 1, claim_batch_size: 10 } }),
       namespaces: [ns],
       handlers: [
         defineHandler('cancel.short', async (ctx) => {
           executions.record(ctx.taskUuid, ctx.stepName);
           if (ctx.signal.aborted) startedAborted.push(`${ctx.taskUuid}/${ctx.stepName}`);
-          await new Promise((r) => setTimeout(r, 5 + (ctx.attempt % 3) * 5));
+          await new Promise((r) => setTimeout(r, 20));
           return { step: ctx.stepName };
         }),
       ],
@@ -115,15 +117,21 @@ describe('cancellation before a handler starts', () => {
     await w.start();
     const random = seeded(Number(process.env.TASKER_CANCEL_SEED ?? 7));
     try {
-      const tasks = await Promise.all(
-        Array.from({ length: 30 }, async () => {
-          const { taskUuid } = await engine.orchestrator.createTask({ namespace: ns, name: 'chain', context: {} });
-          await new Promise((r) => setTimeout(r, Math.floor(random() * 60)));
+      const tasks: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        tasks.push(
+          (await engine.orchestrator.createTask({ namespace: ns, name: 'chain', context: {} })).taskUuid,
+        );
+      }
+      // Cancelled at random moments while the worker holds claimed steps waiting for its one slot.
+      await Promise.all(
+        tasks.map(async (taskUuid) => {
+          await new Promise((r) => setTimeout(r, Math.floor(random() * 400)));
           await cancelTask(db.pool, taskUuid, { reason: 'random' }).catch(() => undefined); // may have finished
-          return taskUuid;
         }),
       );
-      for (const t of tasks) expect(['cancelled', 'complete']).toContain((await waitForTask(db.pool, t)).state);
+      for (const t of tasks)
+        expect(['cancelled', 'complete']).toContain((await waitForTask(db.pool, t)).state);
       await until(() => w.stats.inFlight === 0, 'the worker to settle every claimed step');
 
       expect(startedAborted).toEqual([]);
@@ -132,7 +140,8 @@ describe('cancellation before a handler starts', () => {
         `SELECT task_uuid, name, attempts FROM tasker.workflow_steps WHERE task_uuid = ANY($1)`,
         [tasks],
       );
-      for (const s of steps.rows) expect(s.attempts, `${s.task_uuid}/${s.name}`).toBe(executions.of(s.task_uuid, s.name));
+      for (const s of steps.rows)
+        expect(s.attempts, `${s.task_uuid}/${s.name}`).toBe(executions.of(s.task_uuid, s.name));
       const cancelled = await db.pool.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM tasker.tasks WHERE task_uuid = ANY($1) AND state = 'cancelled'`,
         [tasks],

@@ -32,7 +32,11 @@ describe('hung handlers', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    engine = await startEngine(db, { templates: [hangOrNot, timesOut, forever], handlers: [], startWorker: false });
+    engine = await startEngine(db, {
+      templates: [hangOrNot, timesOut, forever],
+      handlers: [],
+      startWorker: false,
+    });
   });
   afterAll(async () => {
     await engine?.stop();
@@ -156,13 +160,17 @@ describe('hung handlers', () => {
       DATABASE_URL: db.url,
       TASKER_WORKER_WEB_PORT: '0',
     };
-    const child = startCli(['worker', '--handlers', 'test/fixtures/hung-handlers.ts', '--namespace', cliNs], env);
+    const child = startCli(
+      ['worker', '--handlers', 'test/fixtures/hung-handlers.ts', '--namespace', cliNs],
+      env,
+    );
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      const taskUuid = (await engine.orchestrator.createTask({ namespace: cliNs, name: 'forever', context: {} }))
-        .taskUuid;
+      const taskUuid = (
+        await engine.orchestrator.createTask({ namespace: cliNs, name: 'forever', context: {} })
+      ).taskUuid;
       await until(() => out.includes('STARTED'), 'the handler to start', 60_000);
       child.kill('SIGTERM');
       // Test config: shutdown_timeout_ms 5000 + abandon_timeout_ms 1000; the bound is generous on purpose.

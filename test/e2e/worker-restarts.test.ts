@@ -14,7 +14,11 @@ import { Executions, until } from '../support/wait.js';
 
 const ns = 'restarts_e2e';
 const once = { retryable: false, maxAttempts: 1 };
-let wide: ReturnType<typeof defineTemplate> = defineTemplate({ namespace: ns, name: 'wide8', version: '1.0.0' });
+let wide: ReturnType<typeof defineTemplate> = defineTemplate({
+  namespace: ns,
+  name: 'wide8',
+  version: '1.0.0',
+});
 for (let i = 0; i < 8; i++) wide = wide.step(`s${i}`, { handler: 'restart.step', retry: once });
 const wide8 = wide.build();
 const pair = defineTemplate({ namespace: ns, name: 'pair', version: '1.0.0' })
@@ -35,7 +39,10 @@ describe('worker shutdown and rolling restarts', () => {
     await db?.drop();
   });
 
-  function worker(handlers: HandlerDefinition[], overrides: DeepPartial<TaskerConfig>['worker'] = {}): Worker {
+  function worker(
+    handlers: HandlerDefinition[],
+    overrides: DeepPartial<TaskerConfig>['worker'] = {},
+  ): Worker {
     return createWorker({
       config: testConfig(db.url, { worker: overrides }),
       namespaces: [ns],
@@ -98,9 +105,9 @@ describe('worker shutdown and rolling restarts', () => {
       expect(events.filter((e) => e.event === 'LeaseExpired')).toHaveLength(0);
       const released = events.filter((e) => e.event === 'Release');
       expect(released).toHaveLength(8);
-      expect(released.every((e) => (e.metadata as { attempt_counted: boolean }).attempt_counted === false)).toBe(
-        true,
-      );
+      expect(
+        released.every((e) => (e.metadata as { attempt_counted: boolean }).attempt_counted === false),
+      ).toBe(true);
       const dlq = await db.pool.query(`SELECT 1 FROM tasker.tasks_dlq WHERE task_uuid = $1`, [taskUuid]);
       expect(dlq.rowCount).toBe(0);
     } finally {
@@ -126,7 +133,11 @@ describe('worker shutdown and rolling restarts', () => {
       }),
     ];
     const settings = { shutdown_timeout_ms: 100 };
-    const workers = [worker(handlers(), settings), worker(handlers(), settings), worker(handlers(), settings)];
+    const workers = [
+      worker(handlers(), settings),
+      worker(handlers(), settings),
+      worker(handlers(), settings),
+    ];
     for (const w of workers) await w.start();
     const tasks: string[] = [];
     for (let i = 0; i < 1000; i += 100) {
@@ -149,7 +160,11 @@ describe('worker shutdown and rolling restarts', () => {
       // One worker at a time: stop it mid-run, start its replacement, go on to the next.
       for (let i = 0; i < workers.length; i++) {
         const before = await finished();
-        await until(async () => (await finished()) >= before + 100, 'progress before the next restart', 60_000);
+        await until(
+          async () => (await finished()) >= before + 100,
+          'progress before the next restart',
+          60_000,
+        );
         const old = workers[i]!;
         await old.stop();
         released += old.stats.releasedOnShutdown + old.stats.abortedOnShutdown;
