@@ -386,7 +386,10 @@ export class Worker {
         pollIntervalMs: this.#config.worker.poll_interval_ms,
       });
     }
-    this.#heartbeat = setInterval(() => void this.#heartbeatTick(), this.#config.worker.heartbeat_interval_ms);
+    this.#heartbeat = setInterval(
+      () => void this.#heartbeatTick(),
+      this.#config.worker.heartbeat_interval_ms,
+    );
     this.#heartbeat.unref();
     this.#logger.info({ namespaces: this.#namespaces, handlers: this.#registry.size }, 'worker started');
   }
@@ -595,7 +598,11 @@ export class Worker {
     this.stats.abandonedHandlersTotal += 1;
     this.metrics.handlerAbandoned(step.handler);
     this.#logger.error(
-      { step: step.stepUuid, handler: step.handler, abandonTimeoutMs: this.#config.worker.abandon_timeout_ms },
+      {
+        step: step.stepUuid,
+        handler: step.handler,
+        abandonTimeoutMs: this.#config.worker.abandon_timeout_ms,
+      },
       'handler ignored its abort signal: abandoned (its slot is freed; it keeps running until it returns)',
     );
     void settled.finally(() => {
@@ -823,7 +830,9 @@ export class Worker {
     try {
       const rows = await queryRows<{ task_uuid: string }>(
         this.#db,
-        { text: `SELECT task_uuid FROM tasker.tasks WHERE task_uuid = ANY($1::uuid[]) AND state = 'cancelled'` },
+        {
+          text: `SELECT task_uuid FROM tasker.tasks WHERE task_uuid = ANY($1::uuid[]) AND state = 'cancelled'`,
+        },
         [tasks],
       );
       if (rows.length > 0) this.#abortCancelled(rows.map((r) => r.task_uuid).join(','));

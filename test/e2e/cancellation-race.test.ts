@@ -131,7 +131,7 @@ describe('cancellation before a handler starts', () => {
         }),
       );
       for (const t of tasks)
-        expect(['cancelled', 'complete']).toContain((await waitForTask(db.pool, t)).state);
+        {expect(['cancelled', 'complete']).toContain((await waitForTask(db.pool, t)).state);}
       await until(() => w.stats.inFlight === 0, 'the worker to settle every claimed step');
 
       expect(startedAborted).toEqual([]);
@@ -141,7 +141,7 @@ describe('cancellation before a handler starts', () => {
         [tasks],
       );
       for (const s of steps.rows)
-        expect(s.attempts, `${s.task_uuid}/${s.name}`).toBe(executions.of(s.task_uuid, s.name));
+        {expect(s.attempts, `${s.task_uuid}/${s.name}`).toBe(executions.of(s.task_uuid, s.name));}
       const cancelled = await db.pool.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM tasker.tasks WHERE task_uuid = ANY($1) AND state = 'cancelled'`,
         [tasks],

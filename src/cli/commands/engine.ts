@@ -170,12 +170,16 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
         await worker.stop();
         throw e;
       }
-      onShutdownSignal(async () => {
-        // The endpoint outlives the drain, so probes and scrapes see the shutdown through to its end.
-        await worker.stop();
-        await web?.server.close();
-        // Last: exports the spans of the steps that finished during the drain.
-        await tracing.shutdown();
-      }, logger, { deadlineMs: workerShutdownDeadlineMs(config) });
+      onShutdownSignal(
+        async () => {
+          // The endpoint outlives the drain, so probes and scrapes see the shutdown through to its end.
+          await worker.stop();
+          await web?.server.close();
+          // Last: exports the spans of the steps that finished during the drain.
+          await tracing.shutdown();
+        },
+        logger,
+        { deadlineMs: workerShutdownDeadlineMs(config) },
+      );
     });
 }
