@@ -130,8 +130,9 @@ describe('cancellation before a handler starts', () => {
           await cancelTask(db.pool, taskUuid, { reason: 'random' }).catch(() => undefined); // may have finished
         }),
       );
-      for (const t of tasks)
-        {expect(['cancelled', 'complete']).toContain((await waitForTask(db.pool, t)).state);}
+      for (const t of tasks) {
+        expect(['cancelled', 'complete']).toContain((await waitForTask(db.pool, t)).state);
+      }
       await until(() => w.stats.inFlight === 0, 'the worker to settle every claimed step');
 
       expect(startedAborted).toEqual([]);
@@ -140,8 +141,9 @@ describe('cancellation before a handler starts', () => {
         `SELECT task_uuid, name, attempts FROM tasker.workflow_steps WHERE task_uuid = ANY($1)`,
         [tasks],
       );
-      for (const s of steps.rows)
-        {expect(s.attempts, `${s.task_uuid}/${s.name}`).toBe(executions.of(s.task_uuid, s.name));}
+      for (const s of steps.rows) {
+        expect(s.attempts, `${s.task_uuid}/${s.name}`).toBe(executions.of(s.task_uuid, s.name));
+      }
       const cancelled = await db.pool.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM tasker.tasks WHERE task_uuid = ANY($1) AND state = 'cancelled'`,
         [tasks],
