@@ -196,6 +196,11 @@ export class Worker {
   #unsubscribeCancellations: (() => void) | undefined;
   /** A claim was held back (or cut short) for lack of capacity: freeing capacity must trigger a claim. */
   #starved = false;
+  /**
+   * Set when claimed steps had to be handed back because no handler slot freed up in time: claiming ahead of
+   * free slots would only take them again. Cleared as soon as a handler finishes.
+   */
+  #prefetchSuspended = false;
   /** Whether completion writes get through (`/health` degraded after repeated failures). */
   readonly #writes: WriteHealth;
   readonly #recentCancellations = new RecentCancellations();
@@ -485,7 +490,8 @@ export class Worker {
   /** Capacity for claimed-but-unfinished steps: one handler slot each, plus one claim batch of prefetch. */
   #freeCapacity(): number {
     const w = this.#config.worker;
-    return w.max_concurrent_handlers + w.claim_batch_size - this.#inFlight.size - this.#reservedCapacity;
+    const prefetch = this.#prefetchSuspended ? 0 : w.claim_batch_size;
+    return w.max_concurrent_handlers + prefetch - this.#inFlight.size - this.#reservedCapacity;
   }
 
   async #claimBatch(queue: string): Promise<boolean> {
@@ -547,7 +553,13 @@ export class Worker {
         void this.#release([step], ReleaseReason.TaskCancelled).then(() => this.#wakeClaimers());
         continue;
       }
-      const run = this.#execute(step).finally(release);
+      const run = this.#execute(step).finally(() => {
+        release();
+        if (this.#prefetchSuspended) {
+          this.#prefetchSuspended = false;
+          this.#wakeClaimers();
+        }
+      });
       this.#handlerRuns.add(run);
       void run.finally(() => this.#handlerRuns.delete(run));
     }
@@ -863,6 +875,7 @@ export class Worker {
       else if (claimedAt < cutoff) stale.push(step);
     }
     if (stale.length > 0) {
+      this.#prefetchSuspended = true;
       this.stats.releasedNotStarted += stale.length;
       await this.#release(stale, ReleaseReason.NotStartedInTime);
       this.#wakeClaimers();

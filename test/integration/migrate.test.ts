@@ -23,6 +23,7 @@ const HOT_PATH_FUNCTIONS = [
   'enqueue_due_retries',
   'record_failed_tasks',
   'checkpoint_step',
+  'release_steps',
 ];
 
 interface FreshDatabase {
