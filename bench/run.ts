@@ -7,8 +7,9 @@
  *
  *   npm run bench                 # full run
  *   npm run bench -- --quick      # fewer iterations, for a smoke test
- *   npm run bench -- --only burst # only the 10x burst (bench/burst.ts); `--only main` skips it and dynamic
+ *   npm run bench -- --only burst # only the 10x burst (bench/burst.ts); `--only main` skips it, dynamic and create
  *   npm run bench -- --only dynamic # only the conditional workflow and the 1,000-row batch (bench/dynamic.ts)
+ *   npm run bench -- --only create  # only task creation for 4-, 200- and 2,000-step templates (bench/create.ts)
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -23,6 +24,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../src/testing/embed
 import { defineHandler } from '../src/worker/handler.js';
 import { createWorker, type Worker } from '../src/worker/worker.js';
 import { burstMarkdown, runBurst } from './burst.js';
+import { createMarkdown, runCreate } from './create.js';
 import { dynamicMarkdown, runDynamic, type Workload } from './dynamic.js';
 
 const quick = process.argv.includes('--quick');
@@ -31,14 +33,14 @@ const profile = process.argv.includes('--profile');
 const LATENCY_RUNS = quick ? 10 : 50;
 const WARMUP_RUNS = quick ? 3 : 10;
 const THROUGHPUT_TASKS = quick ? 200 : 2000;
-/** --only main | burst | dynamic (or --only=...): run one part; all when absent. */
-const only = ((): 'main' | 'burst' | 'dynamic' | undefined => {
+/** --only main | burst | dynamic | create (or --only=...): run one part; all when absent. */
+const only = ((): 'main' | 'burst' | 'dynamic' | 'create' | undefined => {
   const i = process.argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i < 0) return undefined;
   const arg = process.argv[i]!;
   const value = arg.includes('=') ? arg.slice('--only='.length) : process.argv[i + 1];
-  if (value !== 'main' && value !== 'burst' && value !== 'dynamic') {
-    throw new Error(`--only takes 'main', 'burst' or 'dynamic', not '${value}'`);
+  if (value !== 'main' && value !== 'burst' && value !== 'dynamic' && value !== 'create') {
+    throw new Error(`--only takes 'main', 'burst', 'dynamic' or 'create', not '${value}'`);
   }
   return value;
 })();
@@ -348,8 +350,30 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   };
-  if (only === 'burst' || only === 'dynamic') {
-    await (only === 'burst' ? burstSection() : dynamicSection());
+  /** Task creation for 4-, 200- and 2,000-step templates (bench/create.ts), in a section of its own. */
+  const createSection = async (): Promise<void> => {
+    const results = await runCreate({ quick, freshDatabase });
+    const args = process.argv.slice(2).join(' ');
+    const key = `create-${server ? 'embedded' : 'database-url'}-pg${String(pgInfo.server_version).split('.')[0]}${quick ? '-quick' : ''}`;
+    await writeSection(
+      key,
+      [
+        `<!-- bench:start:${key} -->`,
+        `### Task creation by template size: PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'from DATABASE_URL'})`,
+        '',
+        `Run on ${new Date().toISOString().slice(0, 10)}: \`${server ? '' : 'DATABASE_URL=... '}npm run bench${args ? ` -- ${args}` : ''}\` on ${cpus().length} cores,`,
+        `${Math.round(totalmem() / 2 ** 30)} GiB; fsync=${pgInfo.fsync}, synchronous_commit=${pgInfo.synchronous_commit}, jit=${pgInfo.jit},`,
+        `shared_buffers=${pgInfo.shared_buffers} x 8kB, max_connections=${pgInfo.max_connections}; Node ${process.version}.`,
+        'One `tasker.create_task` call with the task view (as `POST /v1/tasks` makes it) per run, on one connection',
+        'with a 30 s statement timeout; a fresh database per template size.',
+        '',
+        ...createMarkdown(results),
+        `<!-- bench:end:${key} -->`,
+      ].join('\n'),
+    );
+  };
+  if (only === 'burst' || only === 'dynamic' || only === 'create') {
+    await (only === 'burst' ? burstSection() : only === 'dynamic' ? dynamicSection() : createSection());
     await admin.end();
     await server?.stop();
     return;
@@ -435,6 +459,7 @@ async function main(): Promise<void> {
   }
 
   if (only !== 'main') {
+    await createSection();
     await dynamicSection();
     await burstSection();
   }

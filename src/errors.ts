@@ -22,6 +22,12 @@ export const ErrorCode = {
   ChannelFull: 'CHANNEL_FULL',
   Timeout: 'TIMEOUT',
   Database: 'DATABASE_ERROR',
+  /**
+   * The database canceled a statement: it ran longer than `common.database.statement_timeout_ms` (or was
+   * canceled on the server). An answer about that statement, not an outage: nothing it would have written was
+   * kept, and the database is reachable.
+   */
+  DatabaseTimeout: 'DATABASE_TIMEOUT',
   MigrationFailed: 'MIGRATION_FAILED',
   ShuttingDown: 'SHUTTING_DOWN',
   /** A circuit breaker is open: the dependency is considered down; retry later. */

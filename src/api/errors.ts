@@ -3,7 +3,7 @@
  * this module is the one place that decides the HTTP status of each error code.
  */
 import type { z } from 'zod';
-import { isConnectionError } from '../db/errors.js';
+import { isConnectionError, isStatementTimeout, mapDbError } from '../db/errors.js';
 import { ErrorCode, TaskerError } from '../errors.js';
 import type { ErrorBody, ValidationIssueBody } from './schemas.js';
 
@@ -74,6 +74,9 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
   [ErrorCode.ChannelFull]: 503,
   [ErrorCode.Timeout]: 503,
   [ErrorCode.CircuitOpen]: 503,
+  // A statement ran into the statement timeout: the database is up and nothing was written, so the same
+  // request may well succeed once the load that slowed it is gone.
+  [ErrorCode.DatabaseTimeout]: 503,
 };
 
 function body(code: string, message: string, details?: Record<string, unknown>): ErrorBody {
@@ -169,7 +172,8 @@ function isNotFoundCode(code: string): boolean {
 
 /**
  * Decides the response for anything thrown while handling a request. Known errors keep their code and
- * message; database outages become 503 with `Retry-After`; everything else is a bare 500.
+ * message; database outages become 503 `SERVICE_UNAVAILABLE` and statement timeouts 503 `DATABASE_TIMEOUT`,
+ * both with `Retry-After`; everything else is a bare 500.
  */
 export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof ApiError) {
@@ -180,8 +184,11 @@ export function toErrorResponse(error: unknown): ErrorResponse {
       unexpected: error.status >= 500,
     };
   }
+  // A canceled statement that reached us unmapped is answered as the timeout it is, not as an outage.
+  if (isStatementTimeout(error)) return toErrorResponse(mapDbError(error));
   if (error instanceof TaskerError) {
     if (error.code === ErrorCode.Database) {
+      if (isStatementTimeout(error.cause)) return toErrorResponse(mapDbError(error.cause));
       return isConnectionError(error.cause ?? error)
         ? unavailable('the database is unavailable; try again later')
         : internal();

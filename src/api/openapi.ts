@@ -36,7 +36,9 @@ const STANDARD_ERRORS: Record<number, string> = {
   413: 'Body larger than `orchestration.api.body_limit_bytes` (`PAYLOAD_TOO_LARGE`).',
   415: 'Unsupported content type (`UNSUPPORTED_MEDIA_TYPE`).',
   500: 'Unexpected server error (`INTERNAL`); details are logged, never returned.',
-  503: 'Database unavailable or request time limit exceeded (`SERVICE_UNAVAILABLE`, `TIMEOUT`); see `Retry-After`.',
+  503:
+    'Database unavailable, a database statement timed out or the request time limit was exceeded ' +
+    '(`SERVICE_UNAVAILABLE`, `DATABASE_TIMEOUT`, `TIMEOUT`); see `Retry-After`.',
 };
 
 /**

@@ -7,7 +7,7 @@ import {
   TaskerUnauthorizedError,
   TaskerValidationError,
 } from '../client/index.js';
-import { TaskerError } from '../errors.js';
+import { ErrorCode, TaskerError } from '../errors.js';
 import { registerConfigCommands } from './commands/config.js';
 import { runDev, type DevOptions } from './commands/dev.js';
 import { registerDlqCommands } from './commands/dlq.js';
@@ -113,6 +113,13 @@ export function printError(io: CliIo, e: unknown, json: boolean): void {
     }
     if (e instanceof TaskerForbiddenError) {
       eprintln(io, 'hint: the credentials lack a permission this command needs');
+    }
+    if (e.apiCode === ErrorCode.DatabaseTimeout) {
+      eprintln(
+        io,
+        "hint: the server's database is reachable but the statement ran past its statement timeout; " +
+          'retry later, or raise common.database.statement_timeout_ms on the server',
+      );
     }
     return;
   }

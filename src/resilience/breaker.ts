@@ -27,7 +27,8 @@ type Action = () => Promise<unknown>;
 
 /**
  * A circuit breaker in front of the database (opossum). Only connection-class failures count: a constraint
- * violation or a refused transition is an answer, not an outage. While open, calls fail at once with
+ * violation, a refused transition or a statement canceled by `statement_timeout` (SQLSTATE 57014) is an answer
+ * from a reachable server, not an outage. While open, calls fail at once with
  * {@link CircuitOpenError} instead of piling up on a dead server; after `reset_timeout_ms` one call probes, and a
  * success closes the breaker again.
  */

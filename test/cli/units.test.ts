@@ -9,16 +9,20 @@ import {
   TaskerNetworkError,
   TaskerNotFoundError,
   TaskerUnauthorizedError,
+  TaskerUnavailableError,
   type StepBody,
   type TransitionBody,
 } from '../../src/client/index.js';
-import { ConfigError } from '../../src/errors.js';
+import { apiErrorFor } from '../../src/client/errors.js';
+import { ConfigError, ErrorCode } from '../../src/errors.js';
 import { DEFAULT_API_URL, resolveClientSettings } from '../../src/cli/client-config.js';
 import { maskSecrets } from '../../src/cli/commands/config.js';
 import { parseTemplateRef } from '../../src/cli/commands/template.js';
 import { dagLayers, drawDag } from '../../src/cli/dag.js';
 import { ExitCode, exitCodeFor, NotFoundError, UsageError } from '../../src/cli/exit-codes.js';
 import { formatIssues, formatStepTable, table, truncate } from '../../src/cli/format.js';
+import type { CliIo } from '../../src/cli/io.js';
+import { printError } from '../../src/cli/program.js';
 import { TaskProgress } from '../../src/cli/progress.js';
 
 const req = { method: 'GET', path: '/v1/tasks/x' };
@@ -267,6 +271,29 @@ describe('exit codes', () => {
     expect(exitCodeFor(new CommanderError(0, 'commander.helpDisplayed', 'help'))).toBe(ExitCode.Ok);
     expect(exitCodeFor(new TaskerApiError(500, 'INTERNAL', 'm', req))).toBe(ExitCode.Failed);
     expect(exitCodeFor(new Error('bug'))).toBe(ExitCode.Failed);
+  });
+
+  it('a database statement timeout is a "try later" answer, printed with its code and a hint', () => {
+    const e = apiErrorFor(503, 'DATABASE_TIMEOUT', 'the database statement took longer than ...', {
+      method: 'POST',
+      path: '/v1/tasks',
+    });
+    expect(e).toBeInstanceOf(TaskerUnavailableError);
+    expect(e.code).toBe(ErrorCode.DatabaseTimeout);
+    expect(exitCodeFor(e)).toBe(ExitCode.Usage);
+    let stderr = '';
+    const io: CliIo = {
+      out: () => {},
+      err: (text) => {
+        stderr += text;
+      },
+      isTTY: false,
+      columns: 80,
+      env: {},
+    };
+    printError(io, e, false);
+    expect(stderr).toContain('error [DATABASE_TIMEOUT]: the database statement took longer than');
+    expect(stderr).toMatch(/hint: .*statement timeout.*common\.database\.statement_timeout_ms/);
   });
 });
 
