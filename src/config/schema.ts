@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OVERFLOW_POLICIES } from '../channels/bounded-channel.js';
+import { MAX_JSON_DEPTH_LIMIT } from '../json-depth.js';
 
 /**
  * The configuration schema. Keys are snake_case exactly as written in TOML. Nothing has a default here:
@@ -274,6 +275,12 @@ const apiSchema = z
       1024 * 1024 * 1024,
       'Largest request body accepted; a larger one is refused with 413 before it is parsed.',
     ),
+    max_json_depth: int(
+      1,
+      MAX_JSON_DEPTH_LIMIT,
+      'Deepest nesting of objects and arrays accepted in a JSON request body; a deeper body is refused with ' +
+        '400 `JSON_TOO_DEEP` before it is parsed. Task contexts created through the library get the same check.',
+    ),
     request_timeout_ms: int(
       0,
       HOUR_MS,
@@ -447,6 +454,30 @@ const workerSchema = z
       HOUR_MS,
       'On shutdown, how long running handlers may take to finish before the process stops anyway, in ms.',
     ),
+    max_result_depth: int(
+      1,
+      MAX_JSON_DEPTH_LIMIT,
+      'Deepest nesting of objects and arrays accepted in a handler result; a deeper result fails the step ' +
+        'permanently with RESULT_TOO_DEEP instead of overflowing a serializer.',
+    ),
+    errors: z
+      .strictObject({
+        max_message_bytes: int(
+          64,
+          1024 * 1024,
+          'Largest step error message stored, in UTF-8 bytes; a longer one is cut and marked `… [truncated N bytes]`.',
+        ),
+        max_stack_bytes: int(
+          0,
+          1024 * 1024,
+          'Largest step error stack stored, in UTF-8 bytes (stack frames only: the message is not repeated); ' +
+            '0 = store no stacks, otherwise at least 64.',
+        ).refine((v) => v === 0 || v >= 64, { message: 'must be 0 (no stacks) or at least 64' }),
+      })
+      .describe(
+        'Size caps of the step errors a worker records (stored with the step, copied to the task and its ' +
+          'dead-letter snapshot).',
+      ),
     thread_pool: z
       .strictObject({
         min_threads: int(
