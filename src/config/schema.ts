@@ -437,6 +437,12 @@ const workerSchema = z
     ),
     completion_batch_size: int(1, 1_000, 'Maximum step completions written per batch.'),
     completion_timeout_ms: int(1, HOUR_MS, 'Time limit for writing one completion batch, in ms.'),
+    max_result_depth: int(
+      1,
+      MAX_JSON_DEPTH_LIMIT,
+      'Deepest nesting of objects and arrays accepted in a handler result; a deeper result fails the step ' +
+        'permanently with RESULT_TOO_DEEP instead of overflowing a serializer.',
+    ),
     resolve_in_completion: z
       .boolean()
       .describe(
@@ -454,30 +460,6 @@ const workerSchema = z
       HOUR_MS,
       'On shutdown, how long running handlers may take to finish before the process stops anyway, in ms.',
     ),
-    max_result_depth: int(
-      1,
-      MAX_JSON_DEPTH_LIMIT,
-      'Deepest nesting of objects and arrays accepted in a handler result; a deeper result fails the step ' +
-        'permanently with RESULT_TOO_DEEP instead of overflowing a serializer.',
-    ),
-    errors: z
-      .strictObject({
-        max_message_bytes: int(
-          64,
-          1024 * 1024,
-          'Largest step error message stored, in UTF-8 bytes; a longer one is cut and marked `… [truncated N bytes]`.',
-        ),
-        max_stack_bytes: int(
-          0,
-          1024 * 1024,
-          'Largest step error stack stored, in UTF-8 bytes (stack frames only: the message is not repeated); ' +
-            '0 = store no stacks, otherwise at least 64.',
-        ).refine((v) => v === 0 || v >= 64, { message: 'must be 0 (no stacks) or at least 64' }),
-      })
-      .describe(
-        'Size caps of the step errors a worker records (stored with the step, copied to the task and its ' +
-          'dead-letter snapshot).',
-      ),
     thread_pool: z
       .strictObject({
         min_threads: int(
@@ -510,6 +492,24 @@ const workerSchema = z
       .describe(
         'Worker-thread pool for CPU-bound handlers declared with `defineThreadHandler` (created only when such a ' +
           'handler is registered). Its queue is the handler runtime channel: bounded by `max_queue`.',
+      ),
+    errors: z
+      .strictObject({
+        max_message_bytes: int(
+          64,
+          1024 * 1024,
+          'Largest step error message stored, in UTF-8 bytes; a longer one is cut and marked `… [truncated N bytes]`.',
+        ),
+        max_stack_bytes: int(
+          0,
+          1024 * 1024,
+          'Largest step error stack stored, in UTF-8 bytes (stack frames only: the message is not repeated); ' +
+            '0 = store no stacks, otherwise at least 64.',
+        ).refine((v) => v === 0 || v >= 64, { message: 'must be 0 (no stacks) or at least 64' }),
+      })
+      .describe(
+        'Size caps of the step errors a worker records (stored with the step, copied to the task and its ' +
+          'dead-letter snapshot).',
       ),
     channels: z
       .strictObject({
