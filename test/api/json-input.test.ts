@@ -142,6 +142,18 @@ describe('JSON input', () => {
     expectVerbatim(task.task_uuid, done.context);
   });
 
+  it('tasker task create refuses a context too deep for any server, and reports the server limit', async () => {
+    const env = { TASKER_URL: stack.url };
+    const huge = await tasker(['task', 'create', ns, 'echo', '--context', `{"d":${nested(10_000)}}`], env);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toContain('--context nests deeper than 1000 levels');
+    expect(huge.stderr).not.toMatch(/\n\s+at /);
+    const deep = await tasker(['task', 'create', ns, 'echo', '--context', `{"d":${nested(200)}}`], env);
+    expect(deep.code).not.toBe(0);
+    expect(deep.stderr).toContain('orchestration.api.max_json_depth');
+    expect(deep.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('a body nested 10,000 deep is refused with 400 JSON_TOO_DEEP naming the limit', async () => {
     const res = await postTask(`{"namespace":"${ns}","name":"echo","context":{"d":${nested(10_000)}}}`);
     const error = expectError(res, 400, 'JSON_TOO_DEEP');
