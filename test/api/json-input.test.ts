@@ -113,6 +113,18 @@ describe('JSON input', () => {
     expect(Object.keys(read.steps[0]!.result as object).sort()).toEqual(['__proto__', 'constructor', 'k']);
   });
 
+  it('application/json with a charset parameter takes the same parser', async () => {
+    const res = await stack.api.app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      payload: `{"namespace":"${ns}","name":"echo","context":${PROTO_CONTEXT}}`,
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(Object.keys(bodyOf(res, taskBody).context).sort()).toEqual(['__proto__', 'constructor', 'k']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('the request schema keeps a __proto__ key of the context (zod records would drop it)', () => {
     const parsed = createTaskBody.parse(
       JSON.parse(`{"namespace":"a","name":"b","context":${PROTO_CONTEXT}}`),
