@@ -74,12 +74,17 @@ export function cappedErrorText(
   return frames === '' ? { message } : { message, stack: truncateUtf8(frames, limits.maxStackBytes) };
 }
 
-/** A step's result record with its error (if any) capped by `limits`. */
-export function capRecordedError<R extends { error?: { message: string; stack?: string } }>(
-  record: R,
-  limits: ErrorLimits,
-): R {
+/**
+ * A step's result record with its error (if any) capped by `limits`. The name and code (normally short, but set by
+ * handler code) are held to the message cap too.
+ */
+export function capRecordedError<
+  R extends { error?: { name?: string; code?: string; message: string; stack?: string } },
+>(record: R, limits: ErrorLimits): R {
   if (!record.error) return record;
   const { stack: _stack, ...rest } = record.error;
-  return { ...record, error: { ...rest, ...cappedErrorText(record.error, limits) } };
+  const error = { ...rest, ...cappedErrorText(record.error, limits) };
+  if (typeof error.name === 'string') error.name = truncateUtf8(error.name, limits.maxMessageBytes);
+  if (typeof error.code === 'string') error.code = truncateUtf8(error.code, limits.maxMessageBytes);
+  return { ...record, error };
 }

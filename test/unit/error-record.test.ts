@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextExceedsDepth, valueExceedsDepth } from '../../src/json-depth.js';
 import {
+  capRecordedError,
   cappedErrorText,
   DEFAULT_ERROR_LIMITS,
   errorLimitsOf,
@@ -63,6 +64,41 @@ describe('cappedErrorText', () => {
     expect(Buffer.byteLength(capped.stack!)).toBeLessThanOrEqual(100);
     expect(capped.stack).not.toContain('xxxx');
     expect(cappedErrorText(err, { maxMessageBytes: 200, maxStackBytes: 0 })).not.toHaveProperty('stack');
+  });
+});
+
+describe('capRecordedError', () => {
+  const limits = { maxMessageBytes: 100, maxStackBytes: 100 };
+
+  it('leaves a success record as it is', () => {
+    const record: { success: boolean; result: unknown; error?: { message: string } } = {
+      success: true,
+      result: { big: 'x'.repeat(1000) },
+    };
+    expect(capRecordedError(record, limits)).toBe(record);
+  });
+
+  it('caps message, stack, name and code, keeping the other fields', () => {
+    const err = new Error('m'.repeat(1000));
+    const record = {
+      success: false,
+      error: {
+        name: 'N'.repeat(1000),
+        code: 'C'.repeat(1000),
+        message: err.message,
+        stack: err.stack!,
+        retryable: true,
+      },
+    };
+    const capped = capRecordedError(record, limits);
+    for (const field of ['name', 'code', 'message', 'stack'] as const) {
+      expect(Buffer.byteLength(capped.error[field]), field).toBeLessThanOrEqual(100);
+      expect(capped.error[field], field).toMatch(/… \[truncated [\d,]+ bytes\]$/);
+    }
+    expect(capped.error.retryable).toBe(true);
+    expect(capped.error.stack).not.toContain('mmm');
+    // The input is not modified.
+    expect(record.error.message).toHaveLength(1000);
   });
 });
 
