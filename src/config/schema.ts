@@ -498,7 +498,8 @@ const workerSchema = z
         max_message_bytes: int(
           64,
           1024 * 1024,
-          'Largest step error message stored, in UTF-8 bytes; a longer one is cut and marked `… [truncated N bytes]`.',
+          'Largest step error message stored, in UTF-8 bytes; a longer one is cut and marked `… [truncated N bytes]` ' +
+            '(the error name and code are held to it too).',
         ),
         max_stack_bytes: int(
           0,
