@@ -15,7 +15,9 @@ import { ApiError, ApiErrorCode } from './errors.js';
  * @throws ApiError 400 `INVALID_JSON` for an empty or malformed body, 400 `JSON_TOO_DEEP` for one nested deeper
  * than `maxDepth`.
  */
-export function parseJsonBody(text: string, maxDepth: number): unknown {
+export function parseJsonBody(raw: string, maxDepth: number): unknown {
+  // A leading byte-order mark is tolerated, as Fastify's own parser did.
+  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
   if (text === '') {
     throw new ApiError(
       400,

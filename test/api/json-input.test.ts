@@ -125,6 +125,11 @@ describe('JSON input', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('a leading byte-order mark is tolerated', async () => {
+    const res = await postTask(`\uFEFF{"namespace":"${ns}","name":"echo","context":{"bom":true}}`);
+    expect(res.statusCode, res.body).toBe(201);
+  });
+
   it('the request schema keeps a __proto__ key of the context (zod records would drop it)', () => {
     const parsed = createTaskBody.parse(
       JSON.parse(`{"namespace":"a","name":"b","context":${PROTO_CONTEXT}}`),
