@@ -44,24 +44,33 @@ export function jsonTextExceedsDepth(text: string, max: number): boolean {
 }
 
 /**
- * True when a value (about to be serialized as JSON) nests deeper than `max`. Iterative; a cyclic value counts
- * as too deep (it would be refused by `JSON.stringify` anyway), and shared sub-objects are only walked again
- * when reached at a greater depth, so the work stays bounded by `objects × max`.
+ * True when a value (about to be serialized as JSON) nests deeper than `max`. Iterative. A cycle is not followed
+ * (it is not "deep"; `JSON.stringify` reports it as circular), and a shared sub-object is only walked again when
+ * reached at a greater depth, so the work stays bounded by `objects × max`.
  */
 export function valueExceedsDepth(value: unknown, max: number): boolean {
   const seenAt = new Map<object, number>();
-  const stack: [unknown, number][] = [[value, 0]];
+  const onPath = new Set<object>();
+  // `leave` entries take a node off the current path once its children are done.
+  const stack: { node: unknown; depth: number; leave: boolean }[] = [{ node: value, depth: 0, leave: false }];
   while (stack.length > 0) {
-    const [node, parentDepth] = stack.pop()!;
+    const { node, depth: parentDepth, leave } = stack.pop()!;
     if (node === null || typeof node !== 'object') continue;
+    if (leave) {
+      onPath.delete(node);
+      continue;
+    }
+    if (onPath.has(node)) continue;
     const depth = parentDepth + 1;
     if (depth > max) return true;
     const seen = seenAt.get(node);
     if (seen !== undefined && seen >= depth) continue;
     seenAt.set(node, depth);
+    onPath.add(node);
+    stack.push({ node, depth: 0, leave: true });
     const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
     for (const child of children) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth]);
+      if (child !== null && typeof child === 'object') stack.push({ node: child, depth, leave: false });
     }
   }
   return false;

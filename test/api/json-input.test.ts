@@ -23,6 +23,9 @@ const echo = defineTemplate({ namespace: ns, name: 'echo', version: '1.0.0' })
 const deepTemplate = defineTemplate({ namespace: ns, name: 'deep', version: '1.0.0' })
   .step('make', { handler: 'deep', retry: { maxAttempts: 1 } })
   .build();
+const cyclicTemplate = defineTemplate({ namespace: ns, name: 'cyclic', version: '1.0.0' })
+  .step('make', { handler: 'cyclic', retry: { maxAttempts: 1 } })
+  .build();
 
 /** What the handler saw of each task's context: its own keys and their values, as JSON. */
 const seen = new Map<string, { ownKeys: string[]; json: string; protoIsObject: boolean }>();
@@ -36,6 +39,11 @@ const handlers = [
     });
     // Echo the context back as the result, so the stored result goes through the same paths.
     return ctx.context;
+  }),
+  defineHandler('cyclic', () => {
+    const v: Record<string, unknown> = { a: 1 };
+    v.self = v;
+    return v;
   }),
   defineHandler('deep', () => {
     let v: unknown = 1;
@@ -64,7 +72,7 @@ describe('JSON input', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    stack = await startStack(db, { templates: [echo, deepTemplate], handlers });
+    stack = await startStack(db, { templates: [echo, deepTemplate, cyclicTemplate], handlers });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -227,5 +235,12 @@ describe('JSON input', () => {
     // The same worker still completes other work.
     const next = await createTask(db.pool, { namespace: ns, name: 'echo', context: { after: true } });
     expect((await waitForTask(db.pool, next.taskUuid)).state).toBe('complete');
+  });
+
+  it('a cyclic handler result is still RESULT_NOT_SERIALIZABLE, not too deep', async () => {
+    const created = await createTask(db.pool, { namespace: ns, name: 'cyclic', context: {} });
+    const done = await waitForTask(db.pool, created.taskUuid);
+    expect(done.state).toBe('error');
+    expect(done.steps[0]!.error).toMatchObject({ code: 'RESULT_NOT_SERIALIZABLE' });
   });
 });
