@@ -13,6 +13,8 @@ export const ApiErrorCode = {
   StepNotFound: 'STEP_NOT_FOUND',
   DlqEntryNotFound: 'DLQ_ENTRY_NOT_FOUND',
   InvalidJson: 'INVALID_JSON',
+  /** A JSON body nests deeper than `orchestration.api.max_json_depth`. */
+  JsonTooDeep: 'JSON_TOO_DEEP',
   ValidationFailed: 'VALIDATION_FAILED',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',

@@ -30,7 +30,9 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
 
 /** Generic error responses every route of a kind can produce. */
 const STANDARD_ERRORS: Record<number, string> = {
-  400: 'Invalid input (`INVALID_JSON`, `VALIDATION_FAILED` with `details.issues`, `TASK_INVALID`).',
+  400:
+    'Invalid input (`INVALID_JSON`, `JSON_TOO_DEEP` past `orchestration.api.max_json_depth`, `VALIDATION_FAILED` ' +
+    'with `details.issues`, `TASK_INVALID`).',
   401: 'Missing, malformed, invalid or expired credentials (`UNAUTHENTICATED`).',
   403: 'The credentials lack the required permission (`FORBIDDEN`).',
   413: 'Body larger than `orchestration.api.body_limit_bytes` (`PAYLOAD_TOO_LARGE`).',

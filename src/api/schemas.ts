@@ -41,8 +41,20 @@ export const taskState = z.enum(TASK_STATES as [TaskState, ...TaskState[]]);
 /** Every step state. */
 export const stepState = z.enum(STEP_STATES as [StepState, ...StepState[]]);
 
-/** A JSON object (the task context, metadata, snapshots). */
-export const jsonObject = z.record(z.string(), z.unknown());
+/** A plain object as `JSON.parse` makes it (not an array, not a class instance). */
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A JSON object (the task context, metadata, snapshots), passed through as given. Not `z.record()`: zod builds
+ * a record's output key by key and silently drops a `__proto__` key, so a valid context would lose data.
+ */
+export const jsonObject = z
+  .custom<Record<string, unknown>>(isJsonObject, { error: 'must be a JSON object' })
+  .meta({ type: 'object', additionalProperties: {} });
 
 /** Permission names of the API (`*` = all). */
 export const apiPermission = z.enum([...API_PERMISSIONS, '*']);
@@ -132,7 +144,13 @@ export const stepError = z
     message: z.string(),
     code: z.string().optional(),
     retryable: z.boolean().optional(),
-    stack: z.string().optional(),
+    stack: z
+      .string()
+      .optional()
+      .describe(
+        'Stack frames, capped by `worker.errors.max_stack_bytes`; only for callers holding `steps:resolve` or ' +
+          '`dlq:update` (or `*`).',
+      ),
   })
   .meta({ id: 'StepError' });
 export type StepErrorBody = z.infer<typeof stepError>;

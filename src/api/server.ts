@@ -20,6 +20,7 @@ import { silentLogger } from '../observability/logger.js';
 import { ANONYMOUS, authorize, Authenticator, type Principal } from './auth.js';
 import { ApiError, ApiErrorCode, toErrorResponse, validationError } from './errors.js';
 import { BackpressureEvaluator } from './backpressure.js';
+import { parseJsonBody } from './json-body.js';
 import { registerEngineMetrics } from '../observability/engine-metrics.js';
 import { registerEventLoopMetrics } from '../observability/event-loop.js';
 import type { MetricSet } from '../observability/metric-set.js';
@@ -210,7 +211,16 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
-  // Text bodies are template YAML; JSON stays on Fastify's parser (which also blocks prototype poisoning).
+  // JSON: our parser accepts every object as given and enforces the depth limit (see json-body.ts).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, apiConfig.max_json_depth));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+  // Text bodies are template YAML.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(
     ['text/plain', 'text/yaml', 'application/yaml', 'application/x-yaml'],

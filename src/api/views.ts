@@ -24,11 +24,15 @@ import type {
   TransitionBody,
 } from './schemas.js';
 
+import { snapshotWithoutStack, withoutStack } from './redact.js';
+
 const iso = (d: Date): string => d.toISOString();
 const isoOrNull = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
-/** A step of `task` on the wire. */
-export function stepBody(taskUuid: string, s: StepView): StepBody {
+/**
+ * A step of `task` on the wire. `stacks`: whether the caller may see error stacks (`seesStacks` in redact.ts).
+ */
+export function stepBody(taskUuid: string, s: StepView, stacks: boolean): StepBody {
   return {
     step_uuid: s.stepUuid,
     task_uuid: taskUuid,
@@ -41,14 +45,14 @@ export function stepBody(taskUuid: string, s: StepView): StepBody {
     depends_on: s.dependsOn,
     readiness: s.readiness,
     result: s.result ?? null,
-    error: s.error,
+    error: s.error && !stacks ? withoutStack(s.error) : s.error,
     next_retry_at: isoOrNull(s.nextRetryAt),
     processed_at: isoOrNull(s.processedAt),
   };
 }
 
-/** A task with its steps on the wire. */
-export function taskBody(t: TaskView): TaskBody {
+/** A task with its steps on the wire; `stacks` as for {@link stepBody}. */
+export function taskBody(t: TaskView, stacks: boolean): TaskBody {
   return {
     task_uuid: t.taskUuid,
     namespace: t.namespace,
@@ -66,12 +70,16 @@ export function taskBody(t: TaskView): TaskBody {
     steps_total: t.stepsTotal,
     steps_remaining: t.stepsRemaining,
     error: t.error
-      ? { step_uuid: t.error.stepUuid, step_name: t.error.stepName, error: t.error.error }
+      ? {
+          step_uuid: t.error.stepUuid,
+          step_name: t.error.stepName,
+          error: t.error.error && !stacks ? withoutStack(t.error.error) : t.error.error,
+        }
       : null,
     created_at: iso(t.createdAt),
     updated_at: iso(t.updatedAt),
     completed_at: isoOrNull(t.completedAt),
-    steps: t.steps.map((s) => stepBody(t.taskUuid, s)),
+    steps: t.steps.map((s) => stepBody(t.taskUuid, s, stacks)),
   };
 }
 
@@ -174,8 +182,8 @@ export function templateDefinitionBody(t: TaskTemplate): TemplateDefinitionBody 
   };
 }
 
-/** A dead-letter entry on the wire. */
-export function dlqEntryBody(e: DlqEntry): DlqEntryBody {
+/** A dead-letter entry on the wire; `stacks` as for {@link stepBody} (the snapshot holds the step error). */
+export function dlqEntryBody(e: DlqEntry, stacks: boolean): DlqEntryBody {
   return {
     dlq_entry_uuid: e.dlqEntryUuid,
     task_uuid: e.taskUuid,
@@ -185,7 +193,7 @@ export function dlqEntryBody(e: DlqEntry): DlqEntryBody {
     resolution_notes: e.resolutionNotes,
     resolved_by: e.resolvedBy,
     resolved_at: isoOrNull(e.resolvedAt),
-    task_snapshot: e.taskSnapshot,
+    task_snapshot: stacks ? e.taskSnapshot : snapshotWithoutStack(e.taskSnapshot),
     created_at: iso(e.createdAt),
     updated_at: iso(e.updatedAt),
   };

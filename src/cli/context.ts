@@ -4,6 +4,7 @@ import { TaskerClient } from '../client/index.js';
 import { resolveClientSettings, type ClientFlags, type ClientSettings } from './client-config.js';
 import type { GlobalOptions } from './common.js';
 import { UsageError } from './exit-codes.js';
+import { jsonTextExceedsDepth, MAX_JSON_DEPTH_LIMIT } from '../json-depth.js';
 import { printJson, println, type CliIo } from './io.js';
 
 /** Every global flag of the CLI. */
@@ -60,8 +61,18 @@ export function action<A extends unknown[]>(
   };
 }
 
-/** Parses a JSON option value, naming the option when it is not valid JSON. */
+/**
+ * Parses a JSON option value, naming the option when it is not valid JSON or nests deeper than any server
+ * accepts (serializing such a value for the request would overflow the stack).
+ */
 export function parseJsonOption(value: string, option: string): unknown {
+  if (jsonTextExceedsDepth(value, MAX_JSON_DEPTH_LIMIT)) {
+    throw new UsageError(
+      `${option} nests deeper than ${MAX_JSON_DEPTH_LIMIT} levels of objects and arrays; no Tasker server ` +
+        'accepts that (orchestration.api.max_json_depth is at most ' +
+        `${MAX_JSON_DEPTH_LIMIT}, 128 by default)`,
+    );
+  }
   try {
     return JSON.parse(value) as unknown;
   } catch (e) {

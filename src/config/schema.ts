@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OVERFLOW_POLICIES } from '../channels/bounded-channel.js';
+import { MAX_JSON_DEPTH_LIMIT } from '../json-depth.js';
 
 /**
  * The configuration schema. Keys are snake_case exactly as written in TOML. Nothing has a default here:
@@ -284,6 +285,12 @@ const apiSchema = z
       1024 * 1024 * 1024,
       'Largest request body accepted; a larger one is refused with 413 before it is parsed.',
     ),
+    max_json_depth: int(
+      1,
+      MAX_JSON_DEPTH_LIMIT,
+      'Deepest nesting of objects and arrays accepted in a JSON request body; a deeper body is refused with ' +
+        '400 `JSON_TOO_DEEP` before it is parsed. Task contexts created through the library get the same check.',
+    ),
     request_timeout_ms: int(
       0,
       HOUR_MS,
@@ -440,6 +447,12 @@ const workerSchema = z
     ),
     completion_batch_size: int(1, 1_000, 'Maximum step completions written per batch.'),
     completion_timeout_ms: int(1, HOUR_MS, 'Time limit for writing one completion batch, in ms.'),
+    max_result_depth: int(
+      1,
+      MAX_JSON_DEPTH_LIMIT,
+      'Deepest nesting of objects and arrays accepted in a handler result; a deeper result fails the step ' +
+        'permanently with RESULT_TOO_DEEP instead of overflowing a serializer.',
+    ),
     resolve_in_completion: z
       .boolean()
       .describe(
@@ -497,6 +510,25 @@ const workerSchema = z
       .describe(
         'Worker-thread pool for CPU-bound handlers declared with `defineThreadHandler` (created only when such a ' +
           'handler is registered). Its queue is the handler runtime channel: bounded by `max_queue`.',
+      ),
+    errors: z
+      .strictObject({
+        max_message_bytes: int(
+          64,
+          1024 * 1024,
+          'Largest step error message stored, in UTF-8 bytes; a longer one is cut and marked `… [truncated N bytes]` ' +
+            '(the error name and code are held to it too).',
+        ),
+        max_stack_bytes: int(
+          0,
+          1024 * 1024,
+          'Largest step error stack stored, in UTF-8 bytes (stack frames only: the message is not repeated); ' +
+            '0 = store no stacks, otherwise at least 64.',
+        ).refine((v) => v === 0 || v >= 64, { message: 'must be 0 (no stacks) or at least 64' }),
+      })
+      .describe(
+        'Size caps of the step errors a worker records (stored with the step, copied to the task and its ' +
+          'dead-letter snapshot).',
       ),
     channels: z
       .strictObject({

@@ -224,6 +224,7 @@ export class Orchestrator {
   async createTask(request: CreateTaskRequest): Promise<CreatedTask> {
     const created = await createTask(this.#db, request, this.id, {
       priority: this.#config.orchestration.priority,
+      maxJsonDepth: this.#config.orchestration.api.max_json_depth,
     });
     if (!created.existing) this.metrics.taskCreated(request.namespace, request.name);
     return created;

@@ -3,6 +3,7 @@ import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
 import { taskViewFromDocument, type TaskDocument, type TaskView } from './task-queries.js';
 import { ErrorCode, TaskerError } from '../errors.js';
+import { DEFAULT_MAX_JSON_DEPTH, valueExceedsDepth } from '../json-depth.js';
 import { currentTracing, type TraceContextCarrier } from '../observability/tracing.js';
 
 /** What a caller asks for when creating a task. */
@@ -93,10 +94,18 @@ function invalid(message: string, field: string): TaskerError {
   return new TaskerError(ErrorCode.TaskInvalid, message, { details: { field } });
 }
 
-/** Serializes the context, refusing anything that is not a plain JSON object. */
-function serializeContext(context: unknown): string {
+/** Serializes the context, refusing anything that is not a plain JSON object or that nests too deeply. */
+function serializeContext(context: unknown, maxDepth: number): string {
   if (context === null || typeof context !== 'object' || Array.isArray(context)) {
     throw invalid('context must be a JSON object (e.g. {"order_id": 42})', 'context');
+  }
+  // Checked before serializing: a very deep context overflows JSON.stringify and PostgreSQL's jsonb parser.
+  if (valueExceedsDepth(context, maxDepth)) {
+    throw new TaskerError(
+      ErrorCode.TaskInvalid,
+      `context nests deeper than ${maxDepth} levels of objects and arrays (orchestration.api.max_json_depth)`,
+      { details: { field: 'context', max_json_depth: maxDepth } },
+    );
   }
   try {
     return JSON.stringify(context);
@@ -150,6 +159,8 @@ export interface CreateTaskOptions {
   traceContext?: TraceContextCarrier;
   /** Priority range, default and head start (`orchestration.priority`); {@link DEFAULT_PRIORITY_SETTINGS} if omitted. */
   priority?: PrioritySettings;
+  /** Deepest nesting accepted in the context (`orchestration.api.max_json_depth`); 128 if omitted. */
+  maxJsonDepth?: number;
 }
 
 /**
@@ -167,7 +178,7 @@ export async function createTask(
 ): Promise<CreatedTask> {
   const priority = options.priority ?? DEFAULT_PRIORITY_SETTINGS;
   validateRequest(request, priority);
-  const context = serializeContext(request.context);
+  const context = serializeContext(request.context, options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH);
   const sqlOptions = {
     // create_task checks the range again (TK422) and stores the head start on the task (migrations/0010).
     priority: request.priority ?? priority.default,

@@ -44,7 +44,8 @@ export function stableStringify(value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (typeof value !== 'object' || value === null) return value;
-  const out: Record<string, unknown> = {};
+  // No prototype: assigning an own `__proto__` key (valid JSON) to `{}` would set its prototype instead.
+  const out = Object.create(null) as Record<string, unknown>;
   for (const k of Object.keys(value).sort()) {
     const v = (value as Record<string, unknown>)[k];
     if (v !== undefined) out[k] = sortKeys(v);

@@ -11,6 +11,8 @@ import { computeRetryDelayMs } from './backoff.js';
 import type { ClaimedStep, StepResultRecord } from './claimed-step.js';
 import type { HandlerRegistry, ThreadStepContext } from './handler.js';
 import type { HandlerThreadPool } from './thread-pool.js';
+import { capRecordedError, DEFAULT_ERROR_LIMITS, type ErrorLimits } from './error-record.js';
+import { DEFAULT_MAX_JSON_DEPTH, valueExceedsDepth } from '../json-depth.js';
 
 /** Raised into a handler's signal when its time is up. */
 export class HandlerTimeoutError extends Error {
@@ -100,7 +102,7 @@ function plainContext(step: ClaimedStep): Omit<ThreadStepContext, 'workerId'> {
  * handler that ignores its signal (the caller still waits for it before freeing the handler slot).
  * Handlers made with `defineThreadHandler` run in `threadPool`; their signal terminates the thread running them.
  */
-export async function runStep(
+async function runAttempt(
   step: ClaimedStep,
   registry: HandlerRegistry,
   options: {
@@ -114,6 +116,10 @@ export async function runStep(
     threadPool?: HandlerThreadPool | undefined;
     /** Saves a batch worker's checkpoint for this attempt (`ctx.checkpoint`). */
     saveCheckpoint?: (step: ClaimedStep, data: CheckpointData) => Promise<boolean>;
+    /** Caps of the recorded error (`worker.errors`); {@link DEFAULT_ERROR_LIMITS} when omitted. */
+    errorLimits?: ErrorLimits;
+    /** Deepest nesting accepted in a result (`worker.max_result_depth`); 128 when omitted. */
+    maxResultDepth?: number;
   },
 ): Promise<StepRunOutcome> {
   const startedAt = new Date();
@@ -231,6 +237,16 @@ export async function runStep(
       };
     }
     const value = outcome.value === undefined ? null : outcome.value;
+    const maxDepth = options.maxResultDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    // Before stringifying: a result nested thousands deep overflows JSON.stringify and PostgreSQL's jsonb parser.
+    if (valueExceedsDepth(value, maxDepth)) {
+      const err = new Error(`handler result nests deeper than ${maxDepth} levels (worker.max_result_depth)`);
+      err.name = 'ResultTooDeep';
+      return {
+        record: failure(step, err, meta(), { retryable: false, code: 'RESULT_TOO_DEEP' }),
+        settled,
+      };
+    }
     try {
       JSON.stringify(value);
     } catch (e) {
@@ -281,4 +297,20 @@ export async function runStep(
     options.shutdownSignal.removeEventListener('abort', onShutdown);
     cancelSignal?.removeEventListener('abort', onCancel);
   }
+}
+
+/**
+ * Runs one attempt of a claimed step (see {@link runAttempt}) and caps the recorded error's message and stack
+ * (`worker.errors`), so every failure path, engine-made or handler-thrown, is stored within the same limits.
+ */
+export async function runStep(
+  step: ClaimedStep,
+  registry: HandlerRegistry,
+  options: Parameters<typeof runAttempt>[2],
+): Promise<StepRunOutcome> {
+  const outcome = await runAttempt(step, registry, options);
+  return {
+    ...outcome,
+    record: capRecordedError(outcome.record, options.errorLimits ?? DEFAULT_ERROR_LIMITS),
+  };
 }

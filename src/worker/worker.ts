@@ -29,6 +29,7 @@ import { claimedStepFromRow, type ClaimRow, type ClaimedStep, type Completion } 
 import { HandlerRegistry, type HandlerDefinition } from './handler.js';
 import type { CheckpointData } from './dynamic.js';
 import { runStep } from './step-runner.js';
+import { errorLimitsOf } from './error-record.js';
 import { HandlerThreadPool, type ThreadPoolStats } from './thread-pool.js';
 import { extendLeases, RecentCancellations, ReleaseReason, releaseSteps } from './leases.js';
 import { WriteHealth } from '../resilience/write-health.js';
@@ -582,6 +583,8 @@ export class Worker {
           cancelSignal: this.#inFlight.get(inFlightKey(step))?.cancel.signal,
           threadPool: this.#threadPool,
           saveCheckpoint: (s, data) => this.#saveCheckpoint(s, data),
+          errorLimits: errorLimitsOf(this.#config.worker),
+          maxResultDepth: this.#config.worker.max_result_depth,
         }),
       );
       if (backpressure) {

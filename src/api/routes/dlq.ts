@@ -1,5 +1,6 @@
 /** Dead-letter queue routes: list, read and resolve entries. */
 import { getDlq, listDlq, updateDlq } from '../../orchestration/operations.js';
+import { seesStacks } from '../redact.js';
 import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
 import {
   dlqEntryBody as dlqSchema,
@@ -25,7 +26,7 @@ export function dlqRoutes(ctx: ApiContext): ApiRoute[] {
       permission: 'dlq:read',
       query: listDlqQuery,
       responses: [{ status: 200, description: 'One page of entries.', schema: dlqListBody }],
-      async handle({ query }) {
+      async handle({ query, principal }) {
         const page = await listDlq(
           ctx.pool,
           {
@@ -34,7 +35,8 @@ export function dlqRoutes(ctx: ApiContext): ApiRoute[] {
           },
           { limit: query.limit, ...(query.cursor ? { cursor: query.cursor } : {}) },
         );
-        return { items: page.items.map(dlqEntryBody), next_cursor: page.nextCursor };
+        const stacks = seesStacks(principal);
+        return { items: page.items.map((e) => dlqEntryBody(e, stacks)), next_cursor: page.nextCursor };
       },
     }),
     defineRoute({
@@ -46,8 +48,8 @@ export function dlqRoutes(ctx: ApiContext): ApiRoute[] {
       permission: 'dlq:read',
       params: dlqParams,
       responses: [{ status: 200, description: 'The entry.', schema: dlqSchema }, notFound],
-      async handle({ params }) {
-        return dlqEntryBody(await getDlq(ctx.pool, params.dlq_entry_uuid));
+      async handle({ params, principal }) {
+        return dlqEntryBody(await getDlq(ctx.pool, params.dlq_entry_uuid), seesStacks(principal));
       },
     }),
     defineRoute({
@@ -71,7 +73,7 @@ export function dlqRoutes(ctx: ApiContext): ApiRoute[] {
               ? { resolvedBy: principal.name }
               : {}),
         });
-        return dlqEntryBody(entry);
+        return dlqEntryBody(entry, seesStacks(principal));
       },
     }),
   ];

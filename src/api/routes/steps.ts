@@ -6,6 +6,7 @@ import {
   stepTransitions,
   type StepAction,
 } from '../../orchestration/operations.js';
+import { seesStacks } from '../redact.js';
 import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
 import {
   errorBody,
@@ -51,9 +52,10 @@ export function stepRoutes(ctx: ApiContext): ApiRoute[] {
         { status: 200, description: 'The steps.', schema: stepListBody },
         { status: 404, description: 'No such task (`TASK_NOT_FOUND`).', schema: errorBody },
       ],
-      async handle({ params }) {
+      async handle({ params, principal }) {
         const task = await requireTask(ctx.pool, params.task_uuid);
-        return { items: task.steps.map((s) => stepBody(task.taskUuid, s)) };
+        const stacks = seesStacks(principal);
+        return { items: task.steps.map((s) => stepBody(task.taskUuid, s, stacks)) };
       },
     }),
     defineRoute({
@@ -65,8 +67,9 @@ export function stepRoutes(ctx: ApiContext): ApiRoute[] {
       permission: 'steps:read',
       params: stepParams,
       responses: [{ status: 200, description: 'The step.', schema: stepSchema }, notFound],
-      async handle({ params }) {
-        return stepBody(params.task_uuid, await getStep(ctx.pool, params.task_uuid, params.step_uuid));
+      async handle({ params, principal }) {
+        const step = await getStep(ctx.pool, params.task_uuid, params.step_uuid);
+        return stepBody(params.task_uuid, step, seesStacks(principal));
       },
     }),
     defineRoute({
@@ -116,7 +119,8 @@ export function stepRoutes(ctx: ApiContext): ApiRoute[] {
           toAction(body, body.by ?? principal.name),
           ctx.processorId,
         );
-        return stepBody(params.task_uuid, await getStep(ctx.pool, params.task_uuid, params.step_uuid));
+        const step = await getStep(ctx.pool, params.task_uuid, params.step_uuid);
+        return stepBody(params.task_uuid, step, seesStacks(principal));
       },
     }),
   ];

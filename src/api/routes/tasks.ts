@@ -11,6 +11,7 @@ import {
 import type { TraceContextCarrier } from '../../observability/tracing.js';
 import { createTask, priorityProblem } from '../../orchestration/task-creator.js';
 import { ApiError, ApiErrorCode } from '../errors.js';
+import { seesStacks } from '../redact.js';
 import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
 import {
   createTaskBody,
@@ -84,7 +85,7 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
           schema: errorBody,
         },
       ],
-      async handle({ body, reply, request }) {
+      async handle({ body, reply, request, principal }) {
         // The allowed range is configuration (`orchestration.priority`), so it is checked here rather than in the
         // static body schema, and reported the same way as the schema's own issues.
         const priorityIssue =
@@ -134,11 +135,12 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
             withView: true,
             traceContext: traceContextOf(request.headers),
             priority: ctx.config.orchestration.priority,
+            maxJsonDepth: ctx.config.orchestration.api.max_json_depth,
           },
         );
         const task = created.task ?? (await requireTask(ctx.pool, created.taskUuid));
         reply.header('location', `/v1/tasks/${task.taskUuid}`).code(created.existing ? 200 : 201);
-        return taskBody(task);
+        return taskBody(task, seesStacks(principal));
       },
     }),
     defineRoute({
@@ -179,8 +181,8 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
         { status: 200, description: 'The task.', schema: taskSchema },
         { status: 404, description: 'No such task (`TASK_NOT_FOUND`).', schema: errorBody },
       ],
-      async handle({ params }) {
-        return taskBody(await requireTask(ctx.pool, params.task_uuid));
+      async handle({ params, principal }) {
+        return taskBody(await requireTask(ctx.pool, params.task_uuid), seesStacks(principal));
       },
     }),
     defineRoute({
@@ -205,7 +207,7 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
           processorId: ctx.processorId,
           ...(query.reason ? { reason: query.reason } : {}),
         });
-        return taskBody(await requireTask(ctx.pool, params.task_uuid));
+        return taskBody(await requireTask(ctx.pool, params.task_uuid), seesStacks(principal));
       },
     }),
     defineRoute({
