@@ -44,7 +44,9 @@ export async function createTasks(
   processorId = 'client',
   options: { priority?: PrioritySettings } = {},
 ): Promise<CreateTasksItem[]> {
-  if (!Array.isArray(requests as unknown)) {
+  // Callers from JavaScript may pass anything; checked on a copy typed unknown so `requests` keeps its type.
+  const given: unknown = requests;
+  if (!Array.isArray(given)) {
     throw new TaskerError(ErrorCode.TaskInvalid, 'createTasks expects an array of task requests', {
       details: { field: 'requests' },
     });
