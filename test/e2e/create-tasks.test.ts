@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/db/pool.js';
 import { ErrorCode, TaskerError } from '../../src/errors.js';
@@ -89,7 +89,9 @@ describe('createTasks: many tasks in one round trip', () => {
       { namespace: ns, name: 'strict', context: { a: 2 } },
     ]);
     const [keyed, keyedAgain, strictA, strictDup, strictB] = first;
-    if (!keyed?.ok || !keyedAgain?.ok || !strictA?.ok || !strictB?.ok) throw new Error('expected created tasks');
+    if (!keyed?.ok || !keyedAgain?.ok || !strictA?.ok || !strictB?.ok) {
+      throw new Error('expected created tasks');
+    }
     expect(keyed.task.existing).toBe(false);
     expect(keyedAgain.task.existing).toBe(true);
     expect(keyedAgain.task.taskUuid).toBe(keyed.task.taskUuid);
