@@ -177,6 +177,30 @@ describe('awaitable task results', () => {
     expect((err as TaskerError).code).toBe(ErrorCode.TaskNotFound);
   });
 
+  it('resolves when the worker finalizes the task itself (fast path, no result processing)', async () => {
+    const fastNs = 'task_results_fast';
+    const one = defineTemplate({ namespace: fastNs, name: 'one', version: '1.0.0' })
+      .step('only', { handler: 'res.echo' })
+      .build();
+    const fast = await startEngine(db, {
+      templates: [one],
+      handlers,
+      overrides: { worker: { resolve_in_completion: true } },
+    });
+    try {
+      const finalizedBefore =
+        engine.orchestrator.stats.tasksFinalized + fast.orchestrator.stats.tasksFinalized;
+      const task = await tasker.createTask({ namespace: fastNs, name: 'one', context: { n: 4 } });
+      await expect(task.result({ timeoutMs: 30_000 })).resolves.toEqual({ only: { step: 'only', n: 4 } });
+      // No orchestrator finalized it: the worker's completion did.
+      expect(engine.orchestrator.stats.tasksFinalized + fast.orchestrator.stats.tasksFinalized).toBe(
+        finalizedBefore,
+      );
+    } finally {
+      await fast.stop();
+    }
+  });
+
   it('onTaskFinished sees every finished task with its state', async () => {
     const seen: TaskFinishedEvent[] = [];
     const stop = await tasker.onTaskFinished((e) => seen.push(e));
