@@ -18,10 +18,15 @@ import { RetryScheduler } from './retry-scheduler.js';
 import { StalenessDetector } from './staleness-detector.js';
 import { createTask, type CreateTaskRequest } from './task-creator.js';
 import { createTasks } from './bulk-create.js';
-import { taskHandle, withResult, type CreatedTaskHandle, type TaskHandle } from '../results/handle.js';
+import {
+  taskHandle,
+  withResult,
+  type CreatedTaskHandle,
+  type CreateTasksHandleItem,
+  type TaskHandle,
+} from '../results/handle.js';
 import type { TaskFinishedEvent } from '../results/registry.js';
 import { listenerOptionsOf, ResultSource } from '../results/source.js';
-import type { CreateTasksHandleItem } from '../results/tasker.js';
 import { getTask, type TaskView } from './task-queries.js';
 import { registerTemplate, type RegisteredTemplate } from './template-registry.js';
 

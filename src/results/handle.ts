@@ -25,6 +25,12 @@ export interface TaskHandle {
 /** A task just created (or the earlier task its idempotency key named), with {@link TaskHandle.result}. */
 export type CreatedTaskHandle = CreatedTask & TaskHandle;
 
+/**
+ * One item of `createTasks` with a handle on the created task: `{ ok: true, task }`, or `{ ok: false, error }` for a
+ * request refused on its own (a `strict` identity duplicate, `TASK_DUPLICATE`).
+ */
+export type CreateTasksHandleItem = { ok: true; task: CreatedTaskHandle } | { ok: false; error: TaskerError };
+
 /** Checks that `taskUuid` is a UUID, so a typo fails here rather than as a database error. */
 export function assertTaskUuid(taskUuid: unknown): asserts taskUuid is string {
   if (typeof taskUuid !== 'string' || !UUID.test(taskUuid)) {

@@ -3,11 +3,17 @@ import type { Logger } from 'pino';
 import type { TaskerConfig } from '../config/index.js';
 import { createPool } from '../db/pool.js';
 import { silentLogger } from '../observability/logger.js';
-import { createTasks, type CreateTasksItem } from '../orchestration/bulk-create.js';
+import { createTasks } from '../orchestration/bulk-create.js';
 import { createTask, type CreateTaskOptions, type CreateTaskRequest } from '../orchestration/task-creator.js';
 import { getTask, type TaskView } from '../orchestration/task-queries.js';
 import { newProcessId } from '../runtime/process-id.js';
-import { taskHandle, withResult, type CreatedTaskHandle, type TaskHandle } from './handle.js';
+import {
+  taskHandle,
+  withResult,
+  type CreatedTaskHandle,
+  type CreateTasksHandleItem,
+  type TaskHandle,
+} from './handle.js';
 import type { TaskFinishedEvent } from './registry.js';
 import { listenerOptionsOf, ResultSource } from './source.js';
 
@@ -20,10 +26,6 @@ export interface TaskerOptions {
   /** Recorded as `processor` in the audit trail of the tasks it creates. */
   processorId?: string;
 }
-
-/** {@link CreateTasksItem} with a handle on each created task. */
-export type CreateTasksHandleItem =
-  { ok: true; task: CreatedTaskHandle } | Extract<CreateTasksItem, { ok: false }>;
 
 /**
  * A connection to Tasker for application code: create tasks and await their results from any process connected
