@@ -23,7 +23,7 @@ export function configFromOptions(opts: GlobalOptions, extraEnv: Record<string, 
   return loadConfig({
     env,
     ...(opts.env ? { environment: opts.env } : {}),
-    ...(opts.configDir ? { configDir: resolve(opts.configDir) } : {}),
+    ...(opts.configDir ? { overlayDir: resolve(opts.configDir) } : {}),
   });
 }
 

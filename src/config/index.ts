@@ -39,3 +39,5 @@ export {
 } from './describe.js';
 export { renderConfigurationMarkdown, CONFIG_DOCS_COMMAND } from './docs.js';
 export type { ConfigEnv } from './toml-source.js';
+export { deploymentIssues } from './checks.js';
+export { ENV_OVERRIDE_PREFIX, envVariableFor } from './env-overrides.js';
