@@ -35,7 +35,7 @@ export function loggerFor(config: TaskerConfig, opts: GlobalOptions, name: strin
       `--log-level must be one of ${LOG_LEVELS.join(', ')} (got '${level}')`,
     );
   }
-  return createLogger({ level: level as LogLevel, name });
+  return createLogger({ level: level as LogLevel, name, format: config.common.logging.format });
 }
 
 /** Imports a handlers module (TypeScript or JavaScript) and collects the handlers it exports. */

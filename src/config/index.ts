@@ -17,6 +17,7 @@ export {
   taskerConfigSchema,
   CONFIG_SECTIONS,
   LOG_LEVELS,
+  LOG_FORMATS,
   type TaskerConfig,
   type DeepPartial,
   type DeepReadonly,

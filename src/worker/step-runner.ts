@@ -11,6 +11,7 @@ import { computeRetryDelayMs } from './backoff.js';
 import type { ClaimedStep, StepResultRecord } from './claimed-step.js';
 import type { HandlerRegistry, ThreadStepContext } from './handler.js';
 import type { HandlerThreadPool } from './thread-pool.js';
+import { stepLogger } from '../observability/logger.js';
 
 /** Raised into a handler's signal when its time is up. */
 export class HandlerTimeoutError extends Error {
@@ -168,6 +169,7 @@ export async function runStep(
     }, timeoutMs);
   });
 
+  let ctxLogger: Logger | undefined;
   // Wrapped so that a handler that throws synchronously becomes a rejected promise like any other failure.
   const run =
     threadRun ??
@@ -175,7 +177,10 @@ export async function runStep(
       handler.fn({
         ...plainContext(step),
         signal: controller.signal,
-        logger: options.logger,
+        // Built on first use: most handlers never log, and the step path pays for nothing it does not use.
+        get logger() {
+          return (ctxLogger ??= stepLogger(options.logger, step));
+        },
         checkpoint: (data: CheckpointData) => {
           if (!data || typeof data !== 'object' || !Number.isInteger(data.cursor)) {
             return Promise.reject(new TypeError('ctx.checkpoint needs { cursor: <whole number>, ... }'));
