@@ -1,4 +1,5 @@
 /** The `tasker` command line: every command wired into one commander program, with exit codes and errors. */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import {
   TaskerApiError,
@@ -41,7 +42,8 @@ export function createProgram(runtime: CliRuntime): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => runtime.io.out(s), writeErr: (s) => runtime.io.err(s) })
     .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(true)
+    .version(packageVersion(), '-V, --version', 'print the version of tasker')
     .addOption(
       new Option('--env <name>', 'configuration environment (test, development, production)').env(
         'TASKER_ENV',
@@ -81,7 +83,24 @@ export function createProgram(runtime: CliRuntime): Command {
   registerDlqCommands(program, runtime);
   registerConfigCommands(program, runtime);
   registerHealthCommand(program, runtime);
+  addUsageHints(program);
   return program;
+}
+
+/** After a usage error, commander prints this below it: how to see the usage of the command that failed. */
+function addUsageHints(command: Command, path: readonly string[] = []): void {
+  const full = [...path, command.name()];
+  command.showHelpAfterError(`hint: run '${full.join(' ')} --help' for usage`);
+  for (const sub of command.commands) addUsageHints(sub, full);
+}
+
+/**
+ * The version in package.json, read when asked: this file sits two levels below the package root both as
+ * src/cli/program.ts and as dist/cli/program.js.
+ */
+export function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }
 
 /** What an error looks like in `--json` output. */
@@ -130,6 +149,7 @@ export function printError(io: CliIo, e: unknown, json: boolean): void {
   }
   if (e instanceof UsageError || e instanceof NotFoundError) {
     eprintln(io, `error: ${e.message}`);
+    if (e instanceof UsageError && e.hint !== undefined) eprintln(io, `hint: ${e.hint}`);
     return;
   }
   // Unexpected: keep the stack, it is a bug report.

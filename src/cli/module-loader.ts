@@ -1,0 +1,82 @@
+/**
+ * Loading the user's own modules (handlers, DSL templates) from the command line: JavaScript through Node's
+ * `import()`, TypeScript through tsx, which is loaded only then (it is an optional dependency).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ErrorCode, TaskerError, TemplateValidationError, type ValidationIssue } from '../errors.js';
+import { UsageError } from './exit-codes.js';
+
+/** Extensions loaded as modules; TypeScript ones need tsx. */
+export const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'] as const;
+const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
+
+/** True when `path` names a file this loader imports (by extension). */
+export function isModulePath(path: string): boolean {
+  return (MODULE_EXTENSIONS as readonly string[]).includes(extname(path).toLowerCase());
+}
+
+/** tsx's programmatic import, loaded on first use. */
+type TsImport = (specifier: string, parentURL: string) => Promise<unknown>;
+
+async function loadTsImport(): Promise<TsImport> {
+  try {
+    const api = (await import('tsx/esm/api')) as { tsImport: TsImport };
+    return api.tsImport;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new UsageError(
+        'install tsx to load TypeScript modules (or compile them)',
+        'npm install tsx, or point at the compiled .js file',
+      );
+    }
+    throw e;
+  }
+}
+
+/**
+ * Imports the module at `path` (`what` names it in messages, e.g. "handlers module"). A missing file, a
+ * directory, or an unsupported extension is a usage error with a hint; an error thrown while the module
+ * runs is reported with its message (Tasker's own errors, e.g. an invalid template, pass through as they are).
+ */
+export async function importUserModule(path: string, what: string): Promise<Record<string, unknown>> {
+  const file = resolve(path);
+  if (!existsSync(file)) {
+    throw new UsageError(
+      `${what} not found: ${path}`,
+      'check the path (relative paths start at the current directory)',
+    );
+  }
+  if (statSync(file).isDirectory()) throw new UsageError(`${what} must be a file, not a directory: ${path}`);
+  const ext = extname(file).toLowerCase();
+  if (!isModulePath(file)) {
+    throw new UsageError(
+      `${what} must be a JavaScript or TypeScript module (${MODULE_EXTENSIONS.join(', ')}): ${path}`,
+    );
+  }
+  const url = pathToFileURL(file).href;
+  try {
+    if (TYPESCRIPT_EXTENSIONS.has(ext)) {
+      const tsImport = await loadTsImport();
+      return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+    }
+    return (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof TaskerError || e instanceof UsageError) throw e;
+    // tsx gives the module its own copy of Tasker's modules, so its errors are not instances of ours.
+    const invalid = asTemplateValidationError(e);
+    if (invalid) throw invalid;
+    const message = e instanceof Error ? e.message : String(e);
+    throw new UsageError(`cannot load ${what} ${path}: ${message}`);
+  }
+}
+
+/** An invalid DSL template thrown while a module loaded (by `build()`), as this process's error class. */
+function asTemplateValidationError(e: unknown): TemplateValidationError | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const { code, issues } = e as { code?: unknown; issues?: unknown };
+  if (code !== ErrorCode.TemplateInvalid || !Array.isArray(issues)) return undefined;
+  return new TemplateValidationError(e.message.split('\n')[0] ?? e.message, issues as ValidationIssue[]);
+}
