@@ -18,7 +18,6 @@ function capture(isTTY: boolean): Writable & { isTTY: boolean; text: () => strin
   return stream;
 }
 
- 
 const ANSI = /\u001b\[/;
 
 describe('createLogger', () => {
