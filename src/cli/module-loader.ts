@@ -17,23 +17,31 @@ export function isModulePath(path: string): boolean {
   return (MODULE_EXTENSIONS as readonly string[]).includes(extname(path).toLowerCase());
 }
 
-/** tsx's programmatic import, loaded on first use. */
-type TsImport = (specifier: string, parentURL: string) => Promise<unknown>;
+let tsxRegistered: Promise<void> | undefined;
 
-async function loadTsImport(): Promise<TsImport> {
-  try {
-    const api = (await import('tsx/esm/api')) as { tsImport: TsImport };
-    return api.tsImport;
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new UsageError(
-        'install tsx to load TypeScript modules (or compile them)',
-        'npm install tsx, or point at the compiled .js file',
-      );
+/**
+ * Registers tsx's loader for the rest of the process, once. A global registration (not tsx's namespaced
+ * `tsImport`) matters: the user's module must share Tasker's module instances, or `instanceof` checks on the
+ * errors its handlers throw (RetryableError, PermanentError) would fail.
+ */
+function registerTsx(): Promise<void> {
+  tsxRegistered ??= (async () => {
+    try {
+      const api = (await import('tsx/esm/api')) as { register: () => unknown };
+      api.register();
+    } catch (e) {
+      tsxRegistered = undefined;
+      const code = (e as { code?: unknown }).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+        throw new UsageError(
+          'install tsx to load TypeScript modules (or compile them)',
+          'npm install tsx, or point at the compiled .js file',
+        );
+      }
+      throw e;
     }
-    throw e;
-  }
+  })();
+  return tsxRegistered;
 }
 
 /**
@@ -58,14 +66,11 @@ export async function importUserModule(path: string, what: string): Promise<Reco
   }
   const url = pathToFileURL(file).href;
   try {
-    if (TYPESCRIPT_EXTENSIONS.has(ext)) {
-      const tsImport = await loadTsImport();
-      return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-    }
+    if (TYPESCRIPT_EXTENSIONS.has(ext)) await registerTsx();
     return (await import(url)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof TaskerError || e instanceof UsageError) throw e;
-    // tsx gives the module its own copy of Tasker's modules, so its errors are not instances of ours.
+    // A module that imports Tasker by another path (another copy) throws errors that are not instances of ours.
     const invalid = asTemplateValidationError(e);
     if (invalid) throw invalid;
     const message = e instanceof Error ? e.message : String(e);

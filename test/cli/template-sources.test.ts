@@ -6,7 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/exit-codes.js';
 import { loadTemplateSources } from '../../src/cli/template-sources.js';
-import { TemplateValidationError } from '../../src/errors.js';
+import { RetryableError, TemplateValidationError } from '../../src/errors.js';
+import { loadHandlers } from '../../src/cli/common.js';
 import { defineTemplate } from '../../src/templates/index.js';
 import { root } from './run.js';
 
@@ -80,5 +81,30 @@ describe('loadTemplateSources', () => {
     expect(err).toBeInstanceOf(TemplateValidationError);
     expect((err as TemplateValidationError).issues[0]).toMatchObject({ source: bad });
     expect((err as TemplateValidationError).issues[0]?.message).toContain('ghost');
+  });
+});
+
+describe('loadHandlers', () => {
+  it("a TypeScript handlers module shares Tasker's classes: its RetryableError is ours", async () => {
+    const errors = pathToFileURL(join(root, 'src', 'errors.ts')).href;
+    const handlerApi = pathToFileURL(join(root, 'src', 'worker', 'handler.ts')).href;
+    const mod = file(
+      'handlers.ts',
+      [
+        `import { RetryableError } from '${errors}';`,
+        `import { defineHandler } from '${handlerApi}';`,
+        `export const flaky = defineHandler('flaky', (): never => { throw new RetryableError('later', { code: 'LATER' }); });`,
+        '',
+      ].join('\n'),
+    );
+    const flaky = (await loadHandlers(mod))[0]!;
+    let thrown: unknown;
+    try {
+      await flaky.fn({} as Parameters<typeof flaky.fn>[0]);
+    } catch (e) {
+      thrown = e;
+    }
+    // The worker decides retry or not with instanceof: a second copy of the class would make it permanent.
+    expect(thrown).toBeInstanceOf(RetryableError);
   });
 });
