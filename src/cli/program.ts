@@ -24,8 +24,9 @@ import { formatIssues } from './format.js';
 import { eprintln, printJson, processIo, type CliIo } from './io.js';
 
 const SETTINGS_HELP = `
-Engine settings (migrate, orchestrator, worker, dev, config): command-line flag, then environment variable,
-then config file (config/tasker/base + environments/<env>), then default.
+Engine settings (migrate, orchestrator, worker, dev, config): command-line flag, then environment variable
+(TASKER__<SECTION>__<KEY>, e.g. TASKER__WORKER__MAX_CONCURRENT_HANDLERS=20), then --config-dir overrides, then
+the shipped config files (config/tasker/base + environments/<env>).
 
 API commands (task, step, template, dlq, health) find the API through --url / --api-key / --token, then
 TASKER_URL / TASKER_API_KEY / TASKER_TOKEN, then the CLI config file (--cli-config, $TASKER_CLI_CONFIG or
@@ -49,7 +50,10 @@ export function createProgram(runtime: CliRuntime): Command {
         'TASKER_ENV',
       ),
     )
-    .option('--config-dir <dir>', 'configuration directory holding base/ and environments/')
+    .option(
+      '--config-dir <dir>',
+      'directory of overrides (base/*.toml, environments/<env>/*.toml, each optional) merged over the shipped files',
+    )
     .addOption(
       new Option('--database-url <url>', 'PostgreSQL URL (overrides common.database.url)').env(
         'DATABASE_URL',
