@@ -45,6 +45,24 @@ function registerTsx(): Promise<void> {
 }
 
 /**
+ * Imports a TypeScript module. When the process can already load TypeScript (the CLI started through tsx, or a
+ * Node version that strips types), that is used as it is: a second tsx registration would make tsx load the
+ * module twice over. Otherwise tsx is registered and the module imported again under a new URL, since the
+ * failed attempt may be remembered for the old one.
+ */
+async function importTypeScript(url: string): Promise<Record<string, unknown>> {
+  if (tsxRegistered === undefined) {
+    try {
+      return (await import(url)) as Record<string, unknown>;
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw e;
+    }
+  }
+  await registerTsx();
+  return (await import(`${url}?tsx`)) as Record<string, unknown>;
+}
+
+/**
  * Imports the module at `path` (`what` names it in messages, e.g. "handlers module"). A missing file, a
  * directory, or an unsupported extension is a usage error with a hint; an error thrown while the module
  * runs is reported with its message (Tasker's own errors, e.g. an invalid template, pass through as they are).
@@ -66,7 +84,7 @@ export async function importUserModule(path: string, what: string): Promise<Reco
   }
   const url = pathToFileURL(file).href;
   try {
-    if (TYPESCRIPT_EXTENSIONS.has(ext)) await registerTsx();
+    if (TYPESCRIPT_EXTENSIONS.has(ext)) return await importTypeScript(url);
     return (await import(url)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof TaskerError || e instanceof UsageError) throw e;

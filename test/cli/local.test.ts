@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { json, root, tasker } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tasker-cli-local-'));
+// An ES module package, like Tasker itself: its .ts files are ES modules.
+writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
 
 function write(relative: string, text: string): string {
   const file = join(dir, relative);

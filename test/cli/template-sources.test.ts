@@ -12,6 +12,8 @@ import { defineTemplate } from '../../src/templates/index.js';
 import { root } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tasker-template-sources-'));
+// An ES module package, like Tasker itself: its .ts files are ES modules.
+writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
 const dsl = pathToFileURL(join(root, 'src', 'templates', 'index.ts')).href;
 const file = (name: string, text: string): string => {
   const path = join(dir, name);
