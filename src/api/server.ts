@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ChannelMonitor } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
-import { silentLogger } from '../observability/logger.js';
+import { childLogger, silentLogger } from '../observability/logger.js';
 import { ANONYMOUS, authorize, Authenticator, type Principal } from './auth.js';
 import { ApiError, ApiErrorCode, toErrorResponse, validationError } from './errors.js';
 import { BackpressureEvaluator } from './backpressure.js';
@@ -138,7 +138,7 @@ function defaultProcessorId(): string {
  */
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const apiConfig = options.config.orchestration.api;
-  const logger = (options.logger ?? silentLogger()).child({ component: 'api' });
+  const logger = childLogger(options.logger ?? silentLogger(), { component: 'api' });
   const authenticator = await Authenticator.create(apiConfig.auth);
   const metrics = new ApiMetrics(options.pool);
   const loop = new EventLoopMonitor();

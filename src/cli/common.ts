@@ -1,12 +1,14 @@
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { LOG_LEVELS, loadConfig, type LogLevel, type TaskerConfig } from '../config/index.js';
 import { createLogger } from '../observability/logger.js';
 import { handlersFromModule, type HandlerDefinition } from '../worker/handler.js';
-import { loadTemplatesFromDir } from '../templates/index.js';
 import type { TaskTemplate } from '../templates/types.js';
 import { TaskerError } from '../errors.js';
+import { UsageError } from './exit-codes.js';
+import { importUserModule } from './module-loader.js';
+import { loadTemplateSources } from './template-sources.js';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -23,7 +25,7 @@ export function configFromOptions(opts: GlobalOptions, extraEnv: Record<string, 
   return loadConfig({
     env,
     ...(opts.env ? { environment: opts.env } : {}),
-    ...(opts.configDir ? { configDir: resolve(opts.configDir) } : {}),
+    ...(opts.configDir ? { overlayDir: resolve(opts.configDir) } : {}),
   });
 }
 
@@ -35,25 +37,28 @@ export function loggerFor(config: TaskerConfig, opts: GlobalOptions, name: strin
       `--log-level must be one of ${LOG_LEVELS.join(', ')} (got '${level}')`,
     );
   }
-  return createLogger({ level: level as LogLevel, name });
+  return createLogger({ level: level as LogLevel, name, format: config.common.logging.format });
 }
 
 /** Imports a handlers module (TypeScript or JavaScript) and collects the handlers it exports. */
 export async function loadHandlers(path: string): Promise<HandlerDefinition[]> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
-  const handlers = handlersFromModule(mod);
+  const handlers = handlersFromModule(await importUserModule(path, 'handlers module'));
   if (handlers.length === 0) {
-    throw new TaskerError(
-      'HANDLER_NOT_FOUND',
-      `${path} exports no handlers (export the results of defineHandler)`,
+    throw new UsageError(
+      `${path} exports no handlers`,
+      'export the results of defineHandler (each alone, or in an array)',
     );
   }
   return handlers;
 }
 
-export async function loadTemplates(dir: string | undefined): Promise<TaskTemplate[]> {
-  if (!dir) return [];
-  return loadTemplatesFromDir(resolve(dir));
+/**
+ * Templates from `--templates`: directories of YAML files, YAML files and modules exporting DSL templates
+ * (see {@link loadTemplateSources}).
+ */
+export async function loadTemplates(paths: string | readonly string[] | undefined): Promise<TaskTemplate[]> {
+  if (paths === undefined) return [];
+  return loadTemplateSources(typeof paths === 'string' ? [paths] : paths);
 }
 
 /** Runs `stop` on the first SIGINT/SIGTERM; a second signal exits at once. */

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { TaskerClient } from '../client/index.js';
 import { resolveClientSettings, type ClientFlags, type ClientSettings } from './client-config.js';
 import type { GlobalOptions } from './common.js';
+import { paletteFor, type Palette } from './colour.js';
 import { UsageError } from './exit-codes.js';
 import { jsonTextExceedsDepth, MAX_JSON_DEPTH_LIMIT } from '../json-depth.js';
 import { printJson, println, type CliIo } from './io.js';
@@ -26,6 +27,8 @@ export interface ApiCommandContext {
   json: boolean;
   client: TaskerClient;
   settings: ClientSettings;
+  /** Colours for human-readable output (none off a terminal or with NO_COLOR). */
+  palette?: Palette;
 }
 
 /** The global flags as seen from `command` (a subcommand sees its ancestors' flags). */
@@ -44,7 +47,8 @@ export function apiContext(runtime: CliRuntime, command: Command): ApiCommandCon
     // A command-line user waits for a few quick retries, not for a long backoff.
     retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2000, maxRetryAfterMs: 10_000 },
   });
-  return { io: runtime.io, json: globals.json === true, client, settings };
+  const palette = paletteFor(runtime.io.isTTY, runtime.io.env);
+  return { io: runtime.io, json: globals.json === true, client, settings, palette };
 }
 
 /**

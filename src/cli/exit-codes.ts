@@ -39,9 +39,12 @@ Exit codes:
 
 /** A mistake in how a command was called, found by the command itself (exit code 2). */
 export class UsageError extends Error {
-  constructor(message: string) {
+  /** What to do about it, printed as `hint: ...` below the error. */
+  readonly hint: string | undefined;
+  constructor(message: string, hint?: string) {
     super(message);
     this.name = 'UsageError';
+    this.hint = hint;
   }
 }
 

@@ -13,10 +13,11 @@ import type {
   TransitionBody,
   ValidationIssueBody,
 } from '../client/index.js';
+import { PLAIN, stripAnsi, styleState, type Palette } from './colour.js';
 
-/** Display width of a string (code points; good enough for the names Tasker allows). */
+/** Display width of a string (code points, colour codes excluded; good enough for the names Tasker allows). */
 function width(text: string): number {
-  return [...text].length;
+  return [...stripAnsi(text)].length;
 }
 
 function pad(text: string, to: number): string {
@@ -89,14 +90,38 @@ export function formatTaskList(items: readonly TaskSummaryBody[]): string {
   );
 }
 
-function stepDetail(s: StepBody): string {
-  if (s.error) return formatStepError(s.error);
+/** Widest result shown in a step table; `tasker step get` or `--json` show all of it. */
+const RESULT_WIDTH = 60;
+
+/** A value as compact one-line JSON. */
+function compactJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * What to know about a step at a glance: its error (`CODE: message`), that it was skipped, when it retries,
+ * or its result (short, truncated JSON).
+ */
+export function stepDetail(s: StepBody, palette: Palette = PLAIN): string {
+  if (s.error) return palette.bad(truncate(formatStepError(s.error), 80));
+  if (s.state === 'skipped') return palette.dim('skipped: not on a chosen branch');
   if (s.next_retry_at) return `retry at ${shortTime(s.next_retry_at)}`;
+  if (s.result !== null && s.result !== undefined) {
+    return `result ${truncate(compactJson(s.result), RESULT_WIDTH)}`;
+  }
   return '';
 }
 
 /** The step table of `tasker task get` and `tasker step list`. */
-export function formatStepTable(steps: readonly StepBody[], options: { uuids?: boolean } = {}): string {
+export function formatStepTable(
+  steps: readonly StepBody[],
+  options: { uuids?: boolean; palette?: Palette } = {},
+): string {
+  const palette = options.palette ?? PLAIN;
   const headers = [
     'STEP',
     'STATE',
@@ -104,38 +129,38 @@ export function formatStepTable(steps: readonly StepBody[], options: { uuids?: b
     'READINESS',
     'DEPENDS ON',
     ...(options.uuids ? ['STEP UUID'] : []),
-    'DETAIL',
+    'RESULT / ERROR',
   ];
   return table(
     headers,
     steps.map((s) => [
       // Dynamic steps say what they are; plain steps stay unmarked.
       s.type === 'standard' ? s.name : `${s.name} [${s.type}]`,
-      s.state,
+      styleState(palette, s.state),
       `${s.attempts}/${s.max_attempts}`,
       s.readiness,
       s.depends_on.join(',') || '-',
       ...(options.uuids ? [s.step_uuid] : []),
-      truncate(stepDetail(s), 80),
+      stepDetail(s, palette),
     ]),
   );
 }
 
-/** `tasker task get`: the task, then its steps. */
-export function formatTask(task: TaskBody): string {
+/** `tasker task get`: the task, then its steps (each with its result or error). */
+export function formatTask(task: TaskBody, palette: Palette = PLAIN): string {
   const lines = [
     `task      ${task.task_uuid}`,
     `template  ${templateRef(task)}`,
-    `state     ${task.state}  (${stepsDone(task)}/${task.steps_total} steps done)`,
+    `state     ${styleState(palette, task.state)}  (${stepsDone(task)}/${task.steps_total} steps done)`,
     `created   ${shortTime(task.created_at)}${task.completed_at ? `   finished ${shortTime(task.completed_at)} (${duration(task.created_at, task.completed_at)})` : ''}`,
     `priority  ${task.priority}${task.tags.length ? `   tags ${task.tags.join(', ')}` : ''}`,
     `context   ${truncate(JSON.stringify(task.context), 200)}`,
   ];
   if (task.error) {
     const e = task.error.error;
-    lines.push(`error     ${failedWhere(task.error)}: ${e ? formatStepError(e) : 'failed'}`);
+    lines.push(`error     ${failedWhere(task.error)}: ${palette.bad(e ? formatStepError(e) : 'failed')}`);
   }
-  return `${lines.join('\n')}\n\n${formatStepTable(task.steps)}`;
+  return `${lines.join('\n')}\n\n${formatStepTable(task.steps, { palette })}`;
 }
 
 /** One line per transition (the non-terminal output of `tasker task wait`); `detail` is appended. */

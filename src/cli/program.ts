@@ -1,4 +1,5 @@
 /** The `tasker` command line: every command wired into one commander program, with exit codes and errors. */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import {
   TaskerApiError,
@@ -23,8 +24,9 @@ import { formatIssues } from './format.js';
 import { eprintln, printJson, processIo, type CliIo } from './io.js';
 
 const SETTINGS_HELP = `
-Engine settings (migrate, orchestrator, worker, dev, config): command-line flag, then environment variable,
-then config file (config/tasker/base + environments/<env>), then default.
+Engine settings (migrate, orchestrator, worker, dev, config): command-line flag, then environment variable
+(TASKER__<SECTION>__<KEY>, e.g. TASKER__WORKER__MAX_CONCURRENT_HANDLERS=20), then --config-dir overrides, then
+the shipped config files (config/tasker/base + environments/<env>).
 
 API commands (task, step, template, dlq, health) find the API through --url / --api-key / --token, then
 TASKER_URL / TASKER_API_KEY / TASKER_TOKEN, then the CLI config file (--cli-config, $TASKER_CLI_CONFIG or
@@ -41,13 +43,17 @@ export function createProgram(runtime: CliRuntime): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => runtime.io.out(s), writeErr: (s) => runtime.io.err(s) })
     .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(true)
+    .version(packageVersion(), '-V, --version', 'print the version of tasker')
     .addOption(
       new Option('--env <name>', 'configuration environment (test, development, production)').env(
         'TASKER_ENV',
       ),
     )
-    .option('--config-dir <dir>', 'configuration directory holding base/ and environments/')
+    .option(
+      '--config-dir <dir>',
+      'directory of overrides (base/*.toml, environments/<env>/*.toml, each optional) merged over the shipped files',
+    )
     .addOption(
       new Option('--database-url <url>', 'PostgreSQL URL (overrides common.database.url)').env(
         'DATABASE_URL',
@@ -81,7 +87,24 @@ export function createProgram(runtime: CliRuntime): Command {
   registerDlqCommands(program, runtime);
   registerConfigCommands(program, runtime);
   registerHealthCommand(program, runtime);
+  addUsageHints(program);
   return program;
+}
+
+/** After a usage error, commander prints this below it: how to see the usage of the command that failed. */
+function addUsageHints(command: Command, path: readonly string[] = []): void {
+  const full = [...path, command.name()];
+  command.showHelpAfterError(`hint: run '${full.join(' ')} --help' for usage`);
+  for (const sub of command.commands) addUsageHints(sub, full);
+}
+
+/**
+ * The version in package.json, read when asked: this file sits two levels below the package root both as
+ * src/cli/program.ts and as dist/cli/program.js.
+ */
+export function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }
 
 /** What an error looks like in `--json` output. */
@@ -137,6 +160,7 @@ export function printError(io: CliIo, e: unknown, json: boolean): void {
   }
   if (e instanceof UsageError || e instanceof NotFoundError) {
     eprintln(io, `error: ${e.message}`);
+    if (e instanceof UsageError && e.hint !== undefined) eprintln(io, `hint: ${e.hint}`);
     return;
   }
   // Unexpected: keep the stack, it is a bug report.

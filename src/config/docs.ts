@@ -99,7 +99,12 @@ config/tasker/
 
 1. The three \`base/\` files are read; together they define every key.
 2. The files of the selected environment (\`environments/<env>/\`) are merged on top. Any of them may be absent.
-3. \`loadConfig({ overrides })\` values (used by tests and benchmarks) are merged last.
+3. An overrides directory, if given (\`tasker --config-dir DIR\`, \`loadConfig({ overlayDir })\`), is merged
+   next: first its \`base/\` files (for every environment), then its \`environments/<env>/\` files. It has the
+   same layout, but every file is optional and holds only the keys it changes; the shipped files still supply
+   the rest. An environment that only this directory defines can be selected too.
+4. \`TASKER__<SECTION>__<KEY>\` environment variables are merged next (see below).
+5. \`loadConfig({ overrides })\` values (used by tests and benchmarks) are merged last.
 
 Merging is deep: tables merge key by key, while scalars and arrays replace the earlier value. Each file may
 only define keys under its own section (\`worker.toml\` holds \`[worker]\` and \`[worker.*]\` tables), so a
@@ -127,6 +132,23 @@ interpolated text is exactly one (\`"\${POOL_SIZE:-20}"\`), it is converted; any
 \`DATABASE_URL\` overrides \`common.database.url\` this way: the base value is
 \`"\${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/tasker}"\`.
 
+## Setting any key from the environment
+
+Every key can also be set by an environment variable named \`TASKER__\` followed by its dotted key, with
+\`__\` in place of each dot (any case; \`TASKER__WORKER__MAX_CONCURRENT_HANDLERS\` sets
+\`worker.max_concurrent_handlers\`). These variables win over every file. The value is read as the key's type:
+
+| Key type | Value | Example |
+| --- | --- | --- |
+| integer, number | the number | \`TASKER__WORKER__MAX_CONCURRENT_HANDLERS=20\` |
+| boolean | \`true\` or \`false\` | \`TASKER__COMMON__QUEUES__NOTIFICATIONS_ENABLED=false\` |
+| string, enum | the text as it is | \`TASKER__COMMON__LOGGING__LEVEL=debug\` |
+| array | JSON | \`TASKER__ORCHESTRATION__API__AUTH__API_KEYS='[{"name":"ci","key":"…","permissions":["*"]}]'\` |
+| table | a JSON object, merged key by key | \`TASKER__WORKER__WEB='{"port":9100}'\` |
+
+A variable naming no key, or a value that is not of the key's type, is an error naming the variable. The
+\`\${NAME}\` placeholders above remain for the few well-known variables (\`DATABASE_URL\`, \`TASKER_API_KEY\`, …).
+
 ## Validation
 
 The merged configuration is checked against a strict schema. Every problem is reported at once in a
@@ -139,4 +161,8 @@ ConfigError: invalid configuration (environment 'production')
   - worker.chanels: unknown key (did you mean 'channels'?) (config/tasker/environments/production/worker.toml:8)
 \`\`\`
 
-Unknown keys are errors, so a typo never passes silently. Numbers are range-checked (see the Type column).`;
+Unknown keys are errors, so a typo never passes silently. Numbers are range-checked (see the Type column).
+
+\`tasker config validate\` also checks that the loaded settings can work together: with the REST API and its
+authentication enabled (as in \`production\`), at least one API key or JWT verifier (HS256 secret, RS256 key or
+JWKS URL) must be configured, else it exits 1 naming \`orchestration.api.auth\`.`;

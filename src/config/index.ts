@@ -17,6 +17,7 @@ export {
   taskerConfigSchema,
   CONFIG_SECTIONS,
   LOG_LEVELS,
+  LOG_FORMATS,
   type TaskerConfig,
   type DeepPartial,
   type DeepReadonly,
@@ -39,3 +40,5 @@ export {
 } from './describe.js';
 export { renderConfigurationMarkdown, CONFIG_DOCS_COMMAND } from './docs.js';
 export type { ConfigEnv } from './toml-source.js';
+export { deploymentIssues } from './checks.js';
+export { ENV_OVERRIDE_PREFIX, envVariableFor } from './env-overrides.js';

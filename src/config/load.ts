@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import { ConfigError, type ValidationIssue } from '../errors.js';
-import { schemaAt, tableKeysAt } from './schema-walk.js';
+import { readEnvOverrides } from './env-overrides.js';
+import { deepFreeze, MergeState, withLine } from './merge-state.js';
 import {
   CONFIG_SECTIONS,
   taskerConfigSchema,
@@ -12,10 +12,8 @@ import {
   type TaskerConfig,
 } from './schema.js';
 import {
-  findKeyLine,
   interpolateTable,
   isTable,
-  joinPath,
   readTomlFile,
   setOwn,
   type ConfigEnv,
@@ -31,12 +29,20 @@ export const OVERRIDES_SOURCE = '<overrides>';
 
 /** Options of {@link loadConfig}. */
 export interface LoadConfigOptions {
-  /** Variables for `${VAR}` interpolation and `TASKER_ENV`. Defaults to `process.env`. */
+  /**
+   * Variables for `${VAR}` interpolation, `TASKER_ENV` and `TASKER__<SECTION>__<KEY>` key overrides.
+   * Defaults to `process.env`.
+   */
   env?: ConfigEnv;
   /** Environment name; wins over `env.TASKER_ENV`. */
   environment?: string;
   /** Directory holding `base/` and `environments/`. Defaults to the package's `config/tasker`. */
   configDir?: string | URL;
+  /**
+   * A directory of overrides merged over `configDir` (the CLI's `--config-dir`): its `base/` and
+   * `environments/<env>/` files are all optional and only need the keys they change.
+   */
+  overlayDir?: string | URL;
   /** Values applied after every file (tests, benchmarks); validated like the rest. */
   overrides?: DeepPartial<TaskerConfig>;
 }
@@ -48,9 +54,16 @@ export interface LoadedConfig {
   environment: string;
   /** Absolute configuration directory. */
   configDir: string;
+  /** Absolute overlay directory, when one was given. */
+  overlayDir?: string;
   /** Files that were read, in merge order. */
   files: readonly string[];
-  /** Dotted key (leaf or table) -> file (or {@link OVERRIDES_SOURCE}) that supplied its final value. */
+  /** `TASKER__*` variables that set keys, in merge order. */
+  variables: readonly string[];
+  /**
+   * Dotted key (leaf or table) -> file, `TASKER__*` variable or {@link OVERRIDES_SOURCE} that supplied its
+   * final value.
+   */
   sources: ReadonlyMap<string, string>;
 }
 
@@ -64,7 +77,8 @@ export function defaultConfigDir(): string {
  *
  * Merge order (later wins; tables merge key by key, scalars and arrays replace):
  * `base/{common,orchestration,worker}.toml`, then `environments/<env>/` files of the same names (each
- * optional), then `options.overrides`.
+ * optional), then the same files of `options.overlayDir` (each optional), then `TASKER__<SECTION>__<KEY>`
+ * environment variables, then `options.overrides`.
  *
  * @throws {ConfigError} listing every problem found, each with its dotted key and source file.
  */
@@ -77,40 +91,46 @@ export function loadConfigDetailed({
   env = process.env,
   environment,
   configDir,
+  overlayDir,
   overrides,
 }: LoadConfigOptions = {}): LoadedConfig {
   const dir = resolveConfigDir(configDir);
-  const envName = resolveEnvironment(dir, environment, env);
+  const overlay = overlayDir === undefined ? undefined : resolveConfigDir(overlayDir);
+  const envName = resolveEnvironment([dir, ...(overlay ? [overlay] : [])], environment, env);
   const issues: ValidationIssue[] = [];
   const state = new MergeState();
   const files: string[] = [];
 
-  for (const layer of ['base', envName] as const) {
+  const layers: [string, string, boolean][] = [
+    [dir, 'base', true],
+    [dir, envName, false],
+    ...(overlay
+      ? ([
+          [overlay, 'base', false],
+          [overlay, envName, false],
+        ] as [string, string, boolean][])
+      : []),
+  ];
+  for (const [root, layer, required] of layers) {
     for (const section of CONFIG_SECTIONS) {
       const file =
         layer === 'base'
-          ? join(dir, 'base', `${section}.toml`)
-          : join(dir, 'environments', layer, `${section}.toml`);
+          ? join(root, 'base', `${section}.toml`)
+          : join(root, 'environments', layer, `${section}.toml`);
       if (!existsSync(file)) {
-        // Environment files are optional; base files define every key, so one missing is an error.
-        if (layer === 'base') {
+        // Only the main base files must exist: they define every key; everything else is an override.
+        if (required) {
           issues.push({ path: section, message: 'base configuration file is missing', source: file });
         }
         continue;
       }
-      const parsed = readTomlFile(file, issues);
-      if (!parsed) continue;
-      files.push(file);
-      state.texts.set(file, parsed.text);
-      const scoped = keepOwnSection(parsed.data, section, file, parsed.text, issues);
-      const { data, interpolated } = interpolateTable(scoped, env, (path, message) => {
-        issues.push(withLine({ path, message, source: file }, parsed.text));
-      });
-      state.apply(data, file, interpolated);
+      if (mergeFile(file, section, env, state, issues)) files.push(file);
     }
   }
+  const envOverrides = readEnvOverrides(env, issues);
   // Interpolation and parse problems make later schema errors noise; report them on their own.
   if (issues.length > 0) throw new ConfigError(`invalid configuration (environment '${envName}')`, issues);
+  for (const o of envOverrides) state.apply(o.data, o.variable, new Set());
 
   if (overrides !== undefined) {
     if (!isTable(overrides)) {
@@ -133,9 +153,30 @@ export function loadConfigDetailed({
     config: deepFreeze(result.data),
     environment: envName,
     configDir: dir,
+    ...(overlay ? { overlayDir: overlay } : {}),
     files,
+    variables: envOverrides.map((o) => o.variable),
     sources: state.sources,
   };
+}
+
+/** Reads one TOML file of `section` and merges it into `state`; false when it could not be parsed. */
+function mergeFile(
+  file: string,
+  section: ConfigSection,
+  env: ConfigEnv,
+  state: MergeState,
+  issues: ValidationIssue[],
+): boolean {
+  const parsed = readTomlFile(file, issues);
+  if (!parsed) return false;
+  state.texts.set(file, parsed.text);
+  const scoped = keepOwnSection(parsed.data, section, file, parsed.text, issues);
+  const { data, interpolated } = interpolateTable(scoped, env, (path, message) => {
+    issues.push(withLine({ path, message, source: file }, parsed.text));
+  });
+  state.apply(data, file, interpolated);
+  return true;
 }
 
 function resolveConfigDir(configDir: string | URL | undefined): string {
@@ -166,11 +207,11 @@ export function availableEnvironments(configDir: string | URL = defaultConfigDir
   return [...names];
 }
 
-function resolveEnvironment(dir: string, explicit: string | undefined, env: ConfigEnv): string {
+function resolveEnvironment(dirs: readonly string[], explicit: string | undefined, env: ConfigEnv): string {
   const fromEnv = env['TASKER_ENV'];
   const name = explicit ?? (fromEnv === undefined || fromEnv === '' ? DEFAULT_ENVIRONMENT : fromEnv);
   const source = explicit !== undefined ? 'options.environment' : 'TASKER_ENV';
-  const known = availableEnvironments(dir);
+  const known = [...new Set(dirs.flatMap((d) => availableEnvironments(d)))];
   // The name becomes a path segment, so anything but a plain identifier is refused before touching disk.
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name) || !known.includes(name)) {
     throw new ConfigError(`unknown environment '${name}'`, [
@@ -216,192 +257,4 @@ function keepOwnSection(
     );
   }
   return kept;
-}
-
-function withLine(issue: ValidationIssue, text: string | undefined): ValidationIssue {
-  if (text === undefined || issue.path === '') return issue;
-  const line = findKeyLine(text, issue.path);
-  return line === undefined ? issue : { ...issue, line };
-}
-
-/** The merged tree plus, for every dotted path, the file that supplied its current value. */
-class MergeState {
-  readonly root: Table = {};
-  readonly sources = new Map<string, string>();
-  readonly texts = new Map<string, string>();
-  /** Paths whose current value is a string produced by `${...}` interpolation. */
-  private readonly interpolated = new Set<string>();
-
-  apply(data: Table, source: string, interpolated: ReadonlySet<string>): void {
-    this.mergeInto(this.root, data, '', source, interpolated);
-  }
-
-  private mergeInto(
-    target: Table,
-    src: Readonly<Table>,
-    prefix: string,
-    source: string,
-    interpolated: ReadonlySet<string>,
-  ): void {
-    for (const [key, value] of Object.entries(src)) {
-      // `undefined` only occurs in overrides (optional keys); it means "not overridden".
-      if (value === undefined) continue;
-      const path = joinPath(prefix, key);
-      const existing = Object.hasOwn(target, key) ? target[key] : undefined;
-      if (isTable(value) && isTable(existing)) {
-        this.sources.set(path, source);
-        this.mergeInto(existing, value, path, source, interpolated);
-        continue;
-      }
-      this.forget(path);
-      setOwn(target, key, cloneValue(value));
-      this.record(path, value, source, interpolated);
-    }
-  }
-
-  private forget(path: string): void {
-    const nested = `${path}.`;
-    for (const key of [...this.sources.keys()]) {
-      if (key === path || key.startsWith(nested)) this.sources.delete(key);
-    }
-    for (const key of [...this.interpolated]) {
-      if (key === path || key.startsWith(nested)) this.interpolated.delete(key);
-    }
-  }
-
-  private record(path: string, value: unknown, source: string, interpolated: ReadonlySet<string>): void {
-    this.sources.set(path, source);
-    if (interpolated.has(path)) this.interpolated.add(path);
-    if (isTable(value)) {
-      for (const [k, v] of Object.entries(value)) this.record(joinPath(path, k), v, source, interpolated);
-    }
-  }
-
-  /**
-   * TOML can only carry a placeholder inside a string, so `"${POOL_SIZE:-20}"` arrives as text. Where the
-   * schema wants a number or boolean and the text is exactly one, convert it; anything else is left for the
-   * schema to reject with a clear message.
-   */
-  coerceInterpolated(): void {
-    for (const path of this.interpolated) {
-      const parts = path.split('.');
-      const last = parts.pop();
-      if (last === undefined) continue;
-      const parent = getAt(this.root, parts.join('.'));
-      if (!isTable(parent)) continue;
-      const raw = parent[last];
-      if (typeof raw !== 'string') continue;
-      const schema = schemaAt(path);
-      const text = raw.trim();
-      if (schema instanceof z.ZodNumber && /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
-        setOwn(parent, last, Number(text));
-      } else if (schema instanceof z.ZodBoolean && (text === 'true' || text === 'false')) {
-        setOwn(parent, last, text === 'true');
-      }
-    }
-  }
-
-  /** Converts one zod issue into issues naming the dotted key and the file that supplied the value. */
-  toValidationIssues(issue: z.core.$ZodIssue, configDir: string): ValidationIssue[] {
-    const path = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      const allowed = tableKeysAt(path);
-      return issue.keys.map((key) => {
-        const full = joinPath(path, key);
-        const suggestion = closest(key, allowed);
-        const message = `unknown key${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`;
-        return this.locate({ path: full, message });
-      });
-    }
-    const value = getAt(this.root, path);
-    if (value === undefined) {
-      const section = path.split('.')[0] ?? '';
-      const base = (CONFIG_SECTIONS as readonly string[]).includes(section)
-        ? join(configDir, 'base', `${section}.toml`)
-        : undefined;
-      const expected = issue.code === 'invalid_type' ? ` (expected ${issue.expected})` : '';
-      const located = this.locate({ path, message: `missing required key${expected}` });
-      // Nobody supplied the key: point at the base file, which is where every default belongs.
-      return [located.source === undefined && base !== undefined ? { ...located, source: base } : located];
-    }
-    return [this.locate({ path, message: `${issue.message} (got ${formatValue(value)})` })];
-  }
-
-  private locate(issue: ValidationIssue): ValidationIssue {
-    const source = this.sourceOf(issue.path);
-    if (source === undefined) return issue;
-    return withLine({ ...issue, source }, this.texts.get(source));
-  }
-
-  private sourceOf(path: string): string | undefined {
-    const exact = this.sources.get(path);
-    if (exact !== undefined) return exact;
-    const nested = `${path}.`;
-    for (const [key, source] of this.sources) if (key.startsWith(nested)) return source;
-    return undefined;
-  }
-}
-
-function getAt(root: Table, path: string): unknown {
-  if (path === '') return root;
-  let current: unknown = root;
-  for (const part of path.split('.')) {
-    if (!isTable(current) || !Object.hasOwn(current, part)) return undefined;
-    current = current[part];
-  }
-  return current;
-}
-
-function cloneValue(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(cloneValue);
-  if (isTable(value)) {
-    const out: Table = {};
-    for (const [k, v] of Object.entries(value)) setOwn(out, k, cloneValue(v));
-    return out;
-  }
-  return value;
-}
-
-function formatValue(value: unknown): string {
-  if (isTable(value)) return 'a table';
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
-/** Closest allowed key within a small edit distance, to turn a typo into a fix. */
-function closest(key: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(key.length / 4)) + 1;
-  for (const candidate of candidates) {
-    const d = editDistance(key, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }

@@ -22,6 +22,9 @@ function num(min: number, max: number, description: string) {
   return z.number().min(min).max(max).describe(description);
 }
 
+/** Formats accepted by `common.logging.format`. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+
 /** Log levels accepted by `common.logging.level` (pino's levels plus `silent`). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -167,6 +170,13 @@ const commonSchema = z
     logging: z
       .strictObject({
         level: z.enum(LOG_LEVELS).describe('Minimum level written to the log (`silent` turns logging off).'),
+        format: z
+          .enum(LOG_FORMATS)
+          .describe(
+            'How log lines are written: `json` lines, `pretty` (one readable line per event, coloured unless ' +
+              '`NO_COLOR` is set; needs the optional `pino-pretty` package, else JSON), or `auto`: pretty when ' +
+              'standard output is a terminal, JSON otherwise.',
+          ),
       })
       .describe('Logging.'),
     telemetry: telemetrySchema,

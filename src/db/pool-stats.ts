@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 export interface PoolAcquireStats {
   /** Acquisitions measured (the percentiles cover the latest 1,024). */
   count: number;
-  /** Acquisitions slower than the warning threshold. */
+  /** Acquisitions that waited on a full pool for longer than the warning threshold. */
   slow: number;
   p50Ms: number;
   p95Ms: number;
@@ -45,7 +45,9 @@ const recorders = new WeakMap<pg.Pool, AcquireRecorder>();
 /**
  * Measures how long getting a connection from `pool` takes (every `query` and `connect` goes through
  * `connect`), keeps the latest samples for percentiles, and warns (at most every 10 s) when one takes longer
- * than `slowAcquireWarnMs` (0 = never): a slow acquisition means the pool is too small for its load.
+ * than `slowAcquireWarnMs` (0 = never) while the pool was full: only then does a slow acquisition mean the pool
+ * is too small for its load. An acquisition that opens a new connection (the first ones at start-up, or after
+ * idle connections were closed) measures the database's connect time instead, and is never reported as slow.
  */
 export function instrumentPool(
   pool: pg.Pool,
@@ -58,9 +60,13 @@ export function instrumentPool(
   const original = pool.connect.bind(pool) as (
     cb?: (err: Error | undefined, client?: pg.PoolClient, done?: () => void) => void,
   ) => Promise<pg.PoolClient> | undefined;
-  const observe = (t0: number): void => {
+  // pg opens a new connection when no idle one exists and the pool is below its maximum (`totalCount` includes
+  // connections still being opened); only a full pool makes a caller wait for another one to be released.
+  const max = (pool as { options?: { max?: number } }).options?.max ?? Number.POSITIVE_INFINITY;
+  const waitsOnFullPool = (): boolean => pool.idleCount === 0 && pool.totalCount >= max;
+  const observe = (t0: number, full: boolean): void => {
     const ms = performance.now() - t0;
-    const slow = options.slowAcquireWarnMs > 0 && ms > options.slowAcquireWarnMs;
+    const slow = full && options.slowAcquireWarnMs > 0 && ms > options.slowAcquireWarnMs;
     recorder.record(ms, slow);
     if (slow && options.logger && Date.now() - lastWarn > 10_000) {
       lastWarn = Date.now();
@@ -75,20 +81,21 @@ export function instrumentPool(
     cb?: (err: Error | undefined, client?: pg.PoolClient, done?: () => void) => void,
   ) => {
     const t0 = performance.now();
+    const full = waitsOnFullPool();
     if (typeof cb === 'function') {
       return original((err, client, done) => {
-        observe(t0);
+        observe(t0, full);
         cb(err, client, done);
       });
     }
     const p = original();
     return p?.then(
       (client) => {
-        observe(t0);
+        observe(t0, full);
         return client;
       },
       (e: unknown) => {
-        observe(t0);
+        observe(t0, full);
         throw e;
       },
     );

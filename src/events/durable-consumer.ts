@@ -4,7 +4,7 @@ import type { Queryable } from '../db/pool.js';
 import { coerceError } from '../errors.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { QueueClient } from '../messaging/queue.js';
-import { silentLogger } from '../observability/logger.js';
+import { childLogger, silentLogger } from '../observability/logger.js';
 import { Pump } from '../runtime/pump.js';
 import { WakeupSource } from '../runtime/wakeups.js';
 import {
@@ -57,7 +57,7 @@ export class DurableEventConsumer {
     this.#options = options;
     this.queue = domainEventsQueueName(options.namespace);
     this.#queues = new QueueClient(options.db);
-    this.#logger = (options.logger ?? silentLogger()).child({
+    this.#logger = childLogger(options.logger ?? silentLogger(), {
       component: 'domain-event-consumer',
       queue: this.queue,
     });

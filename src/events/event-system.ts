@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { channelFromConfig, type BoundedChannel, type ChannelSettings } from '../channels/index.js';
 import { coerceError } from '../errors.js';
-import { silentLogger } from '../observability/logger.js';
+import { childLogger, silentLogger } from '../observability/logger.js';
 import { compileEventPattern } from './matching.js';
 import type { DomainEvent } from './types.js';
 
@@ -76,7 +76,7 @@ export class DomainEventSystem {
    * process); a later, different one is logged and ignored.
    */
   configure(settings: Readonly<ChannelSettings>, logger?: Logger): void {
-    if (logger) this.#logger = logger.child({ component: 'domain-events' });
+    if (logger) this.#logger = childLogger(logger, { component: 'domain-events' });
     if (this.#settings) {
       const same =
         this.#settings.capacity === settings.capacity &&

@@ -33,7 +33,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { TelemetryConfig } from '../config/schema.js';
 import type { ClaimedStep, StepResultRecord } from '../worker/claimed-step.js';
-import { silentLogger } from './logger.js';
+import { childLogger, silentLogger } from './logger.js';
 
 /** The W3C trace context of a task: stored on the task row and carried in its step messages. */
 export interface TraceContextCarrier {
@@ -389,7 +389,7 @@ class ReportingExporter implements SpanExporter {
 
 /** Loads the SDK (only now: a disabled setup never pays for it) and builds the provider and exporter. */
 async function createSdkTracing(settings: TelemetryConfig, options: TracingOptions): Promise<Tracing> {
-  const logger = (options.logger ?? silentLogger()).child({ component: 'tracing' });
+  const logger = childLogger(options.logger ?? silentLogger(), { component: 'tracing' });
   const [api, core] = await Promise.all([import('@opentelemetry/api'), import('@opentelemetry/core')]);
   const propagator = new core.W3CTraceContextPropagator();
   if (options.provider) {

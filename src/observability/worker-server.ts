@@ -17,7 +17,7 @@ import { poolAcquireStats } from '../db/pool-stats.js';
 import type { Worker } from '../worker/worker.js';
 import { registerEngineMetrics, registerPoolConnectionMetrics } from './engine-metrics.js';
 import { EventLoopMonitor, registerEventLoopMetrics } from './event-loop.js';
-import { silentLogger } from './logger.js';
+import { childLogger, silentLogger } from './logger.js';
 
 /** How long the health check waits for the database before calling it unreachable. */
 const DB_CHECK_TIMEOUT_MS = 2_000;
@@ -98,7 +98,7 @@ const round2 = (v: number): number => Math.round(v * 100) / 100;
 /** Creates the metrics and health server of a worker process. */
 export async function createWorkerWebServer(options: WorkerWebServerOptions): Promise<WorkerWebServer> {
   const { worker, config } = options;
-  const logger = (options.logger ?? silentLogger()).child({ component: 'worker-web' });
+  const logger = childLogger(options.logger ?? silentLogger(), { component: 'worker-web' });
   const authenticator = await Authenticator.create(config.orchestration.api.auth);
   const ownsMonitor = !options.channelMonitor;
   const monitor = options.channelMonitor ?? new ChannelMonitor({ logger });

@@ -8,7 +8,7 @@ import { DatabaseBreaker } from '../resilience/breaker.js';
 import { queryRows } from '../db/query.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { QueueClient, STEP_RESULTS_QUEUE } from '../messaging/queue.js';
-import { silentLogger } from '../observability/logger.js';
+import { childLogger, silentLogger } from '../observability/logger.js';
 import { TaskMetrics, type FinalizedTaskGroup } from '../observability/task-metrics.js';
 import { newProcessId } from '../runtime/process-id.js';
 import { Pump } from '../runtime/pump.js';
@@ -107,7 +107,7 @@ export class Orchestrator {
       'step result batches',
       options.config.common.health.degraded_after_failed_writes,
     );
-    this.#logger = (options.logger ?? silentLogger()).child({ component: 'orchestrator' });
+    this.#logger = childLogger(options.logger ?? silentLogger(), { component: 'orchestrator' });
     this.id = options.processorId ?? newProcessId('orchestrator');
     this.#onResultBatch = options.onResultBatch;
     const db = options.config.common.database;

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { TaskerConfig } from '../config/index.js';
 import { createPool } from '../db/pool.js';
-import { silentLogger } from '../observability/logger.js';
+import { childLogger, silentLogger } from '../observability/logger.js';
 import { createTasks } from '../orchestration/bulk-create.js';
 import { createTask, type CreateTaskOptions, type CreateTaskRequest } from '../orchestration/task-creator.js';
 import { getTask, type TaskView } from '../orchestration/task-queries.js';
@@ -61,7 +61,7 @@ export class Tasker {
         statementTimeoutMs: db.statement_timeout_ms,
         applicationName: 'tasker-client',
       });
-    const logger = (options.logger ?? silentLogger()).child({ component: 'tasker' });
+    const logger = childLogger(options.logger ?? silentLogger(), { component: 'tasker' });
     this.#results = new ResultSource(this.pool, listenerOptionsOf(options.config, logger));
   }
 

@@ -13,6 +13,7 @@ import type { HandlerRegistry, ThreadStepContext } from './handler.js';
 import type { HandlerThreadPool } from './thread-pool.js';
 import { capRecordedError, DEFAULT_ERROR_LIMITS, type ErrorLimits } from './error-record.js';
 import { DEFAULT_MAX_JSON_DEPTH, valueExceedsDepth } from '../json-depth.js';
+import { stepLogger } from '../observability/logger.js';
 
 /** Raised into a handler's signal when its time is up. */
 export class HandlerTimeoutError extends Error {
@@ -190,6 +191,7 @@ async function runAttempt(
     }, timeoutMs);
   });
 
+  let ctxLogger: Logger | undefined;
   // Wrapped so that a handler that throws synchronously becomes a rejected promise like any other failure.
   const run =
     threadRun ??
@@ -197,7 +199,10 @@ async function runAttempt(
       handler.fn({
         ...plainContext(step),
         signal: controller.signal,
-        logger: options.logger,
+        // Built on first use: most handlers never log, and the step path pays for nothing it does not use.
+        get logger() {
+          return (ctxLogger ??= stepLogger(options.logger, step));
+        },
         checkpoint: (data: CheckpointData) => {
           if (!data || typeof data !== 'object' || !Number.isInteger(data.cursor)) {
             return Promise.reject(new TypeError('ctx.checkpoint needs { cursor: <whole number>, ... }'));

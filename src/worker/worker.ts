@@ -12,7 +12,7 @@ import { DatabaseBreaker } from '../resilience/breaker.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
 import { CANCELLATIONS_CHANNEL } from '../orchestration/operations.js';
 import { QueueClient, workerQueueName } from '../messaging/queue.js';
-import { silentLogger } from '../observability/logger.js';
+import { childLogger, silentLogger } from '../observability/logger.js';
 import { currentTracing } from '../observability/tracing.js';
 import { EventDeclarationCache } from '../events/declarations.js';
 import { DomainEventSystem } from '../events/event-system.js';
@@ -209,7 +209,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#config = options.config;
     this.id = options.workerId ?? newProcessId('worker');
-    this.#logger = (options.logger ?? silentLogger()).child({ component: 'worker', worker: this.id });
+    this.#logger = childLogger(options.logger ?? silentLogger(), { component: 'worker', worker: this.id });
     this.#registry = new HandlerRegistry(options.handlers);
     this.#threadPool = this.#registry.hasThreadHandlers
       ? new HandlerThreadPool(options.config.worker.thread_pool, this.#logger)

@@ -24,6 +24,7 @@ import { formatIssues, formatStepTable, table, truncate } from '../../src/cli/fo
 import type { CliIo } from '../../src/cli/io.js';
 import { printError } from '../../src/cli/program.js';
 import { TaskProgress } from '../../src/cli/progress.js';
+import { paletteFor, stripAnsi } from '../../src/cli/colour.js';
 
 const req = { method: 'GET', path: '/v1/tasks/x' };
 
@@ -328,3 +329,46 @@ describe('step table', () => {
     expect(out).toMatch(/^finalize \[deferred_convergence\]\s+complete/m);
   });
 });
+
+describe('colour', () => {
+  const steps: StepBody[] = [
+    { ...stepBodyFixture('load', 'complete'), result: { rows: 3 } },
+    { ...stepBodyFixture('charge', 'error'), error: { code: 'DECLINED', message: 'no', retryable: false } },
+    stepBodyFixture('skip_me', 'skipped'),
+  ];
+
+  it('is on for a terminal only, and off with NO_COLOR or TERM=dumb', () => {
+    expect(paletteFor(true, {}).enabled).toBe(true);
+    expect(paletteFor(false, {}).enabled).toBe(false);
+    expect(paletteFor(true, { NO_COLOR: '1' }).enabled).toBe(false);
+    expect(paletteFor(true, { TERM: 'dumb' }).enabled).toBe(false);
+  });
+
+  it('colours states and errors without disturbing the table layout', () => {
+    const coloured = formatStepTable(steps, { palette: paletteFor(true, {}) });
+
+    expect(coloured).toMatch(/\u001b\[/);
+    expect(stripAnsi(coloured)).toBe(formatStepTable(steps));
+    expect(formatStepTable(steps)).toMatch(/^load\s+complete\s.*result \{"rows":3\}$/m);
+    expect(formatStepTable(steps)).toMatch(/^charge\s+error\s.*DECLINED: no$/m);
+  });
+});
+
+function stepBodyFixture(name: string, state: StepBody['state']): StepBody {
+  return {
+    step_uuid: '00000000-0000-7000-8000-000000000001',
+    task_uuid: '00000000-0000-7000-8000-000000000002',
+    name,
+    handler: 'h',
+    state,
+    type: 'standard',
+    attempts: 1,
+    max_attempts: 3,
+    depends_on: [],
+    readiness: 'done',
+    result: null,
+    error: null,
+    next_retry_at: null,
+    processed_at: null,
+  };
+}

@@ -2,11 +2,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify as toToml } from 'smol-toml';
-import { loadConfigDetailed, type LoadedConfig } from '../../config/index.js';
+import { deploymentIssues, loadConfigDetailed, type LoadedConfig } from '../../config/index.js';
+import type { ValidationIssue } from '../../errors.js';
 import { ConfigError } from '../../errors.js';
 import { action, globalsOf, type CliRuntime } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
-import { eprintln, printJson, println } from '../io.js';
+import { eprintln, printJson, println, type CliIo } from '../io.js';
 
 const MASK = '********';
 /** Keys whose values are credentials. */
@@ -42,7 +43,7 @@ function load(command: Command): LoadedConfig {
   return loadConfigDetailed({
     env,
     ...(globals.env ? { environment: globals.env } : {}),
-    ...(globals.configDir ? { configDir: resolve(globals.configDir) } : {}),
+    ...(globals.configDir ? { overlayDir: resolve(globals.configDir) } : {}),
   });
 }
 
@@ -57,46 +58,10 @@ export function registerConfigCommands(program: Command, runtime: CliRuntime): v
   config
     .command('validate')
     .description(
-      'load and check the configuration; print every problem with its key and file (exit 2 if any)',
+      'load and check the configuration; print every problem with its key and file or variable (exit 2 if ' +
+        'it does not load, 1 if it loads but cannot work, e.g. authentication on without any credentials)',
     )
-    .action(
-      action(runtime, (_opts: unknown, cmd: Command) => {
-        const { io } = runtime;
-        const json = globalsOf(cmd).json === true;
-        let loaded: LoadedConfig;
-        try {
-          loaded = load(cmd);
-        } catch (e) {
-          if (!(e instanceof ConfigError)) throw e;
-          if (json) {
-            printJson(io, { valid: false, message: e.message.split('\n')[0], issues: e.issues });
-          } else {
-            eprintln(io, `invalid configuration: ${e.issues.length} problem(s)`);
-            for (const i of e.issues) {
-              const where = i.source ? ` (${i.source}${i.line ? `:${i.line}` : ''})` : '';
-              println(io, `${i.path || '<root>'}: ${i.message}${where}`);
-            }
-            if (e.issues.length === 0) println(io, e.message);
-          }
-          return ExitCode.Usage;
-        }
-        if (json) {
-          printJson(io, {
-            valid: true,
-            environment: loaded.environment,
-            config_dir: loaded.configDir,
-            files: loaded.files,
-          });
-        } else {
-          println(
-            io,
-            `configuration valid (environment ${loaded.environment}, ${loaded.files.length} files)`,
-          );
-          for (const f of loaded.files) println(io, `  ${f}`);
-        }
-        return ExitCode.Ok;
-      }),
-    );
+    .action(action(runtime, (_opts: unknown, cmd: Command) => validate(runtime, cmd)));
 
   config
     .command('show')
@@ -114,4 +79,53 @@ export function registerConfigCommands(program: Command, runtime: CliRuntime): v
         println(runtime.io, toToml(masked));
       }),
     );
+}
+
+function printIssues(io: CliIo, issues: readonly ValidationIssue[]): void {
+  for (const i of issues) {
+    const where = i.source ? ` (${i.source}${i.line ? `:${i.line}` : ''})` : '';
+    println(io, `${i.path || '<root>'}: ${i.message}${where}`);
+  }
+}
+
+/** `tasker config validate`. */
+function validate(runtime: CliRuntime, cmd: Command): ExitCode {
+  const { io } = runtime;
+  const json = globalsOf(cmd).json === true;
+  let loaded: LoadedConfig;
+  try {
+    loaded = load(cmd);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (json) {
+      printJson(io, { valid: false, message: e.message.split('\n')[0], issues: e.issues });
+    } else {
+      eprintln(io, `invalid configuration: ${e.issues.length} problem(s)`);
+      printIssues(io, e.issues);
+      if (e.issues.length === 0) println(io, e.message);
+    }
+    return ExitCode.Usage;
+  }
+  const problems = deploymentIssues(loaded.config);
+  const sources = [...loaded.files, ...loaded.variables];
+  if (json) {
+    printJson(io, {
+      valid: problems.length === 0,
+      environment: loaded.environment,
+      config_dir: loaded.configDir,
+      ...(loaded.overlayDir ? { overlay_dir: loaded.overlayDir } : {}),
+      files: loaded.files,
+      variables: loaded.variables,
+      ...(problems.length > 0 ? { issues: problems } : {}),
+    });
+    return problems.length === 0 ? ExitCode.Ok : ExitCode.Failed;
+  }
+  if (problems.length > 0) {
+    eprintln(io, `configuration loads but cannot work (environment ${loaded.environment}):`);
+    printIssues(io, problems);
+    return ExitCode.Failed;
+  }
+  println(io, `configuration valid (environment ${loaded.environment}, ${sources.length} sources)`);
+  for (const f of sources) println(io, `  ${f}`);
+  return ExitCode.Ok;
 }

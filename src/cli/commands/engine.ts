@@ -18,6 +18,11 @@ import { ChannelMonitor, type BoundedChannel } from '../../channels/index.js';
 import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSignal } from '../common.js';
 import { action, globalsOf, type CliRuntime } from '../context.js';
 import { println } from '../io.js';
+import { UsageError } from '../exit-codes.js';
+
+/** What `--templates` accepts, for the help text. */
+const TEMPLATES_HELP =
+  'directories of *.yml/*.yaml files, YAML files, or .js/.ts modules exporting templates built with defineTemplate';
 import { listenOrClose } from '../../runtime/listen.js';
 
 /**
@@ -110,9 +115,9 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
     .description(
       'run an orchestrator (and the REST API, when orchestration.api.enabled) until SIGINT/SIGTERM',
     )
-    .option('--templates <dir>', 'register every template (*.yml, *.yaml) in this directory at start-up')
+    .option('--templates <path...>', `register these templates at start-up (${TEMPLATES_HELP})`)
     .option('--no-api', 'do not serve the REST API even if the configuration enables it')
-    .action(async (opts: { templates?: string; api: boolean }, cmd: Command) => {
+    .action(async (opts: { templates?: string[]; api: boolean }, cmd: Command) => {
       const globals = globalsOf(cmd);
       const config = configFromOptions(globals);
       const logger = loggerFor(config, globals, 'tasker-orchestrator');
@@ -148,18 +153,30 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
       'run a worker until SIGINT/SIGTERM, with /metrics and /health on worker.web.port when worker.web.enabled',
     )
     .requiredOption('--handlers <file>', 'module exporting handlers made with defineHandler (.ts or .js)')
-    .option('--templates <dir>', 'register these templates and serve their namespaces')
+    .option(
+      '--templates <path...>',
+      `register these templates and serve their namespaces (${TEMPLATES_HELP})`,
+    )
     .option('--namespace <ns...>', 'namespaces to serve (default: those of --templates)')
-    .action(async (opts: { handlers: string; templates?: string; namespace?: string[] }, cmd: Command) => {
+    .action(async (opts: { handlers: string; templates?: string[]; namespace?: string[] }, cmd: Command) => {
       const globals = globalsOf(cmd);
       const config = configFromOptions(globals);
+      // User input is checked before anything starts, so a mistake is a usage error and not a half-started worker.
+      const handlers = await loadHandlers(opts.handlers);
+      const templates = await loadTemplates(opts.templates);
+      if (templates.length === 0 && (opts.namespace ?? []).length === 0) {
+        throw new UsageError(
+          'the worker has no namespace to serve',
+          'pass --namespace <ns> or --templates <path> (whose templates name their namespaces)',
+        );
+      }
       const logger = loggerFor(config, globals, 'tasker-worker');
       const tracing = await setupTracing(config.common.telemetry, { logger });
       const worker = createWorker({
         config,
         logger,
-        handlers: await loadHandlers(opts.handlers),
-        templates: await loadTemplates(opts.templates),
+        handlers,
+        templates,
         ...(opts.namespace ? { namespaces: opts.namespace } : {}),
       });
       await worker.start();

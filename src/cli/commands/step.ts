@@ -54,7 +54,7 @@ export function registerStepCommands(program: Command, runtime: CliRuntime): voi
         const ctx = apiContext(runtime, cmd);
         const steps = await ctx.client.listSteps(requireUuid(taskUuid, 'task uuid'));
         if (ctx.json) printJson(ctx.io, { items: steps });
-        else println(ctx.io, formatStepTable(steps, { uuids: true }));
+        else println(ctx.io, formatStepTable(steps, { uuids: true, palette: ctx.palette }));
       }),
     );
 

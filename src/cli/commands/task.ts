@@ -224,7 +224,7 @@ export function registerTaskCommands(program: Command, runtime: CliRuntime): voi
         const ctx = apiContext(runtime, cmd);
         const got = await ctx.client.getTask(requireUuid(taskUuid, 'task uuid'));
         if (ctx.json) printJson(ctx.io, got);
-        else println(ctx.io, formatTask(got));
+        else println(ctx.io, formatTask(got, ctx.palette));
       }),
     );
 

@@ -2,7 +2,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { TaskerValidationError } from '../../client/index.js';
-import { action, apiContext, type CliRuntime } from '../context.js';
+import { templateDefinitionBody } from '../../api/views.js';
+import { TemplateValidationError } from '../../errors.js';
+import { parseYamlTemplate } from '../../templates/index.js';
+import type { TaskTemplate } from '../../templates/types.js';
+import { action, apiContext, globalsOf, type CliRuntime } from '../context.js';
+import { importUserModule, isModulePath } from '../module-loader.js';
+import { templatesFromModule } from '../template-sources.js';
 import { drawDag } from '../dag.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { formatIssues, formatTemplateHeader, formatTemplateList, templateRef } from '../format.js';
@@ -66,25 +72,12 @@ export function registerTemplateCommands(program: Command, runtime: CliRuntime):
 
   template
     .command('validate <file>')
-    .description('validate a YAML template with the API (nothing is registered); exit 1 when it is invalid')
+    .description(
+      'check a template file offline (no server): YAML, or a .js/.ts module exporting DSL templates; ' +
+        'exit 1 when it is invalid',
+    )
     .action(
-      action(runtime, async (file: string, _opts: unknown, cmd: Command) => {
-        const ctx = apiContext(runtime, cmd);
-        const result = await ctx.client.validateTemplate(readYaml(file));
-        if (ctx.json) {
-          printJson(ctx.io, result);
-          return result.valid ? ExitCode.Ok : ExitCode.Failed;
-        }
-        if (!result.valid) {
-          println(ctx.io, `${file}: invalid template: ${result.message}`);
-          if (result.issues.length > 0) println(ctx.io, formatIssues(result.issues, file));
-          return ExitCode.Failed;
-        }
-        const t = result.template;
-        println(ctx.io, `${file}: valid (${templateRef(t)}, ${t.steps.length} steps)`);
-        println(ctx.io, drawDag(t.dag));
-        return ExitCode.Ok;
-      }),
+      action(runtime, (file: string, _opts: unknown, cmd: Command) => validateLocally(runtime, cmd, file)),
     );
 
   template
@@ -117,4 +110,52 @@ export function registerTemplateCommands(program: Command, runtime: CliRuntime):
         return ExitCode.Ok;
       }),
     );
+}
+
+/** The templates in `file`: a YAML file (or `-` for standard input) or a module exporting DSL templates. */
+async function templatesIn(file: string): Promise<TaskTemplate[]> {
+  if (file !== '-' && isModulePath(file)) {
+    const templates = templatesFromModule(await importUserModule(file, 'templates module'), file);
+    if (templates.length === 0) {
+      throw new UsageError(
+        `${file} exports no templates`,
+        'export the result of defineTemplate(...).build() (or an array of them)',
+      );
+    }
+    return templates;
+  }
+  return [parseYamlTemplate(readYaml(file), file === '-' ? undefined : file)];
+}
+
+/** `tasker template validate`: the same checks the server makes at registration, without a server. */
+async function validateLocally(runtime: CliRuntime, cmd: Command, file: string): Promise<ExitCode> {
+  const { io } = runtime;
+  const json = globalsOf(cmd).json === true;
+  let templates: TaskTemplate[];
+  try {
+    templates = await templatesIn(file);
+  } catch (e) {
+    if (!(e instanceof TemplateValidationError)) throw e;
+    const message = e.message.split('\n')[0] ?? e.message;
+    if (json) {
+      printJson(io, { valid: false, message, issues: e.issues });
+      return ExitCode.Failed;
+    }
+    println(io, `${file}: invalid template: ${message}`);
+    if (e.issues.length > 0) println(io, formatIssues(e.issues, file));
+    return ExitCode.Failed;
+  }
+  const bodies = templates.map((t) => templateDefinitionBody(t));
+  if (json) {
+    printJson(
+      io,
+      bodies.length === 1 ? { valid: true, template: bodies[0] } : { valid: true, templates: bodies },
+    );
+    return ExitCode.Ok;
+  }
+  for (const t of bodies) {
+    println(io, `${file}: valid (${templateRef(t)}, ${t.steps.length} steps)`);
+    println(io, drawDag(t.dag));
+  }
+  return ExitCode.Ok;
 }
