@@ -40,6 +40,10 @@ export const ErrorCode = {
   Aborted: 'ABORTED',
   /** The worker-thread pool for thread handlers is full (threads busy and its queue at `max_queue`). */
   HandlerBackpressure: 'HANDLER_BACKPRESSURE',
+  /** An awaited task finished in `error` (see {@link TaskFailedError}). */
+  TaskFailed: 'TASK_FAILED',
+  /** An awaited task was cancelled (see {@link TaskCancelledError}). */
+  TaskCancelled: 'TASK_CANCELLED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -166,5 +170,53 @@ export function coerceError(thrown: unknown): Error {
     return new Error(`Non-error thrown: ${JSON.stringify(thrown)}`);
   } catch {
     return new Error(`Non-error thrown: ${String(thrown)}`);
+  }
+}
+
+/** A step of a failed task, as {@link TaskFailedError} reports it. */
+export interface FailedStep {
+  stepUuid: string;
+  name: string;
+  /** Attempts made, the failing one included. */
+  attempts: number;
+  /** The step's last error as its handler (or the engine) recorded it; null when none was recorded. */
+  error: { name?: string; message: string; code?: string; retryable?: boolean; stack?: string } | null;
+}
+
+/**
+ * An awaited task finished in `error`: `failedSteps` lists every step in `error` with its last error, and
+ * `taskError` the task's own error when the engine failed it (e.g. found stuck), which may have no failed step.
+ */
+export class TaskFailedError extends TaskerError {
+  readonly taskUuid: string;
+  readonly failedSteps: readonly FailedStep[];
+  readonly taskError: unknown;
+
+  constructor(taskUuid: string, failedSteps: readonly FailedStep[], taskError: unknown = null) {
+    const first = failedSteps[0];
+    const why = first
+      ? `step '${first.name}' failed: ${first.error?.message ?? 'no error recorded'}` +
+        (failedSteps.length > 1 ? ` (and ${failedSteps.length - 1} more)` : '')
+      : 'the engine failed it';
+    super(ErrorCode.TaskFailed, `task ${taskUuid} failed: ${why}`, {
+      details: { task_uuid: taskUuid, failed_steps: failedSteps, task_error: taskError },
+    });
+    this.taskUuid = taskUuid;
+    this.failedSteps = failedSteps;
+    this.taskError = taskError;
+  }
+}
+
+/** An awaited task was cancelled (by an operator or `cancelTask`). `failedSteps` lists steps that had failed. */
+export class TaskCancelledError extends TaskerError {
+  readonly taskUuid: string;
+  readonly failedSteps: readonly FailedStep[];
+
+  constructor(taskUuid: string, failedSteps: readonly FailedStep[] = []) {
+    super(ErrorCode.TaskCancelled, `task ${taskUuid} was cancelled`, {
+      details: { task_uuid: taskUuid, failed_steps: failedSteps },
+    });
+    this.taskUuid = taskUuid;
+    this.failedSteps = failedSteps;
   }
 }

@@ -16,6 +16,7 @@
  * ] });
  * await orchestrator.start(); await worker.start();
  * const task = await orchestrator.createTask({ namespace: 'shop', name: 'checkout', context: { order: 1 } });
+ * const results = await task.result({ timeoutMs: 30_000 }); // { charge: { ok: true }, ship: { ... } }
  *
  * @module
  */
@@ -74,6 +75,7 @@ export {
   type CreateTaskOptions,
   type CreatedTask,
 } from './orchestration/task-creator.js';
+export * from './results/index.js';
 export { getTask, FINISHED_TASK_STATES, type TaskView, type StepView } from './orchestration/task-queries.js';
 export { registerTemplate, type RegisteredTemplate } from './orchestration/template-registry.js';
 export {

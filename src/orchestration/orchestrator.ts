@@ -16,7 +16,17 @@ import { WakeupSource } from '../runtime/wakeups.js';
 import type { TaskTemplate } from '../templates/types.js';
 import { RetryScheduler } from './retry-scheduler.js';
 import { StalenessDetector } from './staleness-detector.js';
-import { createTask, type CreatedTask, type CreateTaskRequest } from './task-creator.js';
+import { createTask, type CreateTaskRequest } from './task-creator.js';
+import { createTasks } from './bulk-create.js';
+import {
+  taskHandle,
+  withResult,
+  type CreatedTaskHandle,
+  type CreateTasksHandleItem,
+  type TaskHandle,
+} from '../results/handle.js';
+import type { TaskFinishedEvent } from '../results/registry.js';
+import { listenerOptionsOf, ResultSource } from '../results/source.js';
 import { getTask, type TaskView } from './task-queries.js';
 import { registerTemplate, type RegisteredTemplate } from './template-registry.js';
 import { WriteHealth } from '../resilience/write-health.js';
@@ -88,6 +98,8 @@ export class Orchestrator {
   #started = false;
   /** Whether result batches get through (`/health` degraded after repeated failures). */
   readonly #writes: WriteHealth;
+  /** Awaits results of the tasks this orchestrator's handles name. */
+  readonly #results: ResultSource;
 
   constructor(options: OrchestratorOptions) {
     this.#config = options.config;
@@ -121,6 +133,7 @@ export class Orchestrator {
       this.#logger,
     );
     this.#db = this.breaker.guard(this.pool);
+    this.#results = new ResultSource(this.#db, listenerOptionsOf(options.config, this.#logger));
     const orch = options.config.orchestration;
     this.#retries = new RetryScheduler({
       pool: this.#db,
@@ -182,6 +195,7 @@ export class Orchestrator {
 
   /** Stops accepting wake-ups, lets running batches finish, and closes what it opened. */
   async stop(): Promise<void> {
+    await this.#results.close();
     if (!this.#started) {
       this.breaker.shutdown();
       if (this.#ownsPool) await this.pool.end();
@@ -218,16 +232,38 @@ export class Orchestrator {
   }
 
   /**
-   * Creates a task and enqueues its root steps, in one transaction.
+   * Creates a task and enqueues its root steps, in one transaction; the handle's `result()` awaits it.
    * @throws TaskerError `TASK_INVALID` for an invalid request, e.g. a priority outside `orchestration.priority`.
    */
-  async createTask(request: CreateTaskRequest): Promise<CreatedTask> {
+  async createTask(request: CreateTaskRequest): Promise<CreatedTaskHandle> {
     const created = await createTask(this.#db, request, this.id, {
       priority: this.#config.orchestration.priority,
       maxJsonDepth: this.#config.orchestration.api.max_json_depth,
     });
     if (!created.existing) this.metrics.taskCreated(request.namespace, request.name);
-    return created;
+    return withResult(this.#results, created);
+  }
+
+  /** Creates many tasks in one round trip (identity rules per task: see the `createTasks` function). */
+  async createTasks(requests: readonly CreateTaskRequest[]): Promise<CreateTasksHandleItem[]> {
+    const items = await createTasks(this.#db, requests, this.id, {
+      priority: this.#config.orchestration.priority,
+    });
+    return items.map((item, i) => {
+      if (!item.ok) return item;
+      if (!item.task.existing) this.metrics.taskCreated(requests[i]!.namespace, requests[i]!.name);
+      return { ok: true, task: withResult(this.#results, item.task) };
+    });
+  }
+
+  /** A handle on an existing task. @throws TaskerError `TASK_INVALID` for a non-UUID. */
+  taskHandle(taskUuid: string): TaskHandle {
+    return taskHandle(this.#results, taskUuid);
+  }
+
+  /** Calls `listener` with every task that finishes from now on (see `Tasker.onTaskFinished`). */
+  onTaskFinished(listener: (event: TaskFinishedEvent) => void): Promise<() => void> {
+    return this.#results.onTaskFinished(listener);
   }
 
   /** Reads a task with its steps. */

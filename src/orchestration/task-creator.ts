@@ -95,7 +95,7 @@ function invalid(message: string, field: string): TaskerError {
 }
 
 /** Serializes the context, refusing anything that is not a plain JSON object or that nests too deeply. */
-function serializeContext(context: unknown, maxDepth: number): string {
+export function serializeContext(context: unknown, maxDepth: number = DEFAULT_MAX_JSON_DEPTH): string {
   if (context === null || typeof context !== 'object' || Array.isArray(context)) {
     throw invalid('context must be a JSON object (e.g. {"order_id": 42})', 'context');
   }
@@ -117,7 +117,8 @@ function serializeContext(context: unknown, maxDepth: number): string {
   }
 }
 
-function validateRequest(req: CreateTaskRequest, priority: PrioritySettings): void {
+/** Checks a request before it is sent. @throws TaskerError `TASK_INVALID` naming the offending field. */
+export function validateRequest(req: CreateTaskRequest, priority: PrioritySettings): void {
   if (typeof req.namespace !== 'string' || req.namespace.length === 0) {
     throw invalid('namespace is required', 'namespace');
   }
@@ -145,6 +146,27 @@ function validateRequest(req: CreateTaskRequest, priority: PrioritySettings): vo
     const v = req[field];
     if (v !== undefined && !UUID.test(v)) throw invalid(`${field} must be a UUID`, field);
   }
+}
+
+/** The `p_options` of `tasker.create_task` for a validated request (without trace context). */
+export function sqlOptionsOf(
+  request: CreateTaskRequest,
+  priority: PrioritySettings,
+): Record<string, unknown> {
+  return {
+    // create_task checks the range again (TK422) and stores the head start on the task (migrations/0010).
+    priority: request.priority ?? priority.default,
+    priority_min: priority.min,
+    priority_max: priority.max,
+    priority_head_start_ms_per_level: priority.head_start_ms_per_level,
+    initiator: request.initiator,
+    source_system: request.sourceSystem,
+    reason: request.reason,
+    tags: request.tags,
+    correlation_id: request.correlationId,
+    parent_correlation_id: request.parentCorrelationId,
+    idempotency_key: request.idempotencyKey,
+  };
 }
 
 /** Options of {@link createTask}. */
@@ -179,20 +201,7 @@ export async function createTask(
   const priority = options.priority ?? DEFAULT_PRIORITY_SETTINGS;
   validateRequest(request, priority);
   const context = serializeContext(request.context, options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH);
-  const sqlOptions = {
-    // create_task checks the range again (TK422) and stores the head start on the task (migrations/0010).
-    priority: request.priority ?? priority.default,
-    priority_min: priority.min,
-    priority_max: priority.max,
-    priority_head_start_ms_per_level: priority.head_start_ms_per_level,
-    initiator: request.initiator,
-    source_system: request.sourceSystem,
-    reason: request.reason,
-    tags: request.tags,
-    correlation_id: request.correlationId,
-    parent_correlation_id: request.parentCorrelationId,
-    idempotency_key: request.idempotencyKey,
-  };
+  const sqlOptions = sqlOptionsOf(request, priority);
   const row = await currentTracing().traceTaskCreate(
     request,
     options.traceContext,

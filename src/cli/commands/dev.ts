@@ -3,7 +3,10 @@ import { pathToFileURL } from 'node:url';
 import { createPool } from '../../db/pool.js';
 import { migrate } from '../../db/migrate.js';
 import { createOrchestrator } from '../../orchestration/orchestrator.js';
-import { FINISHED_TASK_STATES, getTask, type TaskView } from '../../orchestration/task-queries.js';
+import { TaskCancelledError, TaskFailedError } from '../../errors.js';
+import type { CreatedTaskHandle } from '../../results/handle.js';
+import type { TaskResults } from '../../results/outcome.js';
+import type { TaskTemplate } from '../../templates/types.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../testing/embedded-postgres.js';
 import { createWorker, type StepFinishedEvent } from '../../worker/worker.js';
 import { setupTracing } from '../../observability/tracing.js';
@@ -40,10 +43,34 @@ function formatStep(e: StepFinishedEvent, templateOf: (task: string) => string):
     .padStart(8)} ms  ${status}`;
 }
 
-/** The results of a finished task's leaf steps: what the workflow produced. */
-function finalResult(task: TaskView): Record<string, unknown> {
-  const parents = new Set(task.steps.flatMap((s) => s.dependsOn));
-  return Object.fromEntries(task.steps.filter((s) => !parents.has(s.name)).map((s) => [s.name, s.result]));
+/** The results of a finished task's leaf steps (by its template): what the workflow produced. */
+function finalResult(results: TaskResults, template: TaskTemplate | undefined): Record<string, unknown> {
+  const steps = template?.steps ?? [];
+  const parents = new Set(steps.flatMap((s) => s.dependsOn));
+  const leaves = steps.filter((s) => !parents.has(s.name) && s.name in results);
+  return Object.fromEntries(leaves.map((s) => [s.name, results[s.name]]));
+}
+
+/** How an example task ended, as one line of output; true when it completed. */
+async function reportTask(
+  name: string,
+  task: CreatedTaskHandle,
+  template: TaskTemplate | undefined,
+): Promise<boolean> {
+  try {
+    const results = await task.result();
+    console.log(`task  ${name.padEnd(22)} complete  ${JSON.stringify(finalResult(results, template))}`);
+    return true;
+  } catch (e) {
+    if (e instanceof TaskCancelledError) {
+      console.log(`task  ${name.padEnd(22)} cancelled`);
+      return false;
+    }
+    if (!(e instanceof TaskFailedError)) throw e;
+    const step = e.failedSteps[0];
+    console.log(`task  ${name.padEnd(22)} error  ${step?.name ?? ''}: ${step?.error?.message ?? e.message}`);
+    return false;
+  }
 }
 
 /**
@@ -125,29 +152,16 @@ export async function runDev(opts: DevOptions): Promise<number> {
     `orchestrator ${orchestrator.id} and worker ${worker.id} running; ${templates.length} templates`,
   );
 
-  const pending = new Set<string>();
+  // Awaited through task handles: one notification per finished task, no polling.
+  const waits: Promise<boolean>[] = [];
   for (const t of exampleTasks) {
     const created = await orchestrator.createTask(t);
     templateOfTask.set(created.taskUuid, t.name);
-    pending.add(created.taskUuid);
     console.log(`task  ${t.name.padEnd(22)} created ${created.taskUuid}`);
+    const template = templates.find((x) => x.namespace === t.namespace && x.name === t.name);
+    waits.push(reportTask(t.name, created, template));
   }
-
-  let failures = 0;
-  while (pending.size > 0) {
-    await new Promise((r) => setTimeout(r, 20));
-    for (const id of [...pending]) {
-      const task = await getTask(pool, id);
-      if (!task || !FINISHED_TASK_STATES.has(task.state)) continue;
-      pending.delete(id);
-      if (task.state !== 'complete') failures += 1;
-      const detail =
-        task.state === 'complete'
-          ? JSON.stringify(finalResult(task))
-          : `${task.error?.stepName ?? ''}: ${task.error?.error?.message ?? ''}`;
-      console.log(`task  ${task.name.padEnd(22)} ${task.state}  ${detail}`);
-    }
-  }
+  const failures = (await Promise.all(waits)).filter((ok) => !ok).length;
   console.log(failures === 0 ? 'all example tasks complete' : `${failures} task(s) did not complete`);
 
   if (opts.keepRunning) {
