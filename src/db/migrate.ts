@@ -10,7 +10,14 @@ import {
   type Migration,
 } from './sql-files.js';
 
-export { FUNCTIONS_DIR, loadFunctions, loadMigrations, MIGRATIONS_DIR, type FunctionDefinition, type Migration };
+export {
+  FUNCTIONS_DIR,
+  loadFunctions,
+  loadMigrations,
+  MIGRATIONS_DIR,
+  type FunctionDefinition,
+  type Migration,
+};
 
 /** Arbitrary but fixed: every Tasker process takes this advisory lock while migrating. */
 const MIGRATION_LOCK_KEY = 7_262_537_001;
@@ -57,7 +64,11 @@ async function readState(client: pg.PoolClient): Promise<DatabaseState> {
   return { migrations: new Map(migrations.rows.map((r) => [r.version, r.checksum])), functions };
 }
 
-function checkVersions(state: DatabaseState, migrations: readonly Migration[], logger: Logger | undefined): void {
+function checkVersions(
+  state: DatabaseState,
+  migrations: readonly Migration[],
+  logger: Logger | undefined,
+): void {
   const newest = migrations.at(-1)?.version ?? 0;
   const known = new Map(migrations.map((m) => [m.version, m]));
   for (const [version, checksum] of state.migrations) {
@@ -79,7 +90,10 @@ function checkVersions(state: DatabaseState, migrations: readonly Migration[], l
 }
 
 /** Functions whose file is new or changed; all of them on a database that has never recorded any. */
-function changedFunctions(state: DatabaseState, functions: readonly FunctionDefinition[]): FunctionDefinition[] {
+function changedFunctions(
+  state: DatabaseState,
+  functions: readonly FunctionDefinition[],
+): FunctionDefinition[] {
   return functions.filter((f) => state.functions?.get(f.name) !== f.checksum);
 }
 
@@ -120,8 +134,14 @@ async function migrateLocked(
   checkVersions(state, migrations, logger);
   const pending = migrations.filter((m) => !state.migrations.has(m.version));
   const changed = changedFunctions(state, functions);
-  const result: MigrationResult = { applied: [], alreadyApplied: state.migrations.size, functionsApplied: [] };
-  if (pending.length === 0 && changed.length === 0 && state.functions !== undefined) return result;
+  const result: MigrationResult = {
+    applied: [],
+    alreadyApplied: state.migrations.size,
+    functionsApplied: [],
+  };
+  const names = new Set(functions.map((f) => f.name));
+  const removed = [...(state.functions?.keys() ?? [])].some((n) => !names.has(n));
+  if (pending.length === 0 && changed.length === 0 && !removed && state.functions !== undefined) return result;
 
   // Functions first (their bodies are checked when called, not now), so migrations can use them in CHECKs,
   // defaults and data changes; a function that needs a table not created yet follows the migrations.
@@ -148,7 +168,8 @@ async function migrateLocked(
   }
   for (const f of deferred) {
     const err = await applyFunction(client, f);
-    if (err) throw new TaskerError(ErrorCode.MigrationFailed, `function ${f.name}: ${err.message}`, { cause: err });
+    if (err)
+      throw new TaskerError(ErrorCode.MigrationFailed, `function ${f.name}: ${err.message}`, { cause: err });
   }
   await recordFunctions(client, state, migrations, functions, changed);
   result.functionsApplied = changed.map((f) => f.name);
@@ -220,7 +241,9 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions = {}): Prom
       await client.query('ROLLBACK').catch(() => {});
       throw e instanceof TaskerError
         ? e
-        : new TaskerError(ErrorCode.MigrationFailed, `migration failed: ${(e as Error).message}`, { cause: e });
+        : new TaskerError(ErrorCode.MigrationFailed, `migration failed: ${(e as Error).message}`, {
+            cause: e,
+          });
     }
   } finally {
     client.release();
@@ -228,7 +251,11 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions = {}): Prom
 }
 
 /** True when every known migration is applied and every function is current (used by readiness checks). */
-export async function migrationsCurrent(pool: pg.Pool, dir?: string, functionsDir?: string): Promise<boolean> {
+export async function migrationsCurrent(
+  pool: pg.Pool,
+  dir?: string,
+  functionsDir?: string,
+): Promise<boolean> {
   const migrations = await loadMigrations(dir);
   const functions = await loadFunctions(functionsDir);
   try {

@@ -90,7 +90,9 @@ export async function dumpTables(db: Pick<pg.Pool, 'query'>): Promise<TableDefin
     const comment = comments.rows.find((c) => c.table_name === name)?.comment;
     const body = `CREATE TABLE tasker.${name} (\n${byTable.get(name)!.join(',\n')}\n);\n`;
     const idx = indexes.rows.filter((i) => i.table_name === name).map((i) => `${i.definition};\n`);
-    const commentSql = comment ? `COMMENT ON TABLE tasker.${name} IS '${comment.replace(/'/g, "''")}';\n` : '';
+    const commentSql = comment
+      ? `COMMENT ON TABLE tasker.${name} IS '${comment.replace(/'/g, "''")}';\n`
+      : '';
     return { name, sql: HEADER + '\n' + body + idx.join('') + commentSql };
   });
 }

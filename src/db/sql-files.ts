@@ -66,7 +66,9 @@ export async function loadFunctions(dir: string = FUNCTIONS_DIR): Promise<Functi
   for (const file of files) {
     const name = file.slice(0, -'.sql'.length);
     const sql = await readFile(`${dir}/${file}`, 'utf8');
-    const defined = [...sql.matchAll(/CREATE (?:OR REPLACE )?FUNCTION tasker\.([a-z0-9_]+)\s*\(/gi)].map((m) => m[1]);
+    const defined = [...sql.matchAll(/CREATE (?:OR REPLACE )?FUNCTION tasker\.([a-z0-9_]+)\s*\(/gi)].map(
+      (m) => m[1],
+    );
     if (!/^[a-z][a-z0-9_]*$/.test(name) || defined.length !== 1 || defined[0] !== name) {
       throw new TaskerError(
         ErrorCode.MigrationFailed,
