@@ -141,7 +141,8 @@ async function migrateLocked(
   };
   const names = new Set(functions.map((f) => f.name));
   const removed = [...(state.functions?.keys() ?? [])].some((n) => !names.has(n));
-  if (pending.length === 0 && changed.length === 0 && !removed && state.functions !== undefined) return result;
+  if (pending.length === 0 && changed.length === 0 && !removed && state.functions !== undefined)
+    return result;
 
   // Functions first (their bodies are checked when called, not now), so migrations can use them in CHECKs,
   // defaults and data changes; a function that needs a table not created yet follows the migrations.
@@ -168,8 +169,9 @@ async function migrateLocked(
   }
   for (const f of deferred) {
     const err = await applyFunction(client, f);
-    if (err)
+    if (err) {
       throw new TaskerError(ErrorCode.MigrationFailed, `function ${f.name}: ${err.message}`, { cause: err });
+    }
   }
   await recordFunctions(client, state, migrations, functions, changed);
   result.functionsApplied = changed.map((f) => f.name);

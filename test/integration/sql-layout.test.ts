@@ -71,8 +71,9 @@ describe('the SQL layout', () => {
     try {
       const tables = await dumpTables(admin);
       expect(await sqlFiles(TABLES_DIR)).toEqual(tables.map((t) => `${t.name}.sql`));
-      for (const t of tables)
+      for (const t of tables) {
         expect(await readFile(join(TABLES_DIR, `${t.name}.sql`), 'utf8'), t.name).toBe(t.sql);
+      }
     } finally {
       await admin.end();
     }
