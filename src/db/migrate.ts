@@ -141,8 +141,9 @@ async function migrateLocked(
   };
   const names = new Set(functions.map((f) => f.name));
   const removed = [...(state.functions?.keys() ?? [])].some((n) => !names.has(n));
-  if (pending.length === 0 && changed.length === 0 && !removed && state.functions !== undefined)
+  if (pending.length === 0 && changed.length === 0 && !removed && state.functions !== undefined) {
     return result;
+  }
 
   // Functions first (their bodies are checked when called, not now), so migrations can use them in CHECKs,
   // defaults and data changes; a function that needs a table not created yet follows the migrations.
