@@ -3,19 +3,6 @@
 
 CREATE SCHEMA IF NOT EXISTS tasker;
 
--- UUIDv7 without extensions (PostgreSQL 15-18): 48-bit millisecond timestamp over a random v4 UUID, with the
--- version nibble switched from 4 (0100) to 7 (0111). The variant bits of the v4 UUID are already right.
-CREATE OR REPLACE FUNCTION tasker.uuid_generate_v7() RETURNS uuid
-LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
-  SELECT encode(
-    set_bit(set_bit(
-      overlay(uuid_send(gen_random_uuid())
-              PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
-              FROM 1 FOR 6),
-      52, 1), 53, 1),
-    'hex')::uuid
-$$;
-
 -- ---------------------------------------------------------------------------------------------------------
 -- State machines, mirrored from src/state (a test checks the two agree). The tables document the machines; the
 -- CHECK constraints below enforce them on every row. CHECKs rather than foreign keys: a foreign key check takes
@@ -84,46 +71,6 @@ FROM tasker.step_states s
 CROSS JOIN (VALUES ('cancelled'), ('resolved_manually'), ('complete')) AS t(target)
 WHERE NOT s.terminal
 ON CONFLICT DO NOTHING;
-
--- Immutable predicates used by the CHECK constraints. Their lists equal the tables above (tested).
-CREATE OR REPLACE FUNCTION tasker.is_task_state(p_state text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT p_state = ANY ('{pending,initializing,enqueuing_steps,steps_in_process,evaluating_results,
-    waiting_for_dependencies,waiting_for_retry,blocked_by_failures,complete,error,cancelled,resolved_manually}'::text[])
-$$;
-
-CREATE OR REPLACE FUNCTION tasker.is_step_state(p_state text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT p_state = ANY ('{pending,enqueued,in_progress,enqueued_for_orchestration,
-    enqueued_as_error_for_orchestration,waiting_for_retry,complete,error,cancelled,resolved_manually}'::text[])
-$$;
-
-CREATE OR REPLACE FUNCTION tasker.is_allowed_task_transition(p_from text, p_to text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN p_from IS NULL THEN coalesce(p_to = 'pending', false) ELSE coalesce(
-    (p_from || '>' || p_to) = ANY ('{pending>initializing,initializing>enqueuing_steps,initializing>complete,
-    initializing>waiting_for_dependencies,enqueuing_steps>steps_in_process,enqueuing_steps>error,
-    steps_in_process>evaluating_results,evaluating_results>complete,evaluating_results>enqueuing_steps,
-    evaluating_results>steps_in_process,evaluating_results>waiting_for_dependencies,evaluating_results>waiting_for_retry,
-    evaluating_results>blocked_by_failures,waiting_for_dependencies>evaluating_results,waiting_for_retry>enqueuing_steps,
-    blocked_by_failures>error,blocked_by_failures>resolved_manually,blocked_by_failures>evaluating_results,
-    error>evaluating_results,waiting_for_retry>evaluating_results,
-    pending>cancelled,initializing>cancelled,enqueuing_steps>cancelled,steps_in_process>cancelled,
-    evaluating_results>cancelled,waiting_for_dependencies>cancelled,waiting_for_retry>cancelled,
-    blocked_by_failures>cancelled}'::text[]), false) END
-$$;
-
-CREATE OR REPLACE FUNCTION tasker.is_allowed_step_transition(p_from text, p_to text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN p_from IS NULL THEN coalesce(p_to = 'pending', false) ELSE coalesce(
-    (p_from || '>' || p_to) = ANY ('{pending>enqueued,enqueued>in_progress,in_progress>enqueued_for_orchestration,
-    in_progress>enqueued_as_error_for_orchestration,in_progress>enqueued,enqueued_for_orchestration>complete,
-    enqueued_for_orchestration>error,enqueued_as_error_for_orchestration>waiting_for_retry,
-    enqueued_as_error_for_orchestration>error,waiting_for_retry>pending,error>pending}'::text[])
-      OR (p_to IN ('cancelled', 'resolved_manually', 'complete')
-          AND p_from = ANY ('{pending,enqueued,in_progress,enqueued_for_orchestration,
-            enqueued_as_error_for_orchestration,waiting_for_retry,error}'::text[])), false) END
-$$;
 
 -- ---------------------------------------------------------------------------------------------------------
 -- Registry
@@ -328,4 +275,3 @@ CREATE UNIQUE INDEX IF NOT EXISTS tasks_dlq_one_pending_per_task ON tasker.tasks
   WHERE resolution_status = 'pending';
 CREATE INDEX IF NOT EXISTS tasks_dlq_status_idx ON tasker.tasks_dlq (resolution_status, dlq_entry_uuid);
 CREATE INDEX IF NOT EXISTS tasks_dlq_reason_idx ON tasker.tasks_dlq (dlq_reason, dlq_entry_uuid);
-

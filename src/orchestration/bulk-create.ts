@@ -18,7 +18,7 @@ import {
  */
 export type CreateTasksItem = { ok: true; task: CreatedTask } | { ok: false; error: TaskerError };
 
-/** One row of `tasker.create_tasks` (migrations/0018). */
+/** One row of `tasker.create_tasks` (sql/functions/create_tasks.sql). */
 interface CreateTasksRow {
   ord: number;
   task_uuid: string;

@@ -1,6 +1,6 @@
 /**
  * Engine operations used by the REST API, the CLI and library users: reading, listing, cancelling, operator
- * actions on steps, templates and the dead-letter queue. Each is one SQL call (see migrations/0004_*.sql).
+ * actions on steps, templates and the dead-letter queue. Each is one SQL call (definitions in sql/functions/).
  */
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';

@@ -154,7 +154,7 @@ export function sqlOptionsOf(
   priority: PrioritySettings,
 ): Record<string, unknown> {
   return {
-    // create_task checks the range again (TK422) and stores the head start on the task (migrations/0010).
+    // create_task checks the range again (TK422) and stores the head start on the task (sql/functions/task_priority.sql).
     priority: request.priority ?? priority.default,
     priority_min: priority.min,
     priority_max: priority.max,

@@ -10,7 +10,7 @@ import { FINISHED_TASK_STATES, type TaskState } from '../state/index.js';
  */
 export type TaskResults = Record<string, unknown>;
 
-/** One row of `tasker.task_outcomes` (migrations/0018). */
+/** One row of `tasker.task_outcomes` (sql/functions/task_outcomes.sql). */
 interface OutcomeRow {
   task_uuid: string;
   state: TaskState;

@@ -5,7 +5,7 @@ import {
   type SharedListenerHandle,
 } from '../messaging/listener.js';
 
-/** The channel `tasker.move_tasks` notifies when tasks finish (migrations/0018); payload `uuid:state,...`. */
+/** The channel `tasker.move_tasks` notifies when tasks finish (sql/functions/notify_task_finished.sql); payload `uuid:state,...`. */
 export const TASK_FINISHED_CHANNEL = 'tasker_task_finished';
 
 /** The states in which a task is finished. */

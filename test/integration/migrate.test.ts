@@ -9,7 +9,7 @@ import { createPool } from '../../src/db/pool.js';
 import { ErrorCode, TaskerError } from '../../src/errors.js';
 import { databaseUrl } from '../support/urls.js';
 
-/** The engine functions on the per-step path (tasker.apply_hot_path_settings in 0012). */
+/** The engine functions on the per-step path, whose definitions carry the planner settings (docs/adr/0004). */
 const HOT_PATH_FUNCTIONS = [
   'log_step_transitions',
   'log_task_transitions',
@@ -24,6 +24,7 @@ const HOT_PATH_FUNCTIONS = [
   'record_failed_tasks',
   'checkpoint_step',
   'release_steps',
+  'notify_task_finished',
 ];
 
 interface FreshDatabase {

@@ -13,6 +13,15 @@ export interface TestDatabase {
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
+  return createDatabase(inject('templateDb'));
+}
+
+/** An empty database of its own for one test (no tasker schema), e.g. to migrate it from scratch. */
+export async function createEmptyDatabase(): Promise<TestDatabase> {
+  return createDatabase(undefined);
+}
+
+async function createDatabase(template: string | undefined): Promise<TestDatabase> {
   const adminUrl = inject('adminUrl');
   const name = `tasker_test_${inject('runId')}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -20,7 +29,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   // Concurrent clones of one template can collide; retry briefly.
   for (let i = 0; ; i++) {
     try {
-      await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDb')}`);
+      await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
       break;
     } catch (e) {
       if (i >= 20) throw e;

@@ -102,7 +102,8 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
           const result = await migrate(pool, { logger });
           println(
             runtime.io,
-            `applied ${result.applied.length} migration(s); ${result.alreadyApplied} already applied`,
+            `applied ${result.applied.length} migration(s); ${result.alreadyApplied} already applied; ` +
+              `${result.functionsApplied.length} function(s) defined`,
           );
         } finally {
           await pool.end();

@@ -1,0 +1,130 @@
+-- Worker claim: locks up to p_limit visible messages of a queue (FOR UPDATE SKIP LOCKED) and moves their steps
+-- enqueued -> in_progress. A step still in_progress (its worker's lease expired) is claimed again as a new
+-- attempt, or failed when it has none left. Returns each step's execution context: inputs, task context, the
+-- results of its ancestors that ran, trace context and last checkpoint.
+CREATE OR REPLACE FUNCTION tasker.claim_steps(p_queue text, p_limit integer, p_vt_seconds double precision, p_worker text)
+ RETURNS TABLE(msg_id bigint, step_uuid uuid, task_uuid uuid, step_name text, handler text, attempt integer, max_attempts integer, retryable boolean, retry_policy jsonb, timeout_ms integer, inputs jsonb, context jsonb, namespace text, template_name text, template_version text, correlation_id uuid, dependency_results jsonb, traceparent text, tracestate text, checkpoint jsonb)
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET jit TO 'off'
+AS $function$
+#variable_conflict use_column
+DECLARE
+  v_msgs bigint[];
+  v_steps uuid[];
+  v_claimed uuid[];
+  v_reclaimed uuid[];
+  v_lost uuid[];
+  v_keep uuid[];
+  v_tasks uuid[];
+  v_traceparents text[];
+  v_tracestates text[];
+BEGIN
+  WITH visible AS (
+    SELECT m.msg_id FROM tasker.queue_messages m
+    WHERE m.queue_name = p_queue AND m.vt <= now()
+    ORDER BY m.vt, m.msg_id
+    LIMIT p_limit
+    FOR UPDATE SKIP LOCKED
+  ), taken AS (
+    UPDATE tasker.queue_messages m
+    SET vt = clock_timestamp() + make_interval(secs => p_vt_seconds), read_ct = m.read_ct + 1
+    FROM visible WHERE m.msg_id = visible.msg_id
+    RETURNING m.msg_id, (m.message->>'step_uuid')::uuid AS step_uuid, (m.message->>'task_uuid')::uuid AS task_uuid,
+              m.message->>'traceparent' AS traceparent, m.message->>'tracestate' AS tracestate
+  )
+  SELECT array_agg(taken.msg_id), array_agg(taken.step_uuid), array_agg(taken.task_uuid),
+         array_agg(taken.traceparent), array_agg(taken.tracestate)
+  INTO v_msgs, v_steps, v_tasks, v_traceparents, v_tracestates FROM taken;
+  IF v_msgs IS NULL THEN RETURN; END IF;
+
+  -- Step rows locked elsewhere (a completing worker) are skipped; their message comes back after the timeout.
+  WITH lockable AS (
+    SELECT s.step_uuid, s.state, s.attempts, s.max_attempts, s.retryable FROM tasker.workflow_steps s
+    WHERE s.step_uuid = ANY(v_steps) AND s.state IN ('enqueued', 'in_progress')
+    FOR UPDATE SKIP LOCKED
+  )
+  SELECT array_agg(l.step_uuid) FILTER (WHERE l.state = 'enqueued'),
+         array_agg(l.step_uuid) FILTER (WHERE l.state = 'in_progress' AND l.retryable AND l.attempts < l.max_attempts),
+         array_agg(l.step_uuid) FILTER (WHERE l.state = 'in_progress' AND NOT (l.retryable AND l.attempts < l.max_attempts))
+  INTO v_claimed, v_reclaimed, v_lost
+  FROM lockable l;
+
+  v_claimed := coalesce(v_claimed, '{}');
+  v_reclaimed := coalesce(v_reclaimed, '{}');
+  v_lost := coalesce(v_lost, '{}');
+  v_keep := v_claimed || v_reclaimed;
+
+  UPDATE tasker.workflow_steps s
+  SET state = 'in_progress', attempts = s.attempts + 1, last_attempted_at = now(), updated_at = now()
+  WHERE s.step_uuid = ANY(v_keep);
+  IF cardinality(v_reclaimed) > 0 THEN
+    PERFORM tasker.log_step_transitions(v_reclaimed, 'enqueued', 'LeaseExpired', p_worker,
+                                        jsonb_build_object('reason', 'visibility timeout expired'));
+  END IF;
+  IF cardinality(v_keep) > 0 THEN
+    PERFORM tasker.log_step_transitions(v_keep, 'in_progress', 'Start', p_worker);
+  END IF;
+
+  IF cardinality(v_lost) > 0 THEN
+    UPDATE tasker.workflow_steps s
+    SET state = 'enqueued_as_error_for_orchestration', updated_at = now(),
+        results = jsonb_build_object('success', false, 'result', NULL,
+          'error', jsonb_build_object('name', 'LeaseExpired', 'code', 'LEASE_EXPIRED', 'retryable', false,
+            'message', 'the worker running this step stopped before finishing it and no attempts are left'),
+          'metadata', jsonb_build_object('attempt', s.attempts, 'detected_by', p_worker))
+    WHERE s.step_uuid = ANY(v_lost);
+    PERFORM tasker.log_step_transitions(v_lost, 'enqueued_as_error_for_orchestration', 'EnqueueAsErrorForOrchestration',
+                                        p_worker, jsonb_build_object('reason', 'visibility timeout expired'));
+    INSERT INTO tasker.queue_messages (queue_name, message)
+    SELECT 'orchestration_step_results', jsonb_build_object('task_uuid', s.task_uuid, 'step_uuid', s.step_uuid)
+    FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_lost);
+    PERFORM pg_notify(tasker.queue_channel('orchestration_step_results'), '');
+  END IF;
+
+  -- Delete messages of lost steps and of steps that are no longer claimable (duplicates). Messages of steps
+  -- locked by a completing worker are left alone: they reappear after the timeout and are handled then.
+  IF cardinality(v_msgs) > cardinality(v_keep) THEN
+    DELETE FROM tasker.queue_messages m
+    USING unnest(v_msgs, v_steps) AS t(msg_id, step_uuid)
+    WHERE m.msg_id = ANY(v_msgs) AND m.msg_id = t.msg_id
+      AND (t.step_uuid = ANY(v_lost)
+           OR NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                          WHERE s.step_uuid = t.step_uuid AND s.state IN ('enqueued', 'in_progress')));
+  END IF;
+
+  IF cardinality(v_keep) + cardinality(v_lost) > 0 THEN
+    PERFORM tasker.notify_task_events(v_tasks);
+  END IF;
+  IF cardinality(v_keep) = 0 THEN RETURN; END IF;
+
+  RETURN QUERY
+  WITH RECURSIVE ancestors (step_uuid, ancestor) AS (
+    SELECT e.to_step_uuid, e.from_step_uuid FROM tasker.workflow_step_edges e WHERE e.to_step_uuid = ANY(v_keep)
+    UNION
+    SELECT a.step_uuid, e.from_step_uuid FROM ancestors a
+    JOIN tasker.workflow_step_edges e ON e.to_step_uuid = a.ancestor
+  ), deps AS (
+    -- skipped ancestors did not run and are left out; a tolerated failure (batch `continue`) is passed
+    -- on as { __failed: true, error }.
+    SELECT a.step_uuid,
+           jsonb_object_agg(p.name, CASE WHEN p.state = 'error'
+                                         THEN jsonb_build_object('__failed', true, 'error', p.results->'error')
+                                         ELSE p.results->'result' END) AS results
+    FROM ancestors a JOIN tasker.workflow_steps p ON p.step_uuid = a.ancestor
+    WHERE p.state <> 'skipped'
+    GROUP BY a.step_uuid
+  )
+  SELECT m.msg_id, s.step_uuid, s.task_uuid, s.name::text, s.handler, s.attempts, s.max_attempts, s.retryable,
+         s.retry_policy, s.timeout_ms, s.inputs, t.context, t.namespace::text, tp.name::text, tp.version::text,
+         t.correlation_id, coalesce(d.results, '{}'::jsonb), m.traceparent, m.tracestate, s.checkpoint
+  FROM unnest(v_msgs, v_steps, v_traceparents, v_tracestates) AS m(msg_id, step_uuid, traceparent, tracestate)
+  JOIN tasker.workflow_steps s ON s.step_uuid = m.step_uuid
+  JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+  JOIN tasker.templates tp ON tp.template_uuid = t.template_uuid
+  LEFT JOIN deps d ON d.step_uuid = s.step_uuid
+  WHERE s.step_uuid = ANY(v_keep);
+END $function$;

@@ -1,0 +1,96 @@
+-- Task outcomes on the worker fast path (worker.resolve_in_completion): complete_steps also returns the
+-- tasks its resolution finalized, grouped as resolve_steps groups them, on the first row only (NULL
+-- elsewhere and on the default path), so a worker counts completed and failed tasks by template like an
+-- orchestrator does. No extra statement: the grouping was already computed and thrown away.
+CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text, p_resolve boolean DEFAULT false)
+ RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb)
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET jit TO 'off'
+AS $function$
+#variable_conflict use_column
+DECLARE
+  v_ok uuid[];
+  v_failed uuid[];
+  -- 'step_uuid:attempt' of every applied input: one batch may hold a stale attempt and its replacement.
+  v_applied text[];
+  -- on the fast path, the tasks this call finalized (resolve_steps' grouping), for the outcome counters.
+  v_finalized jsonb;
+  v_msgs bigint[];
+  v_tasks uuid[];
+  v_queue text;
+  v_ids uuid[] := ARRAY(SELECT (e->>'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
+BEGIN
+  IF p_resolve THEN
+    PERFORM 1 FROM tasker.tasks t
+    WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_ids)))
+    ORDER BY t.task_uuid
+    FOR UPDATE OF t;
+  END IF;
+
+  WITH input AS (
+    SELECT (e->>'step_uuid')::uuid AS step_uuid, (e->>'msg_id')::bigint AS msg_id, (e->>'attempt')::int AS attempt,
+           coalesce((e->>'success')::boolean, false) AS success, e->'results' AS results
+    FROM jsonb_array_elements(p_results) e
+  ), upd AS (
+    UPDATE tasker.workflow_steps s
+    SET state = CASE WHEN i.success THEN 'enqueued_for_orchestration' ELSE 'enqueued_as_error_for_orchestration' END,
+        results = i.results, updated_at = now()
+    FROM input i
+    -- The ANY() gives the planner an index condition; joining on the jsonb input alone can scan every step.
+    WHERE s.step_uuid = ANY(v_ids) AND s.step_uuid = i.step_uuid AND s.state = 'in_progress' AND s.attempts = i.attempt
+    RETURNING s.step_uuid, s.task_uuid, i.success, i.msg_id, i.attempt
+  )
+  SELECT array_agg(upd.step_uuid) FILTER (WHERE upd.success), array_agg(upd.step_uuid) FILTER (WHERE NOT upd.success),
+         array_agg(upd.msg_id), array_agg(upd.task_uuid), array_agg(upd.step_uuid::text || ':' || upd.attempt)
+  INTO v_ok, v_failed, v_msgs, v_tasks, v_applied
+  FROM upd;
+
+  IF v_msgs IS NOT NULL THEN
+    IF v_ok IS NOT NULL THEN
+      PERFORM tasker.log_step_transitions(v_ok, 'enqueued_for_orchestration', 'EnqueueForOrchestration', p_worker);
+    END IF;
+    IF v_failed IS NOT NULL THEN
+      PERFORM tasker.log_step_transitions(v_failed, 'enqueued_as_error_for_orchestration',
+                                          'EnqueueAsErrorForOrchestration', p_worker);
+    END IF;
+    DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(v_msgs);
+    IF p_resolve THEN
+      SELECT r.finalized INTO v_finalized
+      FROM tasker.resolve_steps(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'), p_worker) r;
+    ELSE
+      INSERT INTO tasker.queue_messages (queue_name, message)
+      SELECT 'orchestration_step_results', jsonb_build_object('task_uuid', s.task_uuid, 'step_uuid', s.step_uuid)
+      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'));
+      PERFORM pg_notify(tasker.queue_channel('orchestration_step_results'), '');
+    END IF;
+    PERFORM tasker.notify_task_events(v_tasks);
+
+    -- Durable domain events of the applied results, in this same transaction: an event exists exactly when its
+    -- step's result was recorded and handed to orchestration. Refused results (a lost lease) publish nothing.
+    IF p_results @? '$[*].events' THEN
+      FOR v_queue IN
+        WITH ins AS (
+          INSERT INTO tasker.queue_messages (queue_name, message)
+          SELECT tasker.domain_events_queue_name(ev->>'namespace'), ev
+          FROM jsonb_array_elements(p_results) e CROSS JOIN LATERAL jsonb_array_elements(e->'events') ev
+          WHERE jsonb_typeof(e->'events') = 'array'
+            AND (e->>'step_uuid') || ':' || (e->>'attempt') = ANY(v_applied)
+          RETURNING queue_name
+        )
+        SELECT DISTINCT ins.queue_name FROM ins
+      LOOP
+        PERFORM pg_notify(tasker.queue_channel(v_queue), '');
+      END LOOP;
+    END IF;
+  END IF;
+
+  RETURN QUERY
+  SELECT (e->>'step_uuid')::uuid, (e->>'attempt')::int,
+         coalesce((e->>'step_uuid') || ':' || (e->>'attempt') = ANY(v_applied), false),
+         CASE WHEN o = 1 THEN v_finalized END
+  FROM jsonb_array_elements(p_results) WITH ORDINALITY AS x(e, o);
+END $function$;

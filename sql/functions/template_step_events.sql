@@ -1,0 +1,11 @@
+-- The steps of a template version that declare events: { step name: [declaration, ...] }.
+CREATE OR REPLACE FUNCTION tasker.template_step_events(p_namespace text, p_name text, p_version text)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT coalesce(jsonb_object_agg(s->>'name', s->'publishesEvents'), '{}'::jsonb)
+  FROM tasker.templates t CROSS JOIN LATERAL jsonb_array_elements(t.definition->'steps') s
+  WHERE t.namespace = p_namespace AND t.name = p_name AND t.version = p_version
+    AND jsonb_typeof(s->'publishesEvents') = 'array'
+$function$;
