@@ -8,7 +8,7 @@
  *
  * @internal
  */
-import { coerceError } from '../errors.js';
+import { coerceError, handlerErrorKind } from '../errors.js';
 import type { ThreadStepContext } from './handler.js';
 
 /** One task posted to the pool. @internal */
@@ -38,37 +38,23 @@ export interface SerializedThreadError {
 export type ThreadOutcome = { ok: true; json: string } | { ok: false; error: SerializedThreadError };
 
 /**
- * Flattens anything a thread handler threw. The classification is by convention rather than by class, so that
- * handler modules need not share the worker's copy of this package: `name === 'PermanentError'` or
- * `retryable === false` → permanent; `name === 'RetryableError'` or `retryable === true` → retryable (with
- * `retryAfterMs` when it is a non-negative number); anything else is an ordinary (retryable) failure.
+ * Flattens anything a thread handler threw, classified by {@link handlerErrorKind}: by brand (a `PermanentError`
+ * or `RetryableError` from any copy of this package), else by convention (`name`, `retryable`), so that handler
+ * modules need not share the worker's copy of this package.
  *
  * @internal
  */
 export function serializeThreadError(thrown: unknown): SerializedThreadError {
   const err = coerceError(thrown);
-  const extra = err as Error & { code?: unknown; retryable?: unknown; retryAfterMs?: unknown };
   const name = typeof err.name === 'string' && err.name !== '' ? err.name : 'Error';
-  const kind: ThreadErrorKind =
-    name === 'PermanentError' || extra.retryable === false
-      ? 'permanent'
-      : name === 'RetryableError' || extra.retryable === true
-        ? 'retryable'
-        : 'error';
-  const retryAfterMs =
-    kind === 'retryable' &&
-    typeof extra.retryAfterMs === 'number' &&
-    Number.isFinite(extra.retryAfterMs) &&
-    extra.retryAfterMs >= 0
-      ? extra.retryAfterMs
-      : undefined;
+  const verdict = handlerErrorKind(err);
   return {
-    kind,
+    kind: verdict.kind,
     name,
     message: String(err.message),
     ...(typeof err.stack === 'string' ? { stack: err.stack } : {}),
-    ...(typeof extra.code === 'string' ? { code: extra.code } : {}),
-    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(verdict.code !== undefined ? { code: verdict.code } : {}),
+    ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
   };
 }
 
