@@ -1,4 +1,4 @@
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { LOG_LEVELS, loadConfig, type LogLevel, type TaskerConfig } from '../config/index.js';
@@ -7,6 +7,7 @@ import { handlersFromModule, type HandlerDefinition } from '../worker/handler.js
 import { loadTemplatesFromDir } from '../templates/index.js';
 import type { TaskTemplate } from '../templates/types.js';
 import { TaskerError } from '../errors.js';
+import { importUserModule } from '../runtime/optional.js';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -40,7 +41,7 @@ export function loggerFor(config: TaskerConfig, opts: GlobalOptions, name: strin
 
 /** Imports a handlers module (TypeScript or JavaScript) and collects the handlers it exports. */
 export async function loadHandlers(path: string): Promise<HandlerDefinition[]> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+  const mod = await importUserModule(path);
   const handlers = handlersFromModule(mod);
   if (handlers.length === 0) {
     throw new TaskerError(
@@ -78,4 +79,7 @@ export function onShutdownSignal(stop: () => Promise<void>, logger: Logger): voi
   process.on('SIGTERM', handler);
 }
 
-export const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/', import.meta.url));
+/** The example workflows: the TypeScript sources from src/, their compiled copy (dist/examples/) from dist/. */
+export const EXAMPLES_DIR = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? '../../examples/' : '../examples/', import.meta.url),
+);

@@ -9,6 +9,7 @@
  * @internal
  */
 import { coerceError, handlerErrorKind } from '../errors.js';
+import { ensureTypeScriptLoader } from '../runtime/optional.js';
 import type { ThreadStepContext } from './handler.js';
 
 /** One task posted to the pool. @internal */
@@ -59,16 +60,6 @@ export function serializeThreadError(thrown: unknown): SerializedThreadError {
 }
 
 const TS_MODULE = /\.[cm]?tsx?$/;
-let tsxHooks: Promise<unknown> | undefined;
-
-/**
- * Node 20 does not run `module.register()` hooks (tsx's `--import`) in worker threads, so a `.ts` handler module
- * needs tsx's ESM hooks registered in this thread first (once per thread).
- */
-function ensureTypeScript(): Promise<unknown> {
-  tsxHooks ??= import('tsx/esm/api').then(({ register }) => register());
-  return tsxHooks;
-}
 
 function permanent(name: string, code: string, message: string): ThreadOutcome {
   return { ok: false, error: { kind: 'permanent', name, code, message } };
@@ -78,7 +69,9 @@ function permanent(name: string, code: string, message: string): ThreadOutcome {
 export async function runThreadTask(task: ThreadTask): Promise<ThreadOutcome> {
   let fn: unknown;
   try {
-    if (TS_MODULE.test(new URL(task.module).pathname)) await ensureTypeScript();
+    // Node 20 does not run `module.register()` hooks (tsx's `--import`) in worker threads, so a `.ts` handler
+    // module needs tsx's ESM hooks registered in this thread first (once per thread; tsx is optional).
+    if (TS_MODULE.test(new URL(task.module).pathname)) await ensureTypeScriptLoader(task.module);
     const mod = (await import(task.module)) as Record<string, unknown>;
     fn = mod[task.exportName];
   } catch (e) {
