@@ -35,7 +35,6 @@ export {
   PermanentError,
   RetryableError,
   handlerErrorKind,
-  coerceError,
   type ValidationIssue,
   type HandlerErrorVerdict,
 } from './errors.js';
