@@ -9,13 +9,19 @@ import { resolve } from 'node:path';
 import type * as TsxApi from 'tsx/esm/api';
 import { ErrorCode, TaskerError } from '../errors.js';
 
-/** True when `e` is Node's "that package is not installed" for `specifier` (not a failure inside it). */
-function isMissing(e: unknown, specifier: string): boolean {
+/** The package a specifier names (`@scope/name` or `name`, without a subpath). */
+function packageOf(specifier: string): string {
+  const parts = specifier.split('/');
+  return (specifier.startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1)).join('/');
+}
+
+/** True when `e` is Node's "that package is not installed" for `pkg` (not a failure inside it). */
+function isMissing(e: unknown, pkg: string): boolean {
   const err = e as { code?: unknown; message?: unknown } | null;
   return (
     (err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND') &&
     typeof err.message === 'string' &&
-    err.message.includes(`'${specifier}'`)
+    (err.message.includes(`'${pkg}'`) || err.message.includes(`'${pkg}/`))
   );
 }
 
@@ -27,10 +33,8 @@ export async function importOptional<T>(specifier: string, purpose: string): Pro
   try {
     return (await import(specifier)) as T;
   } catch (e) {
-    if (!isMissing(e, specifier)) throw e;
-    const pkg = specifier.startsWith('@')
-      ? specifier.split('/').slice(0, 2).join('/')
-      : (specifier.split('/')[0] ?? specifier);
+    const pkg = packageOf(specifier);
+    if (!isMissing(e, pkg)) throw e;
     throw new TaskerError(
       ErrorCode.ConfigInvalid,
       `install ${pkg} ${purpose} (it is an optional dependency of tasker: npm install ${pkg})`,
