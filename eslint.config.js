@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', '.tasker/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'scripts/**', 'test/fixtures/**/*.mjs', '.tasker/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

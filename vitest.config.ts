@@ -1,6 +1,12 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // The examples import the package by name, as an application does; in this repository's tests the name means
+  // the sources (as in tsconfig.json's `paths`). Tests of the built package import dist/ explicitly.
+  resolve: {
+    alias: [{ find: /^tasker$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],

@@ -4,14 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  PermanentError,
-  RetryableError,
-  batchResults,
-  batches,
-  decide,
-  defineHandler,
-} from '../src/index.js';
+import { PermanentError, RetryableError, batchResults, batches, decide, defineHandler } from 'tasker';
 
 interface NumberResult {
   value: number;

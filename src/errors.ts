@@ -47,7 +47,49 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Base class of every Tasker error. */
+/**
+ * The registered symbol that marks Tasker's error classes. Each class's prototype carries its stable brand name
+ * under it, so an error is recognised by its prototype chain's brands rather than by class identity: an
+ * application can end up with two copies of this package (a handlers module importing the built package while
+ * the worker runs another copy), and `instanceof` against the other copy's class would then be false.
+ * `Symbol.for` gives every copy, and every thread, the same symbol.
+ */
+export const ERROR_BRAND: unique symbol = Symbol.for('tasker.error') as never;
+
+/** A class constructor, for the brand helpers. */
+type AnyClass = abstract new (...args: never[]) => unknown;
+
+/** True when `value`'s prototype chain carries the brand `name` (from any copy of this package). */
+function carriesBrand(value: unknown, name: string): boolean {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  for (let p: unknown = Object.getPrototypeOf(value); p !== null; p = Object.getPrototypeOf(p)) {
+    if (Object.hasOwn(p as object, ERROR_BRAND) && (p as Record<symbol, unknown>)[ERROR_BRAND] === name) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * `instanceof` for branded classes: the class's own prototype chain first (cheap, and right for unbranded
+ * subclasses), then the brand, so that an error made by another copy of this package still matches.
+ */
+function brandedHasInstance(cls: AnyClass, value: unknown): boolean {
+  if (Function.prototype[Symbol.hasInstance].call(cls, value)) return true;
+  const proto = cls.prototype as Record<symbol, unknown>;
+  const name = Object.hasOwn(proto, ERROR_BRAND) ? proto[ERROR_BRAND] : undefined;
+  return typeof name === 'string' && carriesBrand(value, name);
+}
+
+/**
+ * Marks `cls` with the stable brand `name` (its public class name). Only Tasker's own classes are branded;
+ * a subclass an application defines keeps plain `instanceof` semantics. @internal
+ */
+export function brandErrorClass(cls: AnyClass, name: string): void {
+  Object.defineProperty(cls.prototype, ERROR_BRAND, { value: name, enumerable: false });
+}
+
+/** Base class of every Tasker error. `instanceof` and {@link TaskerError.is} also match other copies' errors. */
 export class TaskerError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
@@ -62,7 +104,18 @@ export class TaskerError extends Error {
     this.code = code;
     this.details = options?.details;
   }
+
+  /** Matches instances of this class made by any copy of this package (see {@link ERROR_BRAND}). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return brandedHasInstance(this, value);
+  }
+
+  /** Type guard: `value` is an instance of the class it is called on, from any copy of this package. */
+  static is<C extends AnyClass>(this: C, value: unknown): value is InstanceType<C> {
+    return brandedHasInstance(this, value);
+  }
 }
+brandErrorClass(TaskerError, 'TaskerError');
 
 /** One problem found while validating configuration or a template, with where it was found. */
 export interface ValidationIssue {
@@ -92,6 +145,7 @@ export class ConfigError extends TaskerError {
     this.issues = issues;
   }
 }
+brandErrorClass(ConfigError, 'ConfigError');
 
 /** A template failed to parse or validate. `issues` lists every problem, not just the first. */
 export class TemplateValidationError extends TaskerError {
@@ -101,6 +155,7 @@ export class TemplateValidationError extends TaskerError {
     this.issues = issues;
   }
 }
+brandErrorClass(TemplateValidationError, 'TemplateValidationError');
 
 /** A state transition was attempted that the state machine does not allow. */
 export class InvalidTransitionError extends TaskerError {
@@ -110,6 +165,7 @@ export class InvalidTransitionError extends TaskerError {
     });
   }
 }
+brandErrorClass(InvalidTransitionError, 'InvalidTransitionError');
 
 /**
  * A compare-and-swap transition lost a race: the entity was no longer in the expected state.
@@ -124,6 +180,7 @@ export class TransitionConflictError extends TaskerError {
     );
   }
 }
+brandErrorClass(TransitionConflictError, 'TransitionConflictError');
 
 /**
  * The handler runtime channel (the worker-thread pool's queue) is full: the submission was refused instead of
@@ -139,8 +196,13 @@ export class HandlerBackpressureError extends TaskerError {
     );
   }
 }
+brandErrorClass(HandlerBackpressureError, 'HandlerBackpressureError');
 
-/** Thrown by a step handler to fail the step at once, with no retry. */
+/**
+ * Thrown by a step handler to fail the step at once, with no retry. Recognised by its brand, so a handlers module
+ * may import its own copy of this package; an error with `name === 'PermanentError'` or `retryable === false`
+ * counts too (see {@link handlerErrorKind}).
+ */
 export class PermanentError extends Error {
   readonly code: string | undefined;
   constructor(message: string, options?: { code?: string; cause?: unknown }) {
@@ -148,9 +210,23 @@ export class PermanentError extends Error {
     this.name = 'PermanentError';
     this.code = options?.code;
   }
-}
 
-/** Thrown by a step handler to ask for a retry, optionally after a given delay. */
+  /** Matches instances made by any copy of this package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return brandedHasInstance(this, value);
+  }
+
+  /** Type guard: `value` is a `PermanentError` from any copy of this package. */
+  static is(value: unknown): value is PermanentError {
+    return brandedHasInstance(PermanentError, value);
+  }
+}
+brandErrorClass(PermanentError, 'PermanentError');
+
+/**
+ * Thrown by a step handler to ask for a retry, optionally after a given delay. Recognised by its brand like
+ * {@link PermanentError}.
+ */
 export class RetryableError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly code: string | undefined;
@@ -160,6 +236,55 @@ export class RetryableError extends Error {
     this.retryAfterMs = options?.retryAfterMs;
     this.code = options?.code;
   }
+
+  /** Matches instances made by any copy of this package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return brandedHasInstance(this, value);
+  }
+
+  /** Type guard: `value` is a `RetryableError` from any copy of this package. */
+  static is(value: unknown): value is RetryableError {
+    return brandedHasInstance(RetryableError, value);
+  }
+}
+brandErrorClass(RetryableError, 'RetryableError');
+
+/** How the worker treats an error a handler threw. */
+export interface HandlerErrorVerdict {
+  kind: 'permanent' | 'retryable' | 'error';
+  /** The error's own `code`, when it is a string. */
+  code?: string;
+  /** A retry delay asked for by a retryable error (a finite, non-negative number of ms). */
+  retryAfterMs?: number;
+}
+
+/**
+ * Classifies what a handler threw, the same way in the worker's own thread and in handler threads: a branded
+ * {@link PermanentError} (from any copy of this package), or any error named `PermanentError` or carrying
+ * `retryable: false`, is permanent; a branded {@link RetryableError}, one named `RetryableError` or carrying
+ * `retryable: true`, is retryable, with its `retryAfterMs`; anything else is an ordinary (retried) failure. The
+ * name convention lets handler code that cannot import Tasker at all still say what it means.
+ */
+export function handlerErrorKind(err: unknown): HandlerErrorVerdict {
+  if (err === null || typeof err !== 'object') return { kind: 'error' };
+  const e = err as { name?: unknown; code?: unknown; retryable?: unknown; retryAfterMs?: unknown };
+  const kind =
+    PermanentError.is(err) || e.name === 'PermanentError' || e.retryable === false
+      ? 'permanent'
+      : RetryableError.is(err) || e.name === 'RetryableError' || e.retryable === true
+        ? 'retryable'
+        : 'error';
+  const verdict: HandlerErrorVerdict = { kind };
+  if (typeof e.code === 'string') verdict.code = e.code;
+  if (
+    kind === 'retryable' &&
+    typeof e.retryAfterMs === 'number' &&
+    Number.isFinite(e.retryAfterMs) &&
+    e.retryAfterMs >= 0
+  ) {
+    verdict.retryAfterMs = e.retryAfterMs;
+  }
+  return verdict;
 }
 
 /** Turns anything thrown into an `Error`, so every catch boundary deals with one type. */

@@ -18,21 +18,30 @@
  * const task = await orchestrator.createTask({ namespace: 'shop', name: 'checkout', context: { order: 1 } });
  * const results = await task.result({ timeoutMs: 30_000 }); // { charge: { ok: true }, ship: { ... } }
  *
+ * The root entry is the public API only: engine internals (queue access, metric sets, notification channels)
+ * stay inside the package, and test/unit/public-api.test.ts pins the list so that a change to it is deliberate.
+ * The HTTP client alone is `tasker/client` (no server or database code); test helpers are `tasker/testing`.
+ *
  * @module
  */
-export * from './errors.js';
+export {
+  ErrorCode,
+  ERROR_BRAND,
+  TaskerError,
+  ConfigError,
+  TemplateValidationError,
+  InvalidTransitionError,
+  TransitionConflictError,
+  HandlerBackpressureError,
+  PermanentError,
+  RetryableError,
+  handlerErrorKind,
+  type ValidationIssue,
+  type HandlerErrorVerdict,
+} from './errors.js';
 export { loadConfig, loadConfigDetailed, type TaskerConfig, type DeepPartial } from './config/index.js';
 export { createPool, type PoolOptions } from './db/pool.js';
 export { migrate, migrationsCurrent, type MigrationResult } from './db/migrate.js';
-export {
-  QueueClient,
-  workerQueueName,
-  queueChannel,
-  STEP_RESULTS_QUEUE,
-  type QueueMessage,
-  type QueueMetrics,
-} from './messaging/queue.js';
-export { NotificationListener } from './messaging/listener.js';
 export {
   defineTemplate,
   parseYamlTemplate,
@@ -91,8 +100,6 @@ export {
   listDlq,
   getDlq,
   updateDlq,
-  TASK_EVENTS_CHANNEL,
-  CANCELLATIONS_CHANNEL,
   DLQ_REASONS,
   DLQ_RESOLUTION_STATUSES,
   type TaskListFilter,
@@ -118,7 +125,6 @@ export {
   type ThreadHandlerTarget,
 } from './worker/handler.js';
 export type { ThreadPoolStats } from './worker/thread-pool.js';
-export { computeRetryDelayMs } from './worker/backoff.js';
 export {
   decide,
   noBranches,
@@ -140,9 +146,6 @@ export {
   type TracingOptions,
   type TraceContextCarrier,
 } from './observability/tracing.js';
-export { MetricSet } from './observability/metric-set.js';
-export { TaskMetrics, type FinalizedTaskGroup } from './observability/task-metrics.js';
-export { WorkerMetrics, attemptOutcome, type StepAttemptOutcome } from './observability/worker-metrics.js';
 export {
   createWorkerWebServer,
   startWorkerWebServer,

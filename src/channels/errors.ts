@@ -1,4 +1,4 @@
-import { ErrorCode, TaskerError } from '../errors.js';
+import { brandErrorClass, ErrorCode, TaskerError } from '../errors.js';
 
 /** A send was refused because the channel is at capacity (`reject` policy, or a `block` send timed out). */
 export class ChannelFullError extends TaskerError {
@@ -9,6 +9,7 @@ export class ChannelFullError extends TaskerError {
     this.channel = channel;
   }
 }
+brandErrorClass(ChannelFullError, 'ChannelFullError');
 
 /** The channel or semaphore was closed; pending and later operations fail with this. */
 export class ChannelClosedError extends TaskerError {
@@ -19,3 +20,4 @@ export class ChannelClosedError extends TaskerError {
     this.channel = channel;
   }
 }
+brandErrorClass(ChannelClosedError, 'ChannelClosedError');

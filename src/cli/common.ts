@@ -100,4 +100,7 @@ export function onShutdownSignal(
   process.on('SIGTERM', handler);
 }
 
-export const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/', import.meta.url));
+/** The example workflows: the TypeScript sources from src/, their compiled copy (dist/examples/) from dist/. */
+export const EXAMPLES_DIR = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? '../../examples/' : '../examples/', import.meta.url),
+);

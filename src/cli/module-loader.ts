@@ -7,6 +7,7 @@ import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCode, TaskerError, TemplateValidationError, type ValidationIssue } from '../errors.js';
 import { UsageError } from './exit-codes.js';
+import { ensureTypeScriptLoader } from '../runtime/optional.js';
 
 /** Extensions loaded as modules; TypeScript ones need tsx. */
 export const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'] as const;
@@ -25,22 +26,16 @@ let tsxRegistered: Promise<void> | undefined;
  * errors its handlers throw (RetryableError, PermanentError) would fail.
  */
 function registerTsx(): Promise<void> {
-  tsxRegistered ??= (async () => {
-    try {
-      const api = (await import('tsx/esm/api')) as { register: () => unknown };
-      api.register();
-    } catch (e) {
-      tsxRegistered = undefined;
-      const code = (e as { code?: unknown }).code;
-      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-        throw new UsageError(
-          'install tsx to load TypeScript modules (or compile them)',
-          'npm install tsx, or point at the compiled .js file',
-        );
-      }
-      throw e;
+  tsxRegistered ??= ensureTypeScriptLoader('this module').catch((e: unknown) => {
+    tsxRegistered = undefined;
+    if (e instanceof TaskerError && e.code === ErrorCode.ConfigInvalid) {
+      throw new UsageError(
+        'install tsx to load TypeScript modules (or compile them)',
+        'npm install tsx, or point at the compiled .js file',
+      );
     }
-  })();
+    throw e;
+  });
   return tsxRegistered;
 }
 

@@ -22,6 +22,7 @@ import { globalsOf, type CliRuntime, type GlobalCliOptions } from './context.js'
 import { EXIT_CODES_HELP, exitCodeFor, NotFoundError, UsageError } from './exit-codes.js';
 import { formatIssues } from './format.js';
 import { eprintln, printJson, processIo, type CliIo } from './io.js';
+import { PACKAGE_VERSION } from '../version.js';
 
 const SETTINGS_HELP = `
 Engine settings (migrate, orchestrator, worker, dev, config): command-line flag, then environment variable
@@ -39,6 +40,7 @@ export function createProgram(runtime: CliRuntime): Command {
   program
     .name('tasker')
     .description('Tasker: PostgreSQL-native workflow orchestration')
+    .version(PACKAGE_VERSION, '-V, --version', 'print the installed version')
     // Usage errors must exit 2, not commander's 1, and must not kill the process from inside a library.
     .exitOverride()
     .configureOutput({ writeOut: (s) => runtime.io.out(s), writeErr: (s) => runtime.io.err(s) })
@@ -74,7 +76,10 @@ export function createProgram(runtime: CliRuntime): Command {
       'run orchestrator + worker (+ REST API) with the example workflows on an embedded PostgreSQL',
     )
     .option('--keep-running', 'keep running after the example tasks finish')
-    .option('--examples <dir>', 'directory with templates/, handlers.ts and dev-tasks.ts')
+    .option(
+      '--examples <dir>',
+      'your own examples: a directory with templates/, handlers.(js|ts) and dev-tasks.(js|ts)',
+    )
     .option('--no-api', 'do not serve the REST API')
     .action(async (opts: Omit<DevOptions, keyof GlobalCliOptions>, cmd: Command) => {
       const code = await runDev({ ...globalsOf(cmd), ...opts });

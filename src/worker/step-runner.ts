@@ -1,12 +1,6 @@
 import { batchContextOf, type CheckpointData } from './dynamic.js';
 import type { Logger } from 'pino';
-import {
-  HandlerBackpressureError,
-  PermanentError,
-  RetryableError,
-  TaskerError,
-  coerceError,
-} from '../errors.js';
+import { HandlerBackpressureError, TaskerError, coerceError, handlerErrorKind } from '../errors.js';
 import { computeRetryDelayMs } from './backoff.js';
 import type { ClaimedStep, StepResultRecord } from './claimed-step.js';
 import type { HandlerRegistry, ThreadStepContext } from './handler.js';
@@ -167,11 +161,11 @@ async function runAttempt(
       );
     } catch (e) {
       const err = coerceError(e);
-      const code = err instanceof TaskerError ? err.code : undefined;
+      const code = TaskerError.is(err) ? err.code : undefined;
       return {
         record: failure(step, err, meta(), { retryable: true, ...(code ? { code } : {}) }),
         settled: Promise.resolve(),
-        ...(err instanceof HandlerBackpressureError ? { backpressure: err } : {}),
+        ...(HandlerBackpressureError.is(err) ? { backpressure: err } : {}),
       };
     }
   }
@@ -265,7 +259,7 @@ async function runAttempt(
     return { record: { success: true, result: value, metadata: meta() }, settled };
   } catch (thrown) {
     const err = coerceError(thrown);
-    if (err instanceof HandlerBackpressureError) {
+    if (HandlerBackpressureError.is(err)) {
       // Refused by the pool after submission (its own bound): the handler never ran.
       return {
         record: failure(step, err, meta(), { retryable: true, code: err.code }),
@@ -273,18 +267,23 @@ async function runAttempt(
         backpressure: err,
       };
     }
-    if (err instanceof PermanentError) {
+    // By brand, not class: the handler may have thrown another copy's PermanentError / RetryableError.
+    const verdict = handlerErrorKind(err);
+    if (verdict.kind === 'permanent') {
       return {
-        record: failure(step, err, meta(), { retryable: false, ...(err.code ? { code: err.code } : {}) }),
+        record: failure(step, err, meta(), {
+          retryable: false,
+          ...(verdict.code ? { code: verdict.code } : {}),
+        }),
         settled,
       };
     }
-    if (err instanceof RetryableError) {
+    if (verdict.kind === 'retryable') {
       return {
         record: failure(step, err, meta(), {
           retryable: true,
-          ...(err.code ? { code: err.code } : {}),
-          ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+          ...(verdict.code ? { code: verdict.code } : {}),
+          ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
         }),
         settled,
       };

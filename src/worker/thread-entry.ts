@@ -8,7 +8,8 @@
  *
  * @internal
  */
-import { coerceError } from '../errors.js';
+import { coerceError, handlerErrorKind } from '../errors.js';
+import { ensureTypeScriptLoader } from '../runtime/optional.js';
 import type { ThreadStepContext } from './handler.js';
 
 /** One task posted to the pool. @internal */
@@ -38,51 +39,27 @@ export interface SerializedThreadError {
 export type ThreadOutcome = { ok: true; json: string } | { ok: false; error: SerializedThreadError };
 
 /**
- * Flattens anything a thread handler threw. The classification is by convention rather than by class, so that
- * handler modules need not share the worker's copy of this package: `name === 'PermanentError'` or
- * `retryable === false` → permanent; `name === 'RetryableError'` or `retryable === true` → retryable (with
- * `retryAfterMs` when it is a non-negative number); anything else is an ordinary (retryable) failure.
+ * Flattens anything a thread handler threw, classified by {@link handlerErrorKind}: by brand (a `PermanentError`
+ * or `RetryableError` from any copy of this package), else by convention (`name`, `retryable`), so that handler
+ * modules need not share the worker's copy of this package.
  *
  * @internal
  */
 export function serializeThreadError(thrown: unknown): SerializedThreadError {
   const err = coerceError(thrown);
-  const extra = err as Error & { code?: unknown; retryable?: unknown; retryAfterMs?: unknown };
   const name = typeof err.name === 'string' && err.name !== '' ? err.name : 'Error';
-  const kind: ThreadErrorKind =
-    name === 'PermanentError' || extra.retryable === false
-      ? 'permanent'
-      : name === 'RetryableError' || extra.retryable === true
-        ? 'retryable'
-        : 'error';
-  const retryAfterMs =
-    kind === 'retryable' &&
-    typeof extra.retryAfterMs === 'number' &&
-    Number.isFinite(extra.retryAfterMs) &&
-    extra.retryAfterMs >= 0
-      ? extra.retryAfterMs
-      : undefined;
+  const verdict = handlerErrorKind(err);
   return {
-    kind,
+    kind: verdict.kind,
     name,
     message: String(err.message),
     ...(typeof err.stack === 'string' ? { stack: err.stack } : {}),
-    ...(typeof extra.code === 'string' ? { code: extra.code } : {}),
-    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(verdict.code !== undefined ? { code: verdict.code } : {}),
+    ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
   };
 }
 
 const TS_MODULE = /\.[cm]?tsx?$/;
-let tsxHooks: Promise<unknown> | undefined;
-
-/**
- * Node 20 does not run `module.register()` hooks (tsx's `--import`) in worker threads, so a `.ts` handler module
- * needs tsx's ESM hooks registered in this thread first (once per thread).
- */
-function ensureTypeScript(): Promise<unknown> {
-  tsxHooks ??= import('tsx/esm/api').then(({ register }) => register());
-  return tsxHooks;
-}
 
 function permanent(name: string, code: string, message: string): ThreadOutcome {
   return { ok: false, error: { kind: 'permanent', name, code, message } };
@@ -92,7 +69,9 @@ function permanent(name: string, code: string, message: string): ThreadOutcome {
 export async function runThreadTask(task: ThreadTask): Promise<ThreadOutcome> {
   let fn: unknown;
   try {
-    if (TS_MODULE.test(new URL(task.module).pathname)) await ensureTypeScript();
+    // Node 20 does not run `module.register()` hooks (tsx's `--import`) in worker threads, so a `.ts` handler
+    // module needs tsx's ESM hooks registered in this thread first (once per thread; tsx is optional).
+    if (TS_MODULE.test(new URL(task.module).pathname)) await ensureTypeScriptLoader(task.module);
     const mod = (await import(task.module)) as Record<string, unknown>;
     fn = mod[task.exportName];
   } catch (e) {

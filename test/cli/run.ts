@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(root, 'bin', 'tasker.js');
+const bin = join(root, 'scripts', 'tasker-from-source.js');
 
 /** A home directory of its own, so a developer's ~/.config/tasker/cli.toml never leaks into a test. */
 export const isolatedHome = mkdtempSync(join(tmpdir(), 'tasker-cli-home-'));

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = `${root}bin/tasker.js`;
+const bin = `${root}scripts/tasker-from-source.js`;
 
 describe('tasker dev (what `npm run dev` runs)', () => {
   let db: TestDatabase;

@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const TASKER_BIN = `${ROOT}bin/tasker.js`;
+/** The CLI from the sources (through tsx): tests never depend on a stale dist/. */
+export const TASKER_BIN = `${ROOT}scripts/tasker-from-source.js`;
 
 /** Runs `tasker <args>` from the repository root with piped stdout/stderr. */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv): ChildProcess {
