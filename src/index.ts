@@ -35,7 +35,10 @@ export {
   HandlerBackpressureError,
   PermanentError,
   RetryableError,
+  TaskFailedError,
+  TaskCancelledError,
   handlerErrorKind,
+  type FailedStep,
   type ValidationIssue,
   type HandlerErrorVerdict,
 } from './errors.js';

@@ -1,5 +1,4 @@
 /** The `tasker` command line: every command wired into one commander program, with exit codes and errors. */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import {
   TaskerApiError,
@@ -46,7 +45,6 @@ export function createProgram(runtime: CliRuntime): Command {
     .configureOutput({ writeOut: (s) => runtime.io.out(s), writeErr: (s) => runtime.io.err(s) })
     .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError(true)
-    .version(packageVersion(), '-V, --version', 'print the version of tasker')
     .addOption(
       new Option('--env <name>', 'configuration environment (test, development, production)').env(
         'TASKER_ENV',
@@ -101,15 +99,6 @@ function addUsageHints(command: Command, path: readonly string[] = []): void {
   const full = [...path, command.name()];
   command.showHelpAfterError(`hint: run '${full.join(' ')} --help' for usage`);
   for (const sub of command.commands) addUsageHints(sub, full);
-}
-
-/**
- * The version in package.json, read when asked: this file sits two levels below the package root both as
- * src/cli/program.ts and as dist/cli/program.js.
- */
-export function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
 }
 
 /** What an error looks like in `--json` output. */

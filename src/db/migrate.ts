@@ -82,7 +82,7 @@ function checkVersions(
     const rewritten = state.functions === undefined && version <= LAST_REWRITTEN_MIGRATION;
     if (m && m.checksum !== checksum && !rewritten) {
       logger?.warn(
-        { version, name: m.name },
+        { version, migration: m.name },
         'an applied migration file has changed since it was applied; released migrations must not be edited',
       );
     }
@@ -166,7 +166,7 @@ async function migrateLocked(
       m.checksum,
     ]);
     result.applied.push(m);
-    logger?.info({ version: m.version, name: m.name }, 'migration applied');
+    logger?.info({ version: m.version, migration: m.name }, 'migration applied');
   }
   for (const f of deferred) {
     const err = await applyFunction(client, f);

@@ -3,5 +3,5 @@ export { createTasker, Tasker, type TaskerOptions } from './tasker.js';
 export type { TaskHandle, CreatedTaskHandle, CreateTasksHandleItem } from './handle.js';
 export type { ResultOptions } from './source.js';
 export type { TaskResults } from './outcome.js';
-export { TASK_FINISHED_CHANNEL, type TaskFinishedEvent, type FinishedTaskState } from './registry.js';
+export type { TaskFinishedEvent, FinishedTaskState } from './registry.js';
 export { createTasks, type CreateTasksItem } from '../orchestration/bulk-create.js';

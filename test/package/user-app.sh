@@ -87,49 +87,35 @@ export const callApi = defineHandler('app.call_api', async (ctx) => {
 });
 EOF
 cat > src/main.ts <<'EOF'
-// Creates tasks from code and awaits their results (polling getTask until each is finished).
-import { createPool, createTask, FINISHED_TASK_STATES, getTask, registerTemplate, type TaskView } from 'tasker';
+// Creates tasks from code and awaits their results, as README.md's "Use Tasker in your app" shows.
+import { createTasker, loadConfig, registerTemplate, TaskFailedError } from 'tasker';
 import { charge, flaky, greeting } from './templates.js';
 
-const pool = createPool({
-  url: process.env.DATABASE_URL!, maxConnections: 2, idleTimeoutMs: 1000, acquireTimeoutMs: 10000,
-  statementTimeoutMs: 0, applicationName: 'my-app',
-});
-for (const t of [greeting, charge, flaky]) await registerTemplate(pool, t);
+const tasker = createTasker({ config: loadConfig() });
+for (const t of [greeting, charge, flaky]) await registerTemplate(tasker.pool, t);
 
-async function run(name: string, context: Record<string, unknown>): Promise<TaskView> {
-  const { taskUuid } = await createTask(pool, { namespace: 'app', name, context });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const task = await getTask(pool, taskUuid);
-    if (task && FINISHED_TASK_STATES.has(task.state)) return task;
-    if (Date.now() > deadline) throw new Error(`task ${name} did not finish: ${JSON.stringify(task)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 function check(ok: boolean, what: string, detail: unknown): void {
   if (!ok) throw new Error(`${what}: ${JSON.stringify(detail)}`);
   console.log(`ok  ${what}`);
 }
+const run = async (name: string, context: Record<string, unknown>) =>
+  (await tasker.createTask({ namespace: 'app', name, context })).result({ timeoutMs: 60_000 });
 
 const done = await run('greeting', { name: 'ada' });
-check(done.state === 'complete', 'greeting completes', done.state);
-const shouted = done.steps.find((s) => s.name === 'shout')?.result;
-check(JSON.stringify(shouted) === '{"shouted":"HELLO ADA"}', 'greeting result', shouted);
+check(JSON.stringify(done.shout) === '{"shouted":"HELLO ADA"}', 'greeting completes with its result', done);
 
-const failed = await run('charge', {});
-const chargeStep = failed.steps.find((s) => s.name === 'charge_card')!;
-check(failed.state === 'error', 'a PermanentError fails the task', failed.state);
-check(chargeStep.attempts === 1, 'after exactly one attempt', chargeStep.attempts);
-check(chargeStep.error?.retryable === false && chargeStep.error.code === 'CARD_DECLINED', 'not retryable', chargeStep.error);
+const failed: unknown = await run('charge', {}).catch((e: unknown) => e);
+check(failed instanceof TaskFailedError, 'a PermanentError fails the task (TaskFailedError)', failed);
+const step = (failed as TaskFailedError).failedSteps[0];
+check(step?.name === 'charge_card' && step.attempts === 1, 'after exactly one attempt', step);
+check(step?.error?.retryable === false && step.error.code === 'CARD_DECLINED', 'not retryable', step?.error);
 
 const started = Date.now();
 const retried = await run('flaky', {});
-const apiStep = retried.steps.find((s) => s.name === 'call_api')!;
-check(retried.state === 'complete' && apiStep.attempts === 2, 'a RetryableError is retried', apiStep);
+check(JSON.stringify(retried.call_api) === '{"attempt":2}', 'a RetryableError is retried', retried);
 // retryAfterMs asked for 3 s; the template's own backoff is about 50 ms.
 check(Date.now() - started >= 2500, 'after the delay retryAfterMs asked for', Date.now() - started);
-await pool.end();
+await tasker.close();
 EOF
 step "compile the app with tsc"
 npx tsc -p tsconfig.json

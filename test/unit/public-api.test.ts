@@ -29,7 +29,10 @@ const ROOT_EXPORTS = [
   'SseParser',
   'StepState',
   'StepType',
+  'TaskCancelledError',
+  'TaskFailedError',
   'TaskState',
+  'Tasker',
   'TaskerAbortError',
   'TaskerApiError',
   'TaskerClient',
@@ -56,6 +59,8 @@ const ROOT_EXPORTS = [
   'createOrchestrator',
   'createPool',
   'createTask',
+  'createTasker',
+  'createTasks',
   'createWorker',
   'createWorkerWebServer',
   'currentTracing',
@@ -122,7 +127,12 @@ describe('public API', () => {
   });
 
   it('`tasker/testing` exports the test helpers', () => {
-    expect(Object.keys(testing).sort()).toEqual(['startEmbeddedPostgres']);
+    expect(Object.keys(testing).sort()).toEqual([
+      'createTestEngine',
+      'runTemplate',
+      'startEmbeddedPostgres',
+      'stepContext',
+    ]);
   });
 
   it('engine internals are not exported', () => {
