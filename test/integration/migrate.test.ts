@@ -25,6 +25,14 @@ const HOT_PATH_FUNCTIONS = [
   'checkpoint_step',
   'release_steps',
   'notify_task_finished',
+  'resolve_decide_outcomes',
+  'resolve_apply_decisions',
+  'resolve_expand_batches',
+  'resolve_cascade_skips',
+  'resolve_fail_fast',
+  'resolve_record_outcomes',
+  'resolve_enqueue_ready',
+  'resolve_finalize_tasks',
 ];
 
 interface FreshDatabase {

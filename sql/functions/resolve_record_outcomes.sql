@@ -1,0 +1,62 @@
+-- Part of resolve_steps: moves each settled step to its state (complete, error, waiting_for_retry with the delay
+-- the worker computed, or error-but-tolerated for a `continue` batch) with its audit row, and releases the
+-- dependents of completed and tolerated steps (O(1) per edge through pending_parents). Returns the dependents that
+-- became ready and the earliest retry time.
+CREATE OR REPLACE FUNCTION tasker.resolve_record_outcomes(p_complete uuid[], p_error uuid[], p_retry uuid[],
+  p_tolerated uuid[], p_processor text, OUT ready uuid[], OUT next_retry_at timestamptz)
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET jit TO 'off'
+AS $function$
+#variable_conflict use_column
+DECLARE
+  v_children uuid[];
+BEGIN
+  IF cardinality(p_tolerated) > 0 THEN
+    UPDATE tasker.workflow_steps SET state = 'error', updated_at = now() WHERE step_uuid = ANY(p_tolerated);
+    PERFORM tasker.log_step_transitions(p_tolerated, 'error', 'Fail', p_processor,
+                                        jsonb_build_object('tolerated', true));
+  END IF;
+
+  IF cardinality(p_complete) + cardinality(p_tolerated) > 0 THEN
+    IF cardinality(p_complete) > 0 THEN
+      UPDATE tasker.workflow_steps SET state = 'complete', processed_at = now(), updated_at = now()
+      WHERE step_uuid = ANY(p_complete);
+      PERFORM tasker.log_step_transitions(p_complete, 'complete', 'Complete', p_processor);
+    END IF;
+
+    -- tolerated failures release their dependents like completions.
+    v_children := ARRAY(SELECT DISTINCT e.to_step_uuid FROM tasker.workflow_step_edges e
+                        WHERE e.from_step_uuid = ANY(p_complete || p_tolerated));
+    WITH released AS (
+      SELECT e.to_step_uuid, count(*)::int AS n FROM tasker.workflow_step_edges e
+      WHERE e.from_step_uuid = ANY(p_complete || p_tolerated) GROUP BY e.to_step_uuid
+    ), decremented AS (
+      UPDATE tasker.workflow_steps c SET pending_parents = c.pending_parents - released.n
+      FROM released WHERE c.step_uuid = ANY(v_children) AND c.step_uuid = released.to_step_uuid
+      RETURNING c.step_uuid, c.pending_parents, c.state
+    )
+    SELECT coalesce(array_agg(step_uuid) FILTER (WHERE pending_parents = 0 AND state = 'pending'), '{}')
+    INTO ready FROM decremented;
+  ELSE
+    ready := '{}';
+  END IF;
+
+  IF cardinality(p_error) > 0 THEN
+    UPDATE tasker.workflow_steps SET state = 'error', updated_at = now() WHERE step_uuid = ANY(p_error);
+    PERFORM tasker.log_step_transitions(p_error, 'error', 'Fail', p_processor);
+  END IF;
+
+  IF cardinality(p_retry) > 0 THEN
+    -- The worker computed the delay (exponential backoff with jitter, or the handler's retryAfterMs, capped).
+    UPDATE tasker.workflow_steps s
+    SET state = 'waiting_for_retry', updated_at = now(),
+        next_retry_at = now() + make_interval(secs => greatest(coalesce((s.results->>'retry_delay_ms')::numeric, 0), 0) / 1000.0)
+    WHERE s.step_uuid = ANY(p_retry);
+    PERFORM tasker.log_step_transitions(p_retry, 'waiting_for_retry', 'WaitForRetry', p_processor);
+    SELECT min(s.next_retry_at) INTO next_retry_at FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(p_retry);
+  END IF;
+END $function$;

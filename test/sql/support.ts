@@ -1,0 +1,93 @@
+/**
+ * SQL-level tests of single engine functions: each test runs in a transaction that is rolled back, on the file's
+ * own database, with tasks made by the real create_task and step rows put into the state the test needs.
+ */
+import type pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { createTask } from '../../src/orchestration/task-creator.js';
+import { registerTemplate } from '../../src/orchestration/template-registry.js';
+import type { TaskTemplate } from '../../src/templates/types.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+
+/** A database for this file, and a way to run a test body in a transaction that is always rolled back. */
+export function sqlTestDatabase(): { inRollback: <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T> } {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  return {
+    async inRollback<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        return await fn(client);
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    },
+  };
+}
+
+/** Registers the template and creates one task of it; returns the task and its step uuids by name. */
+export async function taskOf(
+  c: pg.PoolClient,
+  template: TaskTemplate,
+): Promise<{ task: string; step: (name: string) => string }> {
+  await registerTemplate(c, template);
+  const { taskUuid } = await createTask(c, {
+    namespace: template.namespace,
+    name: template.name,
+    context: {},
+  });
+  const rows = await c.query<{ name: string; step_uuid: string }>(
+    'SELECT name, step_uuid FROM tasker.workflow_steps WHERE task_uuid = $1',
+    [taskUuid],
+  );
+  const byName = new Map(rows.rows.map((r) => [r.name, r.step_uuid]));
+  return {
+    task: taskUuid,
+    step: (name) => {
+      const uuid = byName.get(name);
+      if (!uuid) throw new Error(`no step ${name}`);
+      return uuid;
+    },
+  };
+}
+
+/**
+ * Puts a step where a worker's completion would: waiting for orchestration with these results, its audit trail
+ * walked there through the allowed transitions (enqueued, in_progress, then the outcome's state).
+ */
+export async function finished(
+  c: pg.PoolClient,
+  step: string,
+  results: { success: boolean; result?: unknown; error?: Record<string, unknown> },
+  attempts = 1,
+): Promise<void> {
+  const to = results.success ? 'enqueued_for_orchestration' : 'enqueued_as_error_for_orchestration';
+  const current = await c.query<{ state: string }>(
+    'SELECT state FROM tasker.workflow_steps WHERE step_uuid = $1',
+    [step],
+  );
+  const path = [...(current.rows[0]?.state === 'pending' ? ['enqueued'] : []), 'in_progress', to];
+  for (const state of path) {
+    await c.query(`SELECT tasker.log_step_transitions(ARRAY[$1]::uuid[], $2, 'Test', 'test')`, [step, state]);
+  }
+  await c.query(
+    `UPDATE tasker.workflow_steps SET state = $2, attempts = $3, results = $4 WHERE step_uuid = $1`,
+    [step, to, attempts, JSON.stringify({ result: null, ...results })],
+  );
+}
+
+/** The state of each named step. */
+export async function states(c: pg.PoolClient, task: string): Promise<Record<string, string>> {
+  const rows = await c.query<{ name: string; state: string }>(
+    'SELECT name, state FROM tasker.workflow_steps WHERE task_uuid = $1 ORDER BY name',
+    [task],
+  );
+  return Object.fromEntries(rows.rows.map((r) => [r.name, r.state]));
+}
