@@ -69,21 +69,7 @@ BEGIN
     PERFORM tasker.log_step_transitions(v_keep, 'in_progress', 'Start', p_worker);
   END IF;
 
-  IF cardinality(v_lost) > 0 THEN
-    UPDATE tasker.workflow_steps s
-    SET state = 'enqueued_as_error_for_orchestration', updated_at = now(),
-        results = jsonb_build_object('success', false, 'result', NULL,
-          'error', jsonb_build_object('name', 'LeaseExpired', 'code', 'LEASE_EXPIRED', 'retryable', false,
-            'message', 'the worker running this step stopped before finishing it and no attempts are left'),
-          'metadata', jsonb_build_object('attempt', s.attempts, 'detected_by', p_worker))
-    WHERE s.step_uuid = ANY(v_lost);
-    PERFORM tasker.log_step_transitions(v_lost, 'enqueued_as_error_for_orchestration', 'EnqueueAsErrorForOrchestration',
-                                        p_worker, jsonb_build_object('reason', 'visibility timeout expired'));
-    INSERT INTO tasker.queue_messages (queue_name, message)
-    SELECT 'orchestration_step_results', jsonb_build_object('task_uuid', s.task_uuid, 'step_uuid', s.step_uuid)
-    FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_lost);
-    PERFORM pg_notify(tasker.queue_channel('orchestration_step_results'), '');
-  END IF;
+  PERFORM tasker.fail_lost_leases(v_lost, p_worker);
 
   -- Delete messages of lost steps and of steps that are no longer claimable (duplicates). Messages of steps
   -- locked by a completing worker are left alone: they reappear after the timeout and are handled then.

@@ -37,7 +37,6 @@ DECLARE
   -- the uuid of each step of the task by step name, and the same plus, for each batch_worker blueprint, the
   -- uuid of the batchable step that stands in for it (the parent of an edge that names the blueprint).
   v_step_uuids jsonb;
-  v_parent_uuids jsonb;
 BEGIN
   IF p_context IS NULL OR jsonb_typeof(p_context) <> 'object' THEN
     RAISE EXCEPTION 'task context must be a JSON object' USING ERRCODE = 'TK422';
@@ -95,46 +94,8 @@ BEGIN
          (v_task, 'initializing', 'enqueuing_steps', 'ReadyStepsFound', 3, false, p_processor),
          (v_task, 'enqueuing_steps', 'steps_in_process', 'StepsEnqueued', 4, true, p_processor);
 
-  -- a dependency on a batch_worker blueprint is, until its batches exist, an edge from its batchable step.
-  SELECT v_step_uuids || coalesce(jsonb_object_agg(bp.name, v_step_uuids->(bp.depends_on[1])), '{}'::jsonb)
-  INTO v_parent_uuids
-  FROM tasker.template_steps bp WHERE bp.template_uuid = v_template_uuid AND bp.step_type = 'batch_worker';
-
-  -- steps take their uuids from v_step_uuids, and each edge is one row per (step, dependency) whose two
-  -- uuids are looked up in the maps (a binary search in a jsonb object): no join, so no plan can multiply rows.
-  WITH steps AS (
-    INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, state, pending_parents, max_attempts,
-                                       retryable, retry_policy, timeout_ms, inputs, step_type)
-    SELECT (v_step_uuids->>ts.name)::uuid, v_task, ts.name, ts.handler,
-           CASE WHEN cardinality(ts.depends_on) = 0 THEN 'enqueued' ELSE 'pending' END,
-           cardinality(ts.depends_on), ts.max_attempts, ts.retryable, ts.retry_policy, ts.timeout_ms, ts.inputs,
-           ts.step_type
-    FROM tasker.template_steps ts WHERE ts.template_uuid = v_template_uuid AND ts.step_type <> 'batch_worker'
-    ORDER BY ts.position
-    RETURNING step_uuid, name, state
-  ),
-  edges AS (
-    INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
-    SELECT (v_parent_uuids->>dep.name)::uuid, (v_step_uuids->>ts.name)::uuid
-    FROM tasker.template_steps ts CROSS JOIN LATERAL unnest(ts.depends_on) AS dep(name)
-    WHERE ts.template_uuid = v_template_uuid AND ts.step_type <> 'batch_worker'
-      AND v_parent_uuids->>dep.name IS NOT NULL
-  ),
-  audit AS (
-    INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent, processor)
-    SELECT step_uuid, NULL, 'pending', 'Create', 1, state = 'pending', p_processor FROM steps
-    UNION ALL
-    SELECT step_uuid, 'pending', 'enqueued', 'Enqueue', 2, true, p_processor FROM steps WHERE state = 'enqueued'
-  )
-  INSERT INTO tasker.queue_messages (queue_name, vt, message)
-  SELECT tasker.worker_queue_name(v_ns),
-         now() - v_head_start * interval '1 millisecond',
-         CASE WHEN v_trace IS NULL
-              THEN jsonb_build_object('task_uuid', v_task, 'step_uuid', steps.step_uuid, 'correlation_id', v_corr)
-              ELSE jsonb_build_object('task_uuid', v_task, 'step_uuid', steps.step_uuid, 'correlation_id', v_corr)
-                   || v_trace
-         END
-  FROM steps WHERE steps.state = 'enqueued';
+  PERFORM tasker.create_task_steps(v_task, v_template_uuid, v_step_uuids, v_ns, v_corr, v_trace, v_head_start,
+                                   p_processor);
 
   PERFORM pg_notify(tasker.queue_channel(tasker.worker_queue_name(v_ns)), '');
   PERFORM pg_notify('tasker_task_events', v_task::text);

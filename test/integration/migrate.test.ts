@@ -33,6 +33,8 @@ const HOT_PATH_FUNCTIONS = [
   'resolve_record_outcomes',
   'resolve_enqueue_ready',
   'resolve_finalize_tasks',
+  'create_task_steps',
+  'fail_lost_leases',
 ];
 
 interface FreshDatabase {

@@ -1,0 +1,59 @@
+-- Part of create_task: the task's steps (batch_worker blueprints excluded), their edges and audit rows, and a
+-- message for each root step, in one statement. Steps take their uuids from p_step_uuids (name -> uuid, made by
+-- create_task in one pass over the template) and each edge is one row per (step, dependency) whose two uuids are
+-- looked up in that map: no statement joins two sets of steps, so no plan can multiply them (docs/adr/0004).
+CREATE OR REPLACE FUNCTION tasker.create_task_steps(p_task uuid, p_template_uuid uuid, p_step_uuids jsonb,
+  p_namespace text, p_correlation_id uuid, p_trace jsonb, p_head_start bigint, p_processor text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET jit TO 'off'
+AS $function$
+#variable_conflict use_column
+DECLARE
+  v_parent_uuids jsonb;
+BEGIN
+  -- a dependency on a batch_worker blueprint is, until its batches exist, an edge from its batchable step.
+  SELECT p_step_uuids || coalesce(jsonb_object_agg(bp.name, p_step_uuids->(bp.depends_on[1])), '{}'::jsonb)
+  INTO v_parent_uuids
+  FROM tasker.template_steps bp WHERE bp.template_uuid = p_template_uuid AND bp.step_type = 'batch_worker';
+
+  -- steps take their uuids from p_step_uuids, and each edge is one row per (step, dependency) whose two
+  -- uuids are looked up in the maps (a binary search in a jsonb object): no join, so no plan can multiply rows.
+  WITH steps AS (
+    INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, state, pending_parents, max_attempts,
+                                       retryable, retry_policy, timeout_ms, inputs, step_type)
+    SELECT (p_step_uuids->>ts.name)::uuid, p_task, ts.name, ts.handler,
+           CASE WHEN cardinality(ts.depends_on) = 0 THEN 'enqueued' ELSE 'pending' END,
+           cardinality(ts.depends_on), ts.max_attempts, ts.retryable, ts.retry_policy, ts.timeout_ms, ts.inputs,
+           ts.step_type
+    FROM tasker.template_steps ts WHERE ts.template_uuid = p_template_uuid AND ts.step_type <> 'batch_worker'
+    ORDER BY ts.position
+    RETURNING step_uuid, name, state
+  ),
+  edges AS (
+    INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
+    SELECT (v_parent_uuids->>dep.name)::uuid, (p_step_uuids->>ts.name)::uuid
+    FROM tasker.template_steps ts CROSS JOIN LATERAL unnest(ts.depends_on) AS dep(name)
+    WHERE ts.template_uuid = p_template_uuid AND ts.step_type <> 'batch_worker'
+      AND v_parent_uuids->>dep.name IS NOT NULL
+  ),
+  audit AS (
+    INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent, processor)
+    SELECT step_uuid, NULL, 'pending', 'Create', 1, state = 'pending', p_processor FROM steps
+    UNION ALL
+    SELECT step_uuid, 'pending', 'enqueued', 'Enqueue', 2, true, p_processor FROM steps WHERE state = 'enqueued'
+  )
+  INSERT INTO tasker.queue_messages (queue_name, vt, message)
+  SELECT tasker.worker_queue_name(p_namespace),
+         now() - p_head_start * interval '1 millisecond',
+         CASE WHEN p_trace IS NULL
+              THEN jsonb_build_object('task_uuid', p_task, 'step_uuid', steps.step_uuid, 'correlation_id', p_correlation_id)
+              ELSE jsonb_build_object('task_uuid', p_task, 'step_uuid', steps.step_uuid, 'correlation_id', p_correlation_id)
+                   || p_trace
+         END
+  FROM steps WHERE steps.state = 'enqueued';
+END $function$;
