@@ -104,11 +104,16 @@ describe('resolve_cascade_skips', () => {
 });
 
 describe('batch_ranges', () => {
-  const ranges = async (outcome: unknown) =>
+  interface Ranges {
+    ranges: unknown;
+    total_items: string | null;
+    reason: string | null;
+  }
+  const ranges = async (outcome: unknown): Promise<Ranges | undefined> =>
     inRollback(
       async (c) =>
         (
-          await c.query(`SELECT * FROM tasker.batch_ranges($1, 'analyze', 'process', $2)`, [
+          await c.query<Ranges>(`SELECT * FROM tasker.batch_ranges($1, 'analyze', 'process', $2)`, [
             JSON.stringify(outcome),
             JSON.stringify({ batchSize: 10, maxBatches: 3 }),
           ])
