@@ -68,6 +68,8 @@ async function reportTask(
       console.log(`task  ${name.padEnd(22)} cancelled`);
       return false;
     }
+    // Interrupted (SIGINT/SIGTERM): the run is being stopped; nothing to report for this task.
+    if (signal.aborted) return false;
     if (!(e instanceof TaskFailedError)) throw e;
     const step = e.failedSteps[0];
     console.log(`task  ${name.padEnd(22)} error  ${step?.name ?? ''}: ${step?.error?.message ?? e.message}`);
@@ -285,13 +287,23 @@ async function runTasks(
   res: DevResources,
 ): Promise<number> {
   const waits: Promise<boolean>[] = [];
+  let failure: unknown;
   for (const t of exampleTasks) {
     res.check();
     const created = await orchestrator.createTask(t);
     templateOfTask.set(created.taskUuid, t.name);
     console.log(`task  ${t.name.padEnd(22)} created ${created.taskUuid}`);
     const template = templates.find((x) => x.namespace === t.namespace && x.name === t.name);
-    waits.push(reportTask(t.name, created, template, res.abort.signal));
+    // Handled at once, so that a wait failing while later tasks are still being created is never unhandled.
+    waits.push(
+      reportTask(t.name, created, template, res.abort.signal).catch((e: unknown) => {
+        failure ??= e;
+        return false;
+      }),
+    );
   }
-  return (await Promise.all(waits)).filter((ok) => !ok).length;
+  const failures = (await Promise.all(waits)).filter((ok) => !ok).length;
+  res.check();
+  if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+  return failures;
 }
