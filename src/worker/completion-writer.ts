@@ -80,6 +80,7 @@ export class CompletionWriter {
     return this.#writes;
   }
 
+  /** Starts the completion loop (it ends when {@link CompletionWriter.stop} closes the channel). */
   start(): void {
     this.#loop = this.#run();
   }

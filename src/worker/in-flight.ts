@@ -26,6 +26,7 @@ export function inFlightKey(step: Pick<ClaimedStep, 'stepUuid' | 'attempt'>): st
   return `${step.stepUuid}:${step.attempt}`;
 }
 
+/** The abort reason of a cancelled task's steps (what their handlers see on `ctx.signal`). */
 export function cancelledReason(taskUuid: string): Error {
   return new Error(`task ${taskUuid} was cancelled`);
 }
@@ -85,6 +86,7 @@ export class InFlightSteps {
     this.#entries.delete(inFlightKey(step));
   }
 
+  /** Brings the worker's `inFlight` counter up to date (once per batch of changes). */
   syncStats(): void {
     this.#stats.inFlight = this.#entries.size;
   }

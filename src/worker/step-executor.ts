@@ -77,6 +77,7 @@ export class StepExecutor {
     return this.#handlerRuns.size;
   }
 
+  /** Starts the dispatch loop (it ends when {@link StepExecutor.stopDispatching} closes the channel). */
   start(): void {
     this.#loop = this.#runDispatchLoop();
   }
