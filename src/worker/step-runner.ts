@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { HandlerBackpressureError, TaskerError, coerceError, handlerErrorKind } from '../errors.js';
 import { computeRetryDelayMs } from './backoff.js';
 import type { ClaimedStep, StepResultRecord } from './claimed-step.js';
-import type { HandlerRegistry, ThreadStepContext } from './handler.js';
+import type { HandlerDefinition, HandlerRegistry, ThreadStepContext } from './handler.js';
 import type { HandlerThreadPool } from './thread-pool.js';
 import { capRecordedError, DEFAULT_ERROR_LIMITS, type ErrorLimits } from './error-record.js';
 import { DEFAULT_MAX_JSON_DEPTH, valueExceedsDepth } from '../json-depth.js';
@@ -91,6 +91,190 @@ function plainContext(step: ClaimedStep): Omit<ThreadStepContext, 'workerId'> {
   };
 }
 
+/** What {@link runStep} needs besides the step and the handler registry. */
+export interface StepRunOptions {
+  workerId: string;
+  defaultTimeoutMs: number;
+  logger: Logger;
+  shutdownSignal: AbortSignal;
+  /** Fires when the step's task is cancelled. */
+  cancelSignal?: AbortSignal | undefined;
+  /** Runs thread handlers; a thread handler without a pool fails permanently. */
+  threadPool?: HandlerThreadPool | undefined;
+  /** Saves a batch worker's checkpoint for this attempt (`ctx.checkpoint`). */
+  saveCheckpoint?: (step: ClaimedStep, data: CheckpointData) => Promise<boolean>;
+  /** Caps of the recorded error (`worker.errors`); {@link DEFAULT_ERROR_LIMITS} when omitted. */
+  errorLimits?: ErrorLimits;
+  /** Deepest nesting accepted in a result (`worker.max_result_depth`); 128 when omitted. */
+  maxResultDepth?: number;
+}
+
+type Meta = () => StepResultRecord['metadata'];
+
+/** An outcome recorded without running the handler (nothing to wait for). */
+function immediate(
+  record: StepResultRecord,
+  extra?: { backpressure?: HandlerBackpressureError },
+): StepRunOutcome {
+  return { record, settled: Promise.resolve(), ...extra };
+}
+
+/**
+ * Hands a thread handler to the pool. A full pool refuses it at once (before any timer or listener exists), and
+ * a missing pool is a permanent failure: either way the outcome is returned instead of a running handler.
+ */
+function submitToThread(
+  step: ClaimedStep,
+  name: string,
+  thread: NonNullable<HandlerDefinition['thread']>,
+  options: StepRunOptions,
+  signal: AbortSignal,
+  meta: Meta,
+): { run: Promise<unknown> } | { outcome: StepRunOutcome } {
+  if (!options.threadPool) {
+    const err = new Error(`thread handler '${name}' needs a thread pool, and this runner has none`);
+    err.name = 'ThreadPoolUnavailable';
+    return {
+      outcome: immediate(failure(step, err, meta(), { retryable: false, code: 'THREAD_POOL_UNAVAILABLE' })),
+    };
+  }
+  try {
+    const context = { ...plainContext(step), workerId: options.workerId };
+    return { run: options.threadPool.run(name, thread, context, signal) };
+  } catch (e) {
+    const err = coerceError(e);
+    const code = TaskerError.is(err) ? err.code : undefined;
+    const record = failure(step, err, meta(), { retryable: true, ...(code ? { code } : {}) });
+    return { outcome: immediate(record, HandlerBackpressureError.is(err) ? { backpressure: err } : {}) };
+  }
+}
+
+/** Calls an event-loop handler with its full context (signal, lazy logger, checkpoint). */
+function startOnEventLoop(
+  step: ClaimedStep,
+  handler: HandlerDefinition,
+  options: StepRunOptions,
+  signal: AbortSignal,
+): Promise<unknown> {
+  let ctxLogger: Logger | undefined;
+  // Wrapped so that a handler that throws synchronously becomes a rejected promise like any other failure.
+  return Promise.resolve().then(() =>
+    handler.fn({
+      ...plainContext(step),
+      signal,
+      // Built on first use: most handlers never log, and the step path pays for nothing it does not use.
+      get logger() {
+        return (ctxLogger ??= stepLogger(options.logger, step));
+      },
+      checkpoint: (data: CheckpointData) => {
+        if (!data || typeof data !== 'object' || !Number.isInteger(data.cursor)) {
+          return Promise.reject(new TypeError('ctx.checkpoint needs { cursor: <whole number>, ... }'));
+        }
+        if (!options.saveCheckpoint) return Promise.resolve(false);
+        return options.saveCheckpoint(step, data);
+      },
+    }),
+  );
+}
+
+/**
+ * Ties the attempt's controller to the worker's shutdown, the task's cancellation and the timeout, and returns
+ * what settles the attempt early: `timedOut` when the time is up, `stopped` when shutdown or cancellation
+ * aborted it (whether or not the handler honours its signal). `dispose` removes the timer and listeners.
+ */
+function watchAttempt(
+  controller: AbortController,
+  timeoutMs: number,
+  options: StepRunOptions,
+): { timedOut: Promise<'timeout'>; stopped: Promise<'stopped'>; dispose: () => void } {
+  const { shutdownSignal, cancelSignal } = options;
+  const onShutdown = (): void => controller.abort(shutdownSignal.reason);
+  if (shutdownSignal.aborted) onShutdown();
+  else shutdownSignal.addEventListener('abort', onShutdown, { once: true });
+  const onCancel = (): void => controller.abort(cancelSignal?.reason);
+  if (cancelSignal?.aborted) onCancel();
+  else cancelSignal?.addEventListener('abort', onCancel, { once: true });
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new HandlerTimeoutError(timeoutMs));
+      resolve('timeout');
+    }, timeoutMs);
+  });
+  const stopped = new Promise<'stopped'>((resolve) => {
+    const onAbort = (): void => {
+      if (!(controller.signal.reason instanceof HandlerTimeoutError)) resolve('stopped');
+    };
+    if (controller.signal.aborted) onAbort();
+    else controller.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const dispose = (): void => {
+    clearTimeout(timer);
+    shutdownSignal.removeEventListener('abort', onShutdown);
+    cancelSignal?.removeEventListener('abort', onCancel);
+  };
+  return { timedOut, stopped, dispose };
+}
+
+/** The record of a handler's return value: a success, unless the value cannot be stored as JSON. */
+function returnedRecord(
+  step: ClaimedStep,
+  returned: unknown,
+  options: StepRunOptions,
+  meta: Meta,
+): StepResultRecord {
+  const value = returned === undefined ? null : returned;
+  const maxDepth = options.maxResultDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  // Before stringifying: a result nested thousands deep overflows JSON.stringify and PostgreSQL's jsonb parser.
+  if (valueExceedsDepth(value, maxDepth)) {
+    const err = new Error(`handler result nests deeper than ${maxDepth} levels (worker.max_result_depth)`);
+    err.name = 'ResultTooDeep';
+    return failure(step, err, meta(), { retryable: false, code: 'RESULT_TOO_DEEP' });
+  }
+  try {
+    JSON.stringify(value);
+  } catch (e) {
+    const err = new Error(`handler result is not JSON-serializable: ${coerceError(e).message}`);
+    err.name = 'ResultNotSerializable';
+    return failure(step, err, meta(), { retryable: false, code: 'RESULT_NOT_SERIALIZABLE' });
+  }
+  return { success: true, result: value, metadata: meta() };
+}
+
+/**
+ * The record of a handler that threw (or rejected): the error's own verdict (permanent or retryable, by brand)
+ * first, then why its signal was aborted (task cancelled, worker shutdown), and retryable otherwise.
+ */
+function thrownRecord(
+  step: ClaimedStep,
+  err: Error,
+  aborted: boolean,
+  options: StepRunOptions,
+  meta: Meta,
+): StepResultRecord {
+  // By brand, not class: the handler may have thrown another copy's PermanentError / RetryableError.
+  const verdict = handlerErrorKind(err);
+  if (verdict.kind === 'permanent') {
+    return failure(step, err, meta(), { retryable: false, ...(verdict.code ? { code: verdict.code } : {}) });
+  }
+  if (verdict.kind === 'retryable') {
+    return failure(step, err, meta(), {
+      retryable: true,
+      ...(verdict.code ? { code: verdict.code } : {}),
+      ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
+    });
+  }
+  if (aborted && options.cancelSignal?.aborted) {
+    // The task was cancelled: the step is already `cancelled`, so this outcome will be refused anyway.
+    return failure(step, err, meta(), { retryable: false, code: 'TASK_CANCELLED' });
+  }
+  if (aborted && options.shutdownSignal.aborted) {
+    return failure(step, err, meta(), { retryable: true, code: 'WORKER_SHUTDOWN' });
+  }
+  return failure(step, err, meta(), { retryable: true });
+}
+
 /**
  * Runs one attempt of a claimed step and turns whatever happens into a result record; it never throws.
  * A timeout aborts the handler's signal and records a retryable HANDLER_TIMEOUT failure without waiting for a
@@ -100,26 +284,11 @@ function plainContext(step: ClaimedStep): Omit<ThreadStepContext, 'workerId'> {
 async function runAttempt(
   step: ClaimedStep,
   registry: HandlerRegistry,
-  options: {
-    workerId: string;
-    defaultTimeoutMs: number;
-    logger: Logger;
-    shutdownSignal: AbortSignal;
-    /** Fires when the step's task is cancelled. */
-    cancelSignal?: AbortSignal;
-    /** Runs thread handlers; a thread handler without a pool fails permanently. */
-    threadPool?: HandlerThreadPool | undefined;
-    /** Saves a batch worker's checkpoint for this attempt (`ctx.checkpoint`). */
-    saveCheckpoint?: (step: ClaimedStep, data: CheckpointData) => Promise<boolean>;
-    /** Caps of the recorded error (`worker.errors`); {@link DEFAULT_ERROR_LIMITS} when omitted. */
-    errorLimits?: ErrorLimits;
-    /** Deepest nesting accepted in a result (`worker.max_result_depth`); 128 when omitted. */
-    maxResultDepth?: number;
-  },
+  options: StepRunOptions,
 ): Promise<StepRunOutcome> {
   const startedAt = new Date();
   const started = performance.now();
-  const meta = (): StepResultRecord['metadata'] => ({
+  const meta: Meta = () => ({
     attempt: step.attempt,
     worker_id: options.workerId,
     started_at: startedAt.toISOString(),
@@ -132,131 +301,36 @@ async function runAttempt(
       `no handler named '${step.handler}' is registered in worker ${options.workerId} (step '${step.stepName}')`,
     );
     err.name = 'HandlerNotFound';
-    return {
-      record: failure(step, err, meta(), { retryable: false, code: 'HANDLER_NOT_FOUND' }),
-      settled: Promise.resolve(),
-    };
+    return immediate(failure(step, err, meta(), { retryable: false, code: 'HANDLER_NOT_FOUND' }));
   }
 
   const timeoutMs = step.timeoutMs ?? options.defaultTimeoutMs;
   const controller = new AbortController();
-
   // A thread handler is submitted first: a full pool refuses it at once, before any timer or listener exists.
   let threadRun: Promise<unknown> | undefined;
   if (handler.thread) {
-    if (!options.threadPool) {
-      const err = new Error(`thread handler '${handler.name}' needs a thread pool, and this runner has none`);
-      err.name = 'ThreadPoolUnavailable';
-      return {
-        record: failure(step, err, meta(), { retryable: false, code: 'THREAD_POOL_UNAVAILABLE' }),
-        settled: Promise.resolve(),
-      };
-    }
-    try {
-      threadRun = options.threadPool.run(
-        handler.name,
-        handler.thread,
-        { ...plainContext(step), workerId: options.workerId },
-        controller.signal,
-      );
-    } catch (e) {
-      const err = coerceError(e);
-      const code = TaskerError.is(err) ? err.code : undefined;
-      return {
-        record: failure(step, err, meta(), { retryable: true, ...(code ? { code } : {}) }),
-        settled: Promise.resolve(),
-        ...(HandlerBackpressureError.is(err) ? { backpressure: err } : {}),
-      };
-    }
+    const submitted = submitToThread(step, handler.name, handler.thread, options, controller.signal, meta);
+    if ('outcome' in submitted) return submitted.outcome;
+    threadRun = submitted.run;
   }
-  const onShutdown = (): void => controller.abort(options.shutdownSignal.reason);
-  if (options.shutdownSignal.aborted) onShutdown();
-  else options.shutdownSignal.addEventListener('abort', onShutdown, { once: true });
-  const cancelSignal = options.cancelSignal;
-  const onCancel = (): void => controller.abort(cancelSignal?.reason);
-  if (cancelSignal?.aborted) onCancel();
-  else cancelSignal?.addEventListener('abort', onCancel, { once: true });
-
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => {
-      controller.abort(new HandlerTimeoutError(timeoutMs));
-      resolve('timeout');
-    }, timeoutMs);
-  });
-
-  let ctxLogger: Logger | undefined;
-  // Wrapped so that a handler that throws synchronously becomes a rejected promise like any other failure.
-  const run =
-    threadRun ??
-    Promise.resolve().then(() =>
-      handler.fn({
-        ...plainContext(step),
-        signal: controller.signal,
-        // Built on first use: most handlers never log, and the step path pays for nothing it does not use.
-        get logger() {
-          return (ctxLogger ??= stepLogger(options.logger, step));
-        },
-        checkpoint: (data: CheckpointData) => {
-          if (!data || typeof data !== 'object' || !Number.isInteger(data.cursor)) {
-            return Promise.reject(new TypeError('ctx.checkpoint needs { cursor: <whole number>, ... }'));
-          }
-          if (!options.saveCheckpoint) return Promise.resolve(false);
-          return options.saveCheckpoint(step, data);
-        },
-      }),
-    );
+  const { timedOut, stopped, dispose } = watchAttempt(controller, timeoutMs, options);
+  const run = threadRun ?? startOnEventLoop(step, handler, options, controller.signal);
   const settled = run.then(
     () => undefined,
     () => undefined,
   );
 
-  // Shutdown or cancellation settles the attempt at once, whether or not the handler honours its signal.
-  const stopped = new Promise<'stopped'>((resolve) => {
-    const onAbort = (): void => {
-      if (!(controller.signal.reason instanceof HandlerTimeoutError)) resolve('stopped');
-    };
-    if (controller.signal.aborted) onAbort();
-    else controller.signal.addEventListener('abort', onAbort, { once: true });
-  });
-
   try {
     const outcome = await Promise.race([run.then((value) => ({ value })), timedOut, stopped]);
     if (outcome === 'stopped') {
-      const cancelled = cancelSignal?.aborted === true;
+      const cancelled = options.cancelSignal?.aborted === true;
       return { record: stoppedRecord(step, controller.signal.reason, cancelled, meta()), settled };
     }
     if (outcome === 'timeout') {
-      return {
-        record: failure(step, new HandlerTimeoutError(timeoutMs), meta(), {
-          retryable: true,
-          code: 'HANDLER_TIMEOUT',
-        }),
-        settled,
-      };
+      const err = new HandlerTimeoutError(timeoutMs);
+      return { record: failure(step, err, meta(), { retryable: true, code: 'HANDLER_TIMEOUT' }), settled };
     }
-    const value = outcome.value === undefined ? null : outcome.value;
-    const maxDepth = options.maxResultDepth ?? DEFAULT_MAX_JSON_DEPTH;
-    // Before stringifying: a result nested thousands deep overflows JSON.stringify and PostgreSQL's jsonb parser.
-    if (valueExceedsDepth(value, maxDepth)) {
-      const err = new Error(`handler result nests deeper than ${maxDepth} levels (worker.max_result_depth)`);
-      err.name = 'ResultTooDeep';
-      return {
-        record: failure(step, err, meta(), { retryable: false, code: 'RESULT_TOO_DEEP' }),
-        settled,
-      };
-    }
-    try {
-      JSON.stringify(value);
-    } catch (e) {
-      const err = new Error(`handler result is not JSON-serializable: ${coerceError(e).message}`);
-      err.name = 'ResultNotSerializable';
-      return {
-        record: failure(step, err, meta(), { retryable: false, code: 'RESULT_NOT_SERIALIZABLE' }),
-        settled,
-      };
-    }
-    return { record: { success: true, result: value, metadata: meta() }, settled };
+    return { record: returnedRecord(step, outcome.value, options, meta), settled };
   } catch (thrown) {
     const err = coerceError(thrown);
     if (HandlerBackpressureError.is(err)) {
@@ -267,39 +341,9 @@ async function runAttempt(
         backpressure: err,
       };
     }
-    // By brand, not class: the handler may have thrown another copy's PermanentError / RetryableError.
-    const verdict = handlerErrorKind(err);
-    if (verdict.kind === 'permanent') {
-      return {
-        record: failure(step, err, meta(), {
-          retryable: false,
-          ...(verdict.code ? { code: verdict.code } : {}),
-        }),
-        settled,
-      };
-    }
-    if (verdict.kind === 'retryable') {
-      return {
-        record: failure(step, err, meta(), {
-          retryable: true,
-          ...(verdict.code ? { code: verdict.code } : {}),
-          ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
-        }),
-        settled,
-      };
-    }
-    if (controller.signal.aborted && cancelSignal?.aborted) {
-      // The task was cancelled: the step is already `cancelled`, so this outcome will be refused anyway.
-      return { record: failure(step, err, meta(), { retryable: false, code: 'TASK_CANCELLED' }), settled };
-    }
-    if (controller.signal.aborted && options.shutdownSignal.aborted) {
-      return { record: failure(step, err, meta(), { retryable: true, code: 'WORKER_SHUTDOWN' }), settled };
-    }
-    return { record: failure(step, err, meta(), { retryable: true }), settled };
+    return { record: thrownRecord(step, err, controller.signal.aborted, options, meta), settled };
   } finally {
-    clearTimeout(timer);
-    options.shutdownSignal.removeEventListener('abort', onShutdown);
-    cancelSignal?.removeEventListener('abort', onCancel);
+    dispose();
   }
 }
 
@@ -310,7 +354,7 @@ async function runAttempt(
 export async function runStep(
   step: ClaimedStep,
   registry: HandlerRegistry,
-  options: Parameters<typeof runAttempt>[2],
+  options: StepRunOptions,
 ): Promise<StepRunOutcome> {
   const outcome = await runAttempt(step, registry, options);
   return {
