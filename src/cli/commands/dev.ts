@@ -304,6 +304,10 @@ async function runTasks(
   }
   const failures = (await Promise.all(waits)).filter((ok) => !ok).length;
   res.check();
-  if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+  if (failure !== undefined) {
+    throw failure instanceof Error
+      ? failure
+      : new Error('waiting for an example task failed', { cause: failure });
+  }
   return failures;
 }
