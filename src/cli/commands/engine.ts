@@ -12,7 +12,7 @@ import { createWorker } from '../../worker/worker.js';
 import { setupTracing } from '../../observability/tracing.js';
 import type { MetricSet } from '../../observability/metric-set.js';
 import type { TaskMetrics } from '../../observability/task-metrics.js';
-import { startWorkerWebServer } from '../../observability/worker-server.js';
+import { startWorkerWebServer } from '../../api/worker-server.js';
 import type { DatabaseBreaker } from '../../resilience/breaker.js';
 import { ChannelMonitor, type BoundedChannel } from '../../channels/index.js';
 import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSignal } from '../common.js';
