@@ -3,7 +3,7 @@
  * units, and the schema of an in-process channel (every `[*.channels.<name>]` table).
  */
 import { z } from 'zod';
-import { OVERFLOW_POLICIES } from '../channels/bounded-channel.js';
+import { OVERFLOW_POLICIES } from '../channels/channel-types.js';
 
 /** One hour in ms. */
 export const HOUR_MS = 3_600_000;
