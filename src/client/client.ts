@@ -29,7 +29,7 @@ import type {
 } from '../api/schemas.js';
 import { TaskerValidationError } from './errors.js';
 import { taskEvents, waitForTask } from './events.js';
-import { seg, Transport } from './transport.js';
+import { followPages, seg, Transport } from './transport.js';
 import type {
   CallOptions,
   CreateTaskResult,
@@ -86,9 +86,7 @@ export class TaskerClient {
     return this.#transport.base.href;
   }
 
-  // ------------------------------------------------------------------------------------------------------------
-  // Tasks
-  // ------------------------------------------------------------------------------------------------------------
+  // --- Tasks ---
 
   /**
    * Creates a task. `created` is false when the request carried an idempotency key (or the template's
@@ -131,22 +129,9 @@ export class TaskerClient {
     query: TaskListQuery = {},
     options: CallOptions = {},
   ): AsyncGenerator<TaskSummaryBody, void, undefined> {
-    yield* this.#pages(query.cursor, (cursor) =>
+    yield* followPages(query.cursor, (cursor) =>
       this.listTasks({ ...query, ...(cursor === undefined ? {} : { cursor }) }, options),
     );
-  }
-
-  /** Follows `next_cursor` from `first` until the last page, yielding every item. */
-  async *#pages<T>(
-    first: string | undefined,
-    fetchPage: (cursor: string | undefined) => Promise<{ items: T[]; next_cursor: string | null }>,
-  ): AsyncGenerator<T, void, undefined> {
-    let cursor = first;
-    do {
-      const page = await fetchPage(cursor);
-      yield* page.items;
-      cursor = page.next_cursor ?? undefined;
-    } while (cursor !== undefined);
   }
 
   /**
@@ -171,9 +156,7 @@ export class TaskerClient {
     ).items;
   }
 
-  // ------------------------------------------------------------------------------------------------------------
-  // Steps
-  // ------------------------------------------------------------------------------------------------------------
+  // --- Steps ---
 
   /** The steps of a task, in template order. */
   async listSteps(taskUuid: string, options: CallOptions = {}): Promise<StepBody[]> {
@@ -257,9 +240,7 @@ export class TaskerClient {
     );
   }
 
-  // ------------------------------------------------------------------------------------------------------------
-  // Templates
-  // ------------------------------------------------------------------------------------------------------------
+  // --- Templates ---
 
   /** Every registered template version (optionally of one namespace). */
   async listTemplates(
@@ -322,9 +303,7 @@ export class TaskerClient {
     return res.body as TemplateRegistrationBody;
   }
 
-  // ------------------------------------------------------------------------------------------------------------
-  // Dead-letter queue
-  // ------------------------------------------------------------------------------------------------------------
+  // --- Dead-letter queue ---
 
   /** One page of dead-letter entries, newest first. */
   async listDlq(query: DlqListQuery = {}, options: CallOptions = {}): Promise<DlqListBody> {
@@ -341,7 +320,7 @@ export class TaskerClient {
     query: DlqListQuery = {},
     options: CallOptions = {},
   ): AsyncGenerator<DlqEntryBody, void, undefined> {
-    yield* this.#pages(query.cursor, (cursor) =>
+    yield* followPages(query.cursor, (cursor) =>
       this.listDlq({ ...query, ...(cursor === undefined ? {} : { cursor }) }, options),
     );
   }
@@ -364,25 +343,11 @@ export class TaskerClient {
     return res.body as DlqEntryBody;
   }
 
-  // ------------------------------------------------------------------------------------------------------------
-  // Health and metrics
-  // ------------------------------------------------------------------------------------------------------------
+  // --- Health and metrics ---
 
   /** Detailed health; an unhealthy server's report (HTTP 503) is returned, not thrown. */
   async health(options: CallOptions = {}): Promise<HealthBody> {
-    return (await this.#getReport('health', options)) as HealthBody;
-  }
-
-  /** GET of a report whose 503 answer (unhealthy, not ready) is a result, not an error. */
-  async #getReport(path: string, options: CallOptions): Promise<unknown> {
-    const res = await this.#transport.request({
-      method: 'GET',
-      path,
-      idempotent: true,
-      answerStatuses: [503],
-      signal: options.signal,
-    });
-    return res.body;
+    return (await this.#transport.getReport('health', options)) as HealthBody;
   }
 
   /** Liveness. */
@@ -392,7 +357,7 @@ export class TaskerClient {
 
   /** Readiness; a not-ready report (HTTP 503) is returned, not thrown. */
   async healthReady(options: CallOptions = {}): Promise<ReadyBody> {
-    return (await this.#getReport('health/ready', options)) as ReadyBody;
+    return (await this.#transport.getReport('health/ready', options)) as ReadyBody;
   }
 
   /** The Prometheus text exposition. */
@@ -407,9 +372,7 @@ export class TaskerClient {
     return res.body as string;
   }
 
-  // ------------------------------------------------------------------------------------------------------------
-  // Events
-  // ------------------------------------------------------------------------------------------------------------
+  // --- Events ---
 
   /**
    * The task's transitions as they happen, then one `end` event when it finishes (the iterator then ends).

@@ -157,6 +157,18 @@ export class Transport {
     ).body;
   }
 
+  /** GET of a report whose 503 answer (unhealthy, not ready) is a result, not an error. */
+  async getReport(path: string, options: CallOptions): Promise<unknown> {
+    const res = await this.request({
+      method: 'GET',
+      path,
+      idempotent: true,
+      answerStatuses: [503],
+      signal: options.signal,
+    });
+    return res.body;
+  }
+
   #url(path: string, query?: Record<string, QueryValue>): URL {
     const url = new URL(path, this.#base);
     for (const [key, value] of Object.entries(query ?? {})) {
@@ -358,4 +370,17 @@ export function throwIfAborted(signal: AbortSignal | undefined, info: RequestInf
 /** Whether `e` was marked {@link final}. */
 export function isFinal(e: unknown): boolean {
   return e instanceof Error && FINAL.has(e);
+}
+
+/** Follows `next_cursor` from `first` until the last page, yielding every item. */
+export async function* followPages<T>(
+  first: string | undefined,
+  fetchPage: (cursor: string | undefined) => Promise<{ items: T[]; next_cursor: string | null }>,
+): AsyncGenerator<T, void, undefined> {
+  let cursor = first;
+  do {
+    const page = await fetchPage(cursor);
+    yield* page.items;
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor !== undefined);
 }
