@@ -155,6 +155,6 @@ export {
   type WorkerWebServer,
   type WorkerWebServerOptions,
   type WorkerHealthBody,
-} from './observability/worker-server.js';
+} from './api/worker-server.js';
 export { createApiServer, type ApiServer, type ApiServerOptions } from './api/index.js';
 export * from './client/index.js';

@@ -1,26 +1,19 @@
 /**
- * The REST API server: Fastify wired to the route table, with authentication, uniform error bodies,
- * metrics and graceful shutdown of event streams.
+ * The REST API server: the context routes share, the route table and its OpenAPI document, metrics, and
+ * graceful shutdown of event streams. The Fastify wiring (parsers, hooks, error bodies) is in `fastify-app.ts`.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import Fastify, {
-  LogController,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import type { ChannelMonitor } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
 import { childLogger, silentLogger } from '../observability/logger.js';
-import { ANONYMOUS, authorize, Authenticator, type Principal } from './auth.js';
-import { ApiError, ApiErrorCode, toErrorResponse, validationError } from './errors.js';
+import { Authenticator } from './auth.js';
 import { BackpressureEvaluator } from './backpressure.js';
-import { parseJsonBody } from './json-body.js';
+import { createFastifyApp, installErrorHandlers, installRequestHooks, mountRoutes } from './fastify-app.js';
 import { registerEngineMetrics } from '../observability/engine-metrics.js';
 import { registerEventLoopMetrics } from '../observability/event-loop.js';
 import type { MetricSet } from '../observability/metric-set.js';
@@ -84,48 +77,6 @@ export interface ApiServer {
   listen(): Promise<{ url: string }>;
   /** Ends open event streams, stops accepting requests and waits for in-flight ones. Leaves the pool open. */
   close(): Promise<void>;
-}
-
-const JSON_ONLY = 'this endpoint takes application/json';
-
-/**
- * Finds a NUL character in any string or key of a parsed input. PostgreSQL text and jsonb cannot store NUL, so
- * such input would otherwise fail in the database as a 500. Iterative: request bodies may nest deeply.
- */
-function findNul(root: unknown): string | undefined {
-  const stack: [unknown, string][] = [[root, '']];
-  while (stack.length > 0) {
-    const [value, path] = stack.pop()!;
-    if (typeof value === 'string') {
-      if (value.includes('\u0000')) return path;
-    } else if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) stack.push([value[i], `${path}[${i}]`]);
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, child] of Object.entries(value)) {
-        const childPath = path ? `${path}.${key}` : key;
-        if (key.includes('\u0000')) return childPath;
-        stack.push([child, childPath]);
-      }
-    }
-  }
-  return undefined;
-}
-
-function parseInput<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query' | 'path'): T {
-  const nulAt = findNul(value);
-  if (nulAt !== undefined) {
-    throw validationError(where, [
-      {
-        code: 'custom',
-        path: nulAt ? [nulAt] : [],
-        message: 'must not contain NUL (\\u0000) characters',
-        input: value,
-      },
-    ]);
-  }
-  const result = schema.safeParse(value);
-  if (!result.success) throw validationError(where, result.error.issues);
-  return result.data;
 }
 
 function defaultProcessorId(): string {
@@ -199,126 +150,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   routes.push(openapiRoute);
   const openapi = buildOpenApi(routes, API_VERSION);
 
-  const app = Fastify({
-    loggerInstance: logger,
-    // Per-request logs at info would flood production logs; onResponse logs at debug instead.
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: apiConfig.body_limit_bytes,
-    ...(apiConfig.request_timeout_ms > 0
-      ? { handlerTimeout: apiConfig.request_timeout_ms, requestTimeout: apiConfig.request_timeout_ms }
-      : {}),
-    genReqId: () => randomUUID(),
-    return503OnClosing: true,
-  }) as unknown as FastifyInstance;
-
-  // JSON: our parser accepts every object as given and enforces the depth limit (see json-body.ts).
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, parseJsonBody(body as string, apiConfig.max_json_depth));
-    } catch (e) {
-      done(e as Error, undefined);
-    }
-  });
-  // Text bodies are template YAML.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(
-    ['text/plain', 'text/yaml', 'application/yaml', 'application/x-yaml'],
-    { parseAs: 'string' },
-    (_request, body, done) => done(null, body),
-  );
-
-  const principals = new WeakMap<FastifyRequest, Principal>();
-  const routeOf = (request: FastifyRequest): ApiRoute | undefined =>
-    (request.routeOptions.config as { apiRoute?: ApiRoute }).apiRoute;
-
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    reply.header('x-request-id', request.id);
-    const route = routeOf(request);
-    // Unknown routes fall through to the 404 handler; open routes need no credentials.
-    if (!route || route.permission === null) {
-      principals.set(request, ANONYMOUS);
-      return;
-    }
-    const principal = await authenticator.authenticate(request.headers);
-    if (route.permission !== 'authenticated') authorize(principal, route.permission);
-    principals.set(request, principal);
-  });
-
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    // 201 = a new task (an idempotent repeat answers 200); the body passed validation to get here.
-    if (reply.statusCode === 201 && routeOf(request)?.operationId === 'createTask') {
-      const body = request.body as { namespace: string; name: string };
-      taskMetrics.taskCreated(body.namespace, body.name);
-    }
-    if (logger.isLevelEnabled('debug')) {
-      logger.debug(
-        { reqId: request.id, method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime },
-        'request served',
-      );
-    }
-  });
-
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const code = (error as { code?: unknown }).code;
-    const res =
-      code === 'FST_ERR_HANDLER_TIMEOUT'
-        ? toErrorResponse(
-            new ApiError(503, ApiErrorCode.Timeout, 'the request took too long; try again later', {
-              headers: { 'retry-after': '5' },
-            }),
-          )
-        : toErrorResponse(error);
-    if (res.unexpected) {
-      logger.error({ err: error, reqId: request.id, route: request.routeOptions.url }, 'request failed');
-    }
-    if (reply.sent) return;
-    void reply.code(res.status).headers(res.headers).send(res.body);
-  });
-
-  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
-    void reply.code(404).send({
-      error: {
-        code: ApiErrorCode.NotFound,
-        message: `no route for ${request.method} ${request.url.split('?')[0]}`,
-      },
-    });
-  });
-
-  for (const route of routes) {
-    app.route({
-      method: route.method,
-      url: route.url,
-      config: { apiRoute: route },
-      handler: async (request: FastifyRequest, reply: FastifyReply) => {
-        const params = route.params ? parseInput(route.params, request.params, 'path') : undefined;
-        const query = route.query ? parseInput(route.query, request.query ?? {}, 'query') : undefined;
-        let body: unknown;
-        if (route.body && request.body === undefined) {
-          throw new ApiError(400, ApiErrorCode.ValidationFailed, 'a request body is required', {
-            details: { issues: [{ path: '', message: 'a request body is required' }] },
-          });
-        }
-        if (route.body?.kind === 'json') {
-          // A text body reached a JSON route (text parsers exist for templates): refuse the media type.
-          if (typeof request.body === 'string') {
-            throw new ApiError(415, ApiErrorCode.UnsupportedMediaType, JSON_ONLY);
-          }
-          body = parseInput(route.body.schema, request.body, 'body');
-        } else if (route.body?.kind === 'template-source') {
-          body = parseInput(
-            route.body.schema,
-            typeof request.body === 'string' ? { yaml: request.body } : request.body,
-            'body',
-          );
-        }
-        const principal = principals.get(request) ?? ANONYMOUS;
-        return route.handle({ params, query, body, principal, request, reply });
-      },
-    });
-  }
+  const app = createFastifyApp(apiConfig, logger);
+  const principals = installRequestHooks(app, { authenticator, metrics, taskMetrics, logger });
+  installErrorHandlers(app, logger);
+  mountRoutes(app, routes, principals);
 
   await app.ready();
 

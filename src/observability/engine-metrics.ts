@@ -1,3 +1,7 @@
+/**
+ * The engine's Prometheus gauges, all read at scrape time: cluster-wide queue, task and dead-letter figures from
+ * the database, and each process's channels, breaker and pools.
+ */
 import type pg from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 import type { ChannelMonitor } from '../channels/index.js';
@@ -5,6 +9,15 @@ import { poolAcquireStats } from '../db/pool-stats.js';
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
 import type { DatabaseBreaker } from '../resilience/breaker.js';
+
+/** What {@link registerEngineMetrics} reads at scrape time. */
+export interface EngineMetricSources {
+  /** The database for cluster-wide figures; left out by worker processes. */
+  db?: Queryable | undefined;
+  pool: pg.Pool;
+  channels?: ChannelMonitor | undefined;
+  breaker?: DatabaseBreaker | undefined;
+}
 
 interface EngineFigures {
   queues: { queue: string; length: number; visible: number; oldest_age_seconds: number }[];
@@ -24,20 +37,20 @@ const BREAKER_STATE = { closed: 0, half_open: 1, open: 2 } as const;
  * its own channels, breaker and pool, so that cluster-wide gauges come from one kind of process and are not
  * multiplied by the number of workers.
  */
-export function registerEngineMetrics(
-  registry: Registry,
-  sources: {
-    db?: Queryable | undefined;
-    pool: pg.Pool;
-    channels?: ChannelMonitor | undefined;
-    breaker?: DatabaseBreaker | undefined;
-  },
-): void {
+export function registerEngineMetrics(registry: Registry, sources: EngineMetricSources): void {
+  const registers = [registry];
+  if (sources.db) registerDatabaseGauges(registers, sources.db);
+  registerProcessGauges(registers, sources);
+}
+
+/**
+ * The cluster-wide gauges, from one `tasker.engine_metrics()` call per scrape shared by all of them (a failed
+ * read leaves them empty rather than failing the scrape).
+ */
+function registerDatabaseGauges(registers: Registry[], db: Queryable): void {
   // One database read per scrape, shared by the gauges that need it.
   let pending: Promise<EngineFigures | undefined> | undefined;
-  const db = sources.db;
   const figures = (): Promise<EngineFigures | undefined> => {
-    if (!db) return Promise.resolve(undefined);
     pending ??= queryRows<{ m: EngineFigures }>(db, {
       name: 'tasker_engine_metrics',
       text: 'SELECT tasker.engine_metrics() AS m',
@@ -47,56 +60,56 @@ export function registerEngineMetrics(
       .finally(() => setImmediate(() => (pending = undefined)));
     return pending;
   };
-  const registers = [registry];
+  new Gauge({
+    name: 'tasker_queue_messages',
+    help: 'Messages in each queue: all of them, and those visible (ready to be read).',
+    labelNames: ['queue', 'visibility'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const q of (await figures())?.queues ?? []) {
+        this.set({ queue: q.queue, visibility: 'all' }, Number(q.length));
+        this.set({ queue: q.queue, visibility: 'visible' }, Number(q.visible));
+      }
+    },
+  });
+  new Gauge({
+    name: 'tasker_queue_oldest_message_age_seconds',
+    help: 'Age of the oldest message in each queue (0 when empty).',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const q of (await figures())?.queues ?? []) {
+        this.set({ queue: q.queue }, Number(q.oldest_age_seconds));
+      }
+    },
+  });
+  new Gauge({
+    name: 'tasker_tasks_active',
+    help: 'Unfinished tasks by state.',
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const [state, n] of Object.entries((await figures())?.active_tasks ?? {})) {
+        this.set({ state }, Number(n));
+      }
+    },
+  });
+  new Gauge({
+    name: 'tasker_dlq_pending_entries',
+    help: 'Dead-letter entries waiting for an operator.',
+    registers,
+    async collect() {
+      const f = await figures();
+      if (f) this.set(Number(f.dlq_pending));
+    },
+  });
+}
 
-  if (db) {
-    new Gauge({
-      name: 'tasker_queue_messages',
-      help: 'Messages in each queue: all of them, and those visible (ready to be read).',
-      labelNames: ['queue', 'visibility'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const q of (await figures())?.queues ?? []) {
-          this.set({ queue: q.queue, visibility: 'all' }, Number(q.length));
-          this.set({ queue: q.queue, visibility: 'visible' }, Number(q.visible));
-        }
-      },
-    });
-    new Gauge({
-      name: 'tasker_queue_oldest_message_age_seconds',
-      help: 'Age of the oldest message in each queue (0 when empty).',
-      labelNames: ['queue'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const q of (await figures())?.queues ?? []) {
-          this.set({ queue: q.queue }, Number(q.oldest_age_seconds));
-        }
-      },
-    });
-    new Gauge({
-      name: 'tasker_tasks_active',
-      help: 'Unfinished tasks by state.',
-      labelNames: ['state'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const [state, n] of Object.entries((await figures())?.active_tasks ?? {})) {
-          this.set({ state }, Number(n));
-        }
-      },
-    });
-    new Gauge({
-      name: 'tasker_dlq_pending_entries',
-      help: 'Dead-letter entries waiting for an operator.',
-      registers,
-      async collect() {
-        const f = await figures();
-        if (f) this.set(Number(f.dlq_pending));
-      },
-    });
-  }
+/** The process's own gauges: its channels, its breaker and its pool's acquire latency. */
+function registerProcessGauges(registers: Registry[], sources: EngineMetricSources): void {
   new Gauge({
     name: 'tasker_channel_saturation',
     help: 'Fullness of each in-process channel, 0..1.',

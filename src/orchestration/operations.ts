@@ -1,12 +1,19 @@
 /**
  * Engine operations used by the REST API, the CLI and library users: reading, listing, cancelling, operator
  * actions on steps, templates and the dead-letter queue. Each is one SQL call (definitions in sql/functions/).
+ * Task and step operations are here; template and dead-letter ones in `operations-templates.ts` and
+ * `operations-dlq.ts` (re-exported from this module).
  */
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
 import { ErrorCode, TaskerError } from '../errors.js';
 import type { StepState, TaskState } from '../state/index.js';
+import { decodeCursor, encodeCursor, notFound, type Page } from './operations-common.js';
 import { getTask, type StepErrorInfo, type StepView, type TaskView } from './task-queries.js';
+
+export type { Page } from './operations-common.js';
+export * from './operations-dlq.js';
+export * from './operations-templates.js';
 
 /** Filters of {@link listTasks}; every field is optional and they combine with AND. */
 export interface TaskListFilter {
@@ -39,12 +46,6 @@ export interface TaskSummary {
   completedAt: Date | null;
 }
 
-/** One page of a listing; pass `nextCursor` back to get the next page (null = last page). */
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
 /** One audited state change of a task or a step. */
 export interface TransitionView {
   /** Stable key of this event: `<task|step>:<uuid>:<sort_key>`. */
@@ -68,75 +69,7 @@ export type StepAction =
   | { action: 'resolve_manually'; reason: string; by: string }
   | { action: 'complete_manually'; reason: string; by: string; result: unknown };
 
-export const DLQ_REASONS = [
-  'staleness_timeout',
-  'max_retries_exceeded',
-  'permanent_failure',
-  'dependency_cycle_detected',
-  'worker_unavailable',
-  'manual_dlq',
-] as const;
-export type DlqReason = (typeof DLQ_REASONS)[number];
-export const DLQ_RESOLUTION_STATUSES = [
-  'pending',
-  'manually_resolved',
-  'permanently_failed',
-  'cancelled',
-] as const;
-export type DlqResolutionStatus = (typeof DLQ_RESOLUTION_STATUSES)[number];
-
-export interface DlqEntry {
-  dlqEntryUuid: string;
-  taskUuid: string;
-  originalState: string;
-  reason: DlqReason;
-  resolutionStatus: DlqResolutionStatus;
-  resolutionNotes: string | null;
-  resolvedBy: string | null;
-  resolvedAt: Date | null;
-  taskSnapshot: Record<string, unknown>;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-export interface TemplateSummary {
-  templateUuid: string;
-  namespace: string;
-  name: string;
-  version: string;
-  description: string | null;
-  identityStrategy: 'strict' | 'caller_provided' | 'always_unique';
-  stepCount: number;
-  createdAt: Date;
-}
-
 export type { StepErrorInfo, StepView, TaskView, StepState, TaskState };
-
-/** Cursor of a keyset-paginated listing: the last item's uuid, opaque to callers. */
-function encodeCursor(uuid: string | undefined): string | null {
-  return uuid === undefined ? null : Buffer.from(uuid, 'utf8').toString('base64url');
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function decodeCursor(cursor: string | undefined): string | null {
-  if (cursor === undefined || cursor === '') return null;
-  const uuid = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!UUID.test(uuid)) {
-    throw new TaskerError(
-      ErrorCode.TaskInvalid,
-      'cursor is not valid: pass back next_cursor from the previous page',
-      {
-        details: { field: 'cursor' },
-      },
-    );
-  }
-  return uuid;
-}
-
-function notFound(code: ErrorCode, what: string): TaskerError {
-  return new TaskerError(code, `${what} not found`);
-}
 
 interface TaskSummaryRow {
   task_uuid: string;
@@ -302,164 +235,6 @@ export async function applyStepAction(
     [taskUuid, stepUuid, action.action, result, action.reason, action.by, processorId],
   );
   return { stepState: row!.step_state, taskState: row!.task_state };
-}
-
-interface TemplateRow {
-  template_uuid: string;
-  namespace: string;
-  name: string;
-  version: string;
-  description: string | null;
-  identity_strategy: TemplateSummary['identityStrategy'];
-  step_count: number;
-  created_at: Date;
-}
-
-/** Every registered template version. */
-export async function listTemplates(db: Queryable): Promise<TemplateSummary[]> {
-  const rows = await queryRows<TemplateRow>(db, { text: 'SELECT * FROM tasker.list_templates()' });
-  return rows.map((r) => ({
-    templateUuid: r.template_uuid,
-    namespace: r.namespace,
-    name: r.name,
-    version: r.version,
-    description: r.description,
-    identityStrategy: r.identity_strategy,
-    stepCount: r.step_count,
-    createdAt: r.created_at,
-  }));
-}
-
-/** A registered template with its definition and DAG (highest version when `version` is omitted). */
-export async function getTemplate(
-  db: Queryable,
-  namespace: string,
-  name: string,
-  version?: string,
-): Promise<
-  TemplateSummary & {
-    definition: TemplateDefinitionDocument;
-    dag: { nodes: string[]; edges: [string, string][] };
-  }
-> {
-  const [row] = await queryRows<TemplateRow & { definition: TemplateDefinitionDocument }>(
-    db,
-    {
-      text: `SELECT t.template_uuid, t.namespace, t.name, t.version, t.description, t.identity_strategy,
-                    (SELECT count(*)::int FROM tasker.template_steps s WHERE s.template_uuid = t.template_uuid) AS step_count,
-                    t.created_at, t.definition
-             FROM tasker.resolve_template($1, $2, $3) r JOIN tasker.templates t ON t.template_uuid = r.template_uuid`,
-    },
-    [namespace, name, version ?? null],
-  );
-  const r = row!;
-  const steps = r.definition.steps;
-  return {
-    templateUuid: r.template_uuid,
-    namespace: r.namespace,
-    name: r.name,
-    version: r.version,
-    description: r.description,
-    identityStrategy: r.identity_strategy,
-    stepCount: r.step_count,
-    createdAt: r.created_at,
-    definition: r.definition,
-    dag: {
-      nodes: steps.map((s) => s.name),
-      edges: steps.flatMap((s) => s.dependsOn.map((d): [string, string] => [d, s.name])),
-    },
-  };
-}
-
-/** A template as stored: the normalized template (camelCase, steps in topological order). */
-export interface TemplateDefinitionDocument {
-  namespace: string;
-  name: string;
-  version: string;
-  description?: string;
-  identityStrategy?: string;
-  steps: {
-    name: string;
-    handler: string;
-    description?: string;
-    dependsOn: string[];
-    retry: Record<string, unknown>;
-    timeoutMs?: number;
-    inputs: Record<string, unknown>;
-  }[];
-}
-
-interface DlqRow {
-  dlq_entry_uuid: string;
-  task_uuid: string;
-  original_state: string;
-  dlq_reason: DlqReason;
-  resolution_status: DlqResolutionStatus;
-  resolution_timestamp: Date | null;
-  resolution_notes: string | null;
-  resolved_by: string | null;
-  task_snapshot: Record<string, unknown>;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function dlqEntry(r: DlqRow): DlqEntry {
-  return {
-    dlqEntryUuid: r.dlq_entry_uuid,
-    taskUuid: r.task_uuid,
-    originalState: r.original_state,
-    reason: r.dlq_reason,
-    resolutionStatus: r.resolution_status,
-    resolutionNotes: r.resolution_notes,
-    resolvedBy: r.resolved_by,
-    resolvedAt: r.resolution_timestamp,
-    taskSnapshot: r.task_snapshot,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-/** Dead-letter entries, newest first. */
-export async function listDlq(
-  db: Queryable,
-  filter: { resolutionStatus?: DlqResolutionStatus; reason?: DlqReason } = {},
-  page: { limit?: number; cursor?: string } = {},
-): Promise<Page<DlqEntry>> {
-  const limit = Math.min(1000, Math.max(1, Math.trunc(page.limit ?? 50)));
-  const rows = await queryRows<DlqRow>(db, { text: 'SELECT * FROM tasker.list_dlq($1, $2, $3, $4)' }, [
-    filter.resolutionStatus ?? null,
-    filter.reason ?? null,
-    decodeCursor(page.cursor),
-    limit + 1,
-  ]);
-  const items = rows.slice(0, limit).map(dlqEntry);
-  return { items, nextCursor: rows.length > limit ? encodeCursor(items.at(-1)?.dlqEntryUuid) : null };
-}
-
-/** One dead-letter entry, or DLQ_ENTRY_NOT_FOUND. */
-export async function getDlq(db: Queryable, entryUuid: string): Promise<DlqEntry> {
-  const [row] = await queryRows<DlqRow>(
-    db,
-    { text: 'SELECT * FROM tasker.tasks_dlq WHERE dlq_entry_uuid = $1' },
-    [entryUuid],
-  );
-  if (!row) throw notFound(ErrorCode.DlqEntryNotFound, `dead-letter entry ${entryUuid}`);
-  return dlqEntry(row);
-}
-
-/** Updates the resolution of a dead-letter entry; only the given fields change. */
-export async function updateDlq(
-  db: Queryable,
-  entryUuid: string,
-  patch: { resolutionStatus?: DlqResolutionStatus; resolutionNotes?: string; resolvedBy?: string },
-): Promise<DlqEntry> {
-  const [row] = await queryRows<DlqRow>(db, { text: 'SELECT * FROM tasker.update_dlq($1, $2, $3, $4)' }, [
-    entryUuid,
-    patch.resolutionStatus ?? null,
-    patch.resolutionNotes ?? null,
-    patch.resolvedBy ?? null,
-  ]);
-  return dlqEntry(row!);
 }
 
 /** The channel task changes are announced on (payload: comma-separated task uuids). */

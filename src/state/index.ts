@@ -1,4 +1,8 @@
-/** Task and step state machines: pure data and functions, no I/O. */
+/**
+ * Task and step state machines: pure data and functions, no I/O. The transition tables are the specification
+ * that the SQL state tables mirror (checked by test/integration/state-mirror.test.ts); the engine itself
+ * transitions rows in SQL and uses only the state names and sets from here.
+ */
 export type { StatePair, Transition } from './machine.js';
 export {
   TaskState,

@@ -1,6 +1,10 @@
 /**
  * The step state machine. A step moves through these states between the orchestrator (enqueue, accept
- * results, schedule retries) and a worker (claim, report). The table is data for the same reasons as the task's.
+ * results, schedule retries) and a worker (claim, report).
+ *
+ * As with tasks, the engine moves steps in SQL: at run time only the state names and sets here are used. The
+ * transition table is the specification that SQL mirrors, checked by the parity test
+ * (test/integration/state-mirror.test.ts). Change a transition here and in SQL together.
  */
 import { buildMachine, type StatePair, type Transition } from './machine.js';
 

@@ -1,6 +1,11 @@
 /**
  * The task state machine. A task moves through these states as the orchestrator discovers, enqueues and
- * evaluates its steps. The table is data so that it can be mirrored into the database and enumerated by tests.
+ * evaluates its steps.
+ *
+ * The engine moves tasks in SQL (sql/functions/), not through this module: at run time only the state names and
+ * sets here are used. The transition table is the specification that SQL mirrors: its state-transition table and
+ * CHECK predicates are compared with it by the parity test (test/integration/state-mirror.test.ts), and the
+ * unit tests enumerate it. Change a transition here and in SQL together.
  */
 import { buildMachine, type StatePair, type Transition } from './machine.js';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, type ApiServer } from '../../src/api/index.js';
 import { ChannelMonitor } from '../../src/channels/index.js';
 import { PermanentError, RetryableError } from '../../src/errors.js';
-import { createWorkerWebServer, type WorkerWebServer } from '../../src/observability/worker-server.js';
+import { createWorkerWebServer, type WorkerWebServer } from '../../src/api/worker-server.js';
 import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler } from '../../src/worker/handler.js';
 import { createWorker } from '../../src/worker/worker.js';

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeepPartial, TaskerConfig } from '../../src/config/index.js';
-import { createWorkerWebServer } from '../../src/observability/worker-server.js';
+import { createWorkerWebServer } from '../../src/api/worker-server.js';
 import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler, type HandlerDefinition } from '../../src/worker/handler.js';
 import { createWorker, type Worker } from '../../src/worker/worker.js';

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../src/api/index.js';
 import { STEP_RESULTS_QUEUE } from '../../src/messaging/queue.js';
-import { createWorkerWebServer } from '../../src/observability/worker-server.js';
+import { createWorkerWebServer } from '../../src/api/worker-server.js';
 import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler } from '../../src/worker/handler.js';
 import { createWorker } from '../../src/worker/worker.js';

@@ -80,6 +80,95 @@ function alreadyDelivered(trail: readonly TransitionView[], lastId: string | und
   return sent;
 }
 
+/** How often a stream re-reads without a notification, and how often it sends a keep-alive comment. */
+interface StreamTiming {
+  pollMs: number;
+  keepAliveMs: number;
+}
+
+/**
+ * Writes a task's transitions to a hijacked response as Server-Sent Events until the task finishes, the client
+ * goes away or the server shuts down. Re-reads the trail on each notification and poll; a failed read keeps the
+ * stream and is tried again.
+ */
+async function serveEventStream(
+  ctx: ApiContext,
+  res: ServerResponse,
+  taskUuid: string,
+  resumeId: string | undefined,
+  shutdown: AbortSignal,
+  { pollMs, keepAliveMs }: StreamTiming,
+): Promise<void> {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    // Tell buffering proxies (nginx) to pass events through at once.
+    'x-accel-buffering': 'no',
+  });
+
+  let closed = false;
+  let dirty = true;
+  let signal: (() => void) | undefined;
+  const wake = (): void => {
+    dirty = true;
+    signal?.();
+  };
+  const stop = (): void => {
+    closed = true;
+    signal?.();
+  };
+  res.on('close', stop);
+  shutdown.addEventListener('abort', stop);
+  const unwatch = await ctx.events.watch(taskUuid, wake);
+  const poll = setInterval(wake, pollMs);
+  const keepAlive = setInterval(() => {
+    if (!closed) void write(res, ': keep-alive\n\n');
+  }, keepAliveMs);
+
+  try {
+    if (!(await write(res, `retry: ${CLIENT_RETRY_MS}\n\n`))) return;
+    let sent: Set<string> | undefined;
+    while (!closed) {
+      if (!dirty) {
+        await new Promise<void>((resolve) => {
+          signal = resolve;
+        });
+        signal = undefined;
+        continue;
+      }
+      dirty = false;
+      let trail: TransitionView[];
+      try {
+        trail = await taskTransitions(ctx.pool, taskUuid);
+      } catch (e) {
+        // Keep the stream; the next wake-up or poll tries again.
+        ctx.logger.warn({ err: e, taskUuid }, 'event stream could not read transitions');
+        continue;
+      }
+      sent ??= alreadyDelivered(trail, resumeId);
+      for (const t of trail) {
+        if (closed) break;
+        if (sent.has(t.key)) continue;
+        sent.add(t.key);
+        if (!(await write(res, frame('transition', transitionBody(t), t.key)))) closed = true;
+      }
+      const state = latestTaskState(trail);
+      if (!closed && state !== undefined && FINISHED_TASK_STATES.has(state)) {
+        await write(res, frame('end', { state }));
+        break;
+      }
+    }
+  } finally {
+    clearInterval(poll);
+    clearInterval(keepAlive);
+    unwatch();
+    shutdown.removeEventListener('abort', stop);
+    res.off('close', stop);
+    if (!res.writableEnded) res.end();
+  }
+}
+
 /** The event stream route. */
 export function eventRoutes(
   ctx: ApiContext,
@@ -119,75 +208,7 @@ export function eventRoutes(
         const resumeId = lastEventId(request.headers['last-event-id']);
 
         reply.hijack();
-        const res = reply.raw;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache, no-transform',
-          connection: 'keep-alive',
-          // Tell buffering proxies (nginx) to pass events through at once.
-          'x-accel-buffering': 'no',
-        });
-
-        let closed = false;
-        let dirty = true;
-        let signal: (() => void) | undefined;
-        const wake = (): void => {
-          dirty = true;
-          signal?.();
-        };
-        const stop = (): void => {
-          closed = true;
-          signal?.();
-        };
-        res.on('close', stop);
-        shutdown.addEventListener('abort', stop);
-        const unwatch = await ctx.events.watch(taskUuid, wake);
-        const poll = setInterval(wake, pollMs);
-        const keepAlive = setInterval(() => {
-          if (!closed) void write(res, ': keep-alive\n\n');
-        }, keepAliveMs);
-
-        try {
-          if (!(await write(res, `retry: ${CLIENT_RETRY_MS}\n\n`))) return;
-          let sent: Set<string> | undefined;
-          while (!closed) {
-            if (!dirty) {
-              await new Promise<void>((resolve) => {
-                signal = resolve;
-              });
-              signal = undefined;
-              continue;
-            }
-            dirty = false;
-            let trail: TransitionView[];
-            try {
-              trail = await taskTransitions(ctx.pool, taskUuid);
-            } catch (e) {
-              // Keep the stream; the next wake-up or poll tries again.
-              ctx.logger.warn({ err: e, taskUuid }, 'event stream could not read transitions');
-              continue;
-            }
-            sent ??= alreadyDelivered(trail, resumeId);
-            for (const t of trail) {
-              if (closed) break;
-              if (sent.has(t.key)) continue;
-              sent.add(t.key);
-              if (!(await write(res, frame('transition', transitionBody(t), t.key)))) closed = true;
-            }
-            const state = latestTaskState(trail);
-            if (!closed && state !== undefined && FINISHED_TASK_STATES.has(state)) {
-              await write(res, frame('end', { state }));
-              break;
-            }
-          }
-        } finally {
-          clearInterval(poll);
-          clearInterval(keepAlive);
-          unwatch();
-          shutdown.removeEventListener('abort', stop);
-          res.off('close', stop);
-          if (!res.writableEnded) res.end();
-        }
+        await serveEventStream(ctx, reply.raw, taskUuid, resumeId, shutdown, { pollMs, keepAliveMs });
       },
     }),
   ];

@@ -50,99 +50,110 @@ function traceContextOf(headers: IncomingHttpHeaders): TraceContextCarrier | und
   };
 }
 
+/**
+ * Refuses a new task before anything is written: a priority outside the configured range (400, reported like
+ * the body schema's own issues), or a system under back-pressure (503 with Retry-After).
+ */
+function admitTask(ctx: ApiContext, priority: number | undefined): void {
+  // The allowed range is configuration (`orchestration.priority`), so it is checked here rather than in the
+  // static body schema, and reported the same way as the schema's own issues.
+  const priorityIssue =
+    priority === undefined ? undefined : priorityProblem(priority, ctx.config.orchestration.priority);
+  if (priorityIssue !== undefined) {
+    throw new ApiError(
+      400,
+      ApiErrorCode.ValidationFailed,
+      `invalid request body: priority: ${priorityIssue}`,
+      {
+        details: { issues: [{ path: 'priority', message: priorityIssue }] },
+      },
+    );
+  }
+  const verdict = ctx.backpressure.verdict;
+  if (verdict.overloaded) {
+    throw new ApiError(
+      503,
+      ApiErrorCode.Backpressure,
+      `not accepting new tasks: ${verdict.reason ?? 'overloaded'}`,
+      {
+        headers: { 'retry-after': String(verdict.retryAfterSeconds) },
+        details: { retry_after_seconds: verdict.retryAfterSeconds },
+      },
+    );
+  }
+}
+
+/** `POST /v1/tasks`. */
+function createTaskRoute(ctx: ApiContext): ApiRoute {
+  return defineRoute({
+    method: 'POST',
+    url: '/v1/tasks',
+    operationId: 'createTask',
+    summary: 'Create a task from a registered template.',
+    description:
+      'Creates the task, its steps and their audit rows, and enqueues its root steps, in one transaction. ' +
+      'With an `idempotency_key` (or a template whose identity strategy is `caller_provided`), repeating a ' +
+      'request returns the existing task with 200.',
+    tag: 'tasks',
+    permission: 'tasks:create',
+    body: { kind: 'json', schema: createTaskBody },
+    responses: [
+      {
+        status: 201,
+        description: 'Task created.',
+        schema: taskSchema,
+        headers: { Location: 'URL of the task.' },
+      },
+      {
+        status: 200,
+        description: 'The request matched an existing task by idempotency key; that task is returned.',
+        schema: taskSchema,
+        headers: { Location: 'URL of the task.' },
+      },
+      { status: 404, description: 'No such template (`TEMPLATE_NOT_FOUND`).', schema: errorBody },
+      {
+        status: 409,
+        description: 'A task with the same identity exists (`TASK_DUPLICATE`, `details.task_uuid`).',
+        schema: errorBody,
+      },
+    ],
+    async handle({ body, reply, request, principal }) {
+      admitTask(ctx, body.priority);
+      const created = await createTask(
+        ctx.pool,
+        {
+          namespace: body.namespace,
+          name: body.name,
+          version: body.version,
+          context: body.context,
+          priority: body.priority,
+          initiator: body.initiator,
+          sourceSystem: body.source_system,
+          reason: body.reason,
+          tags: body.tags,
+          correlationId: body.correlation_id,
+          parentCorrelationId: body.parent_correlation_id,
+          idempotencyKey: body.idempotency_key,
+        },
+        ctx.processorId,
+        {
+          withView: true,
+          traceContext: traceContextOf(request.headers),
+          priority: ctx.config.orchestration.priority,
+          maxJsonDepth: ctx.config.orchestration.api.max_json_depth,
+        },
+      );
+      const task = created.task ?? (await requireTask(ctx.pool, created.taskUuid));
+      reply.header('location', `/v1/tasks/${task.taskUuid}`).code(created.existing ? 200 : 201);
+      return taskBody(task, seesStacks(principal));
+    },
+  });
+}
+
 /** The task routes. */
 export function taskRoutes(ctx: ApiContext): ApiRoute[] {
   return [
-    defineRoute({
-      method: 'POST',
-      url: '/v1/tasks',
-      operationId: 'createTask',
-      summary: 'Create a task from a registered template.',
-      description:
-        'Creates the task, its steps and their audit rows, and enqueues its root steps, in one transaction. ' +
-        'With an `idempotency_key` (or a template whose identity strategy is `caller_provided`), repeating a ' +
-        'request returns the existing task with 200.',
-      tag: 'tasks',
-      permission: 'tasks:create',
-      body: { kind: 'json', schema: createTaskBody },
-      responses: [
-        {
-          status: 201,
-          description: 'Task created.',
-          schema: taskSchema,
-          headers: { Location: 'URL of the task.' },
-        },
-        {
-          status: 200,
-          description: 'The request matched an existing task by idempotency key; that task is returned.',
-          schema: taskSchema,
-          headers: { Location: 'URL of the task.' },
-        },
-        { status: 404, description: 'No such template (`TEMPLATE_NOT_FOUND`).', schema: errorBody },
-        {
-          status: 409,
-          description: 'A task with the same identity exists (`TASK_DUPLICATE`, `details.task_uuid`).',
-          schema: errorBody,
-        },
-      ],
-      async handle({ body, reply, request, principal }) {
-        // The allowed range is configuration (`orchestration.priority`), so it is checked here rather than in the
-        // static body schema, and reported the same way as the schema's own issues.
-        const priorityIssue =
-          body.priority === undefined
-            ? undefined
-            : priorityProblem(body.priority, ctx.config.orchestration.priority);
-        if (priorityIssue !== undefined) {
-          throw new ApiError(
-            400,
-            ApiErrorCode.ValidationFailed,
-            `invalid request body: priority: ${priorityIssue}`,
-            {
-              details: { issues: [{ path: 'priority', message: priorityIssue }] },
-            },
-          );
-        }
-        const verdict = ctx.backpressure.verdict;
-        if (verdict.overloaded) {
-          throw new ApiError(
-            503,
-            ApiErrorCode.Backpressure,
-            `not accepting new tasks: ${verdict.reason ?? 'overloaded'}`,
-            {
-              headers: { 'retry-after': String(verdict.retryAfterSeconds) },
-              details: { retry_after_seconds: verdict.retryAfterSeconds },
-            },
-          );
-        }
-        const created = await createTask(
-          ctx.pool,
-          {
-            namespace: body.namespace,
-            name: body.name,
-            version: body.version,
-            context: body.context,
-            priority: body.priority,
-            initiator: body.initiator,
-            sourceSystem: body.source_system,
-            reason: body.reason,
-            tags: body.tags,
-            correlationId: body.correlation_id,
-            parentCorrelationId: body.parent_correlation_id,
-            idempotencyKey: body.idempotency_key,
-          },
-          ctx.processorId,
-          {
-            withView: true,
-            traceContext: traceContextOf(request.headers),
-            priority: ctx.config.orchestration.priority,
-            maxJsonDepth: ctx.config.orchestration.api.max_json_depth,
-          },
-        );
-        const task = created.task ?? (await requireTask(ctx.pool, created.taskUuid));
-        reply.header('location', `/v1/tasks/${task.taskUuid}`).code(created.existing ? 200 : 201);
-        return taskBody(task, seesStacks(principal));
-      },
-    }),
+    createTaskRoute(ctx),
     defineRoute({
       method: 'GET',
       url: '/v1/tasks',

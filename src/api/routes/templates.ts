@@ -36,14 +36,7 @@ async function detail(
 ): Promise<TemplateDetailBody> {
   const t = await getTemplate(ctx.pool, namespace, name, version);
   return {
-    template_uuid: t.templateUuid,
-    namespace: t.namespace,
-    name: t.name,
-    version: t.version,
-    description: t.description,
-    identity_strategy: t.identityStrategy,
-    step_count: t.stepCount,
-    created_at: t.createdAt.toISOString(),
+    ...templateSummaryBody(t),
     steps: t.definition.steps.map(templateStepBody),
     dag: t.dag,
   };

@@ -12,7 +12,7 @@ import { createWorker } from '../../worker/worker.js';
 import { setupTracing } from '../../observability/tracing.js';
 import type { MetricSet } from '../../observability/metric-set.js';
 import type { TaskMetrics } from '../../observability/task-metrics.js';
-import { startWorkerWebServer } from '../../observability/worker-server.js';
+import { startWorkerWebServer } from '../../api/worker-server.js';
 import type { DatabaseBreaker } from '../../resilience/breaker.js';
 import { ChannelMonitor, type BoundedChannel } from '../../channels/index.js';
 import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSignal } from '../common.js';
@@ -80,36 +80,124 @@ export function workerShutdownDeadlineMs(config: TaskerConfig): number {
   return config.worker.shutdown_timeout_ms + config.worker.abandon_timeout_ms + 5_000;
 }
 
+/** `tasker migrate`: applies the migrations and function files over a pool of one connection. */
+async function runMigrate(runtime: CliRuntime, cmd: Command): Promise<void> {
+  const globals = globalsOf(cmd);
+  const config = configFromOptions(globals);
+  const logger = loggerFor(config, globals, 'tasker-migrate');
+  const pool = createPool({
+    url: config.common.database.url,
+    maxConnections: 1,
+    idleTimeoutMs: 1000,
+    acquireTimeoutMs: config.common.database.pool.acquire_timeout_ms,
+    statementTimeoutMs: 0,
+    applicationName: 'tasker-migrate',
+  });
+  try {
+    const result = await migrate(pool, { logger });
+    println(
+      runtime.io,
+      `applied ${result.applied.length} migration(s); ${result.alreadyApplied} already applied; ` +
+        `${result.functionsApplied.length} function(s) defined`,
+    );
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Options of `tasker orchestrator`. */
+interface OrchestratorCommandOptions {
+  templates?: string[];
+  api: boolean;
+}
+
+/** `tasker orchestrator`: starts the orchestrator (and the API) and stops them on a signal. */
+async function runOrchestrator(opts: OrchestratorCommandOptions, cmd: Command): Promise<void> {
+  const globals = globalsOf(cmd);
+  const config = configFromOptions(globals);
+  const logger = loggerFor(config, globals, 'tasker-orchestrator');
+  // Before the engine starts, so the first task created here is already traced (when enabled).
+  const tracing = await setupTracing(config.common.telemetry, { logger });
+  const orchestrator = createOrchestrator({ config, logger });
+  for (const t of await loadTemplates(opts.templates)) await orchestrator.registerTemplate(t);
+  await orchestrator.start();
+  let api: Awaited<ReturnType<typeof startApiIfEnabled>>;
+  try {
+    api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api, {
+      breaker: orchestrator.breaker,
+      channels: orchestrator.channels,
+      taskMetrics: orchestrator.metrics,
+      degradationSources: [orchestrator],
+    });
+  } catch (e) {
+    await orchestrator.stop();
+    throw e;
+  }
+  onShutdownSignal(async () => {
+    // Stop taking requests before the pool they use goes away.
+    await api?.server.close();
+    await orchestrator.stop();
+    await tracing.shutdown();
+  }, logger);
+  // Runs until a signal: no exit code is set here.
+}
+
+/** Options of `tasker worker`. */
+interface WorkerCommandOptions {
+  handlers: string;
+  templates?: string[];
+  namespace?: string[];
+}
+
+/** `tasker worker`: starts a worker (and its web server) and drains it on a signal. */
+async function runWorker(opts: WorkerCommandOptions, cmd: Command): Promise<void> {
+  const globals = globalsOf(cmd);
+  const config = configFromOptions(globals);
+  // User input is checked before anything starts, so a mistake is a usage error and not a half-started worker.
+  const handlers = await loadHandlers(opts.handlers);
+  const templates = await loadTemplates(opts.templates);
+  if (templates.length === 0 && (opts.namespace ?? []).length === 0) {
+    throw new UsageError(
+      'the worker has no namespace to serve',
+      'pass --namespace <ns> or --templates <path> (whose templates name their namespaces)',
+    );
+  }
+  const logger = loggerFor(config, globals, 'tasker-worker');
+  const tracing = await setupTracing(config.common.telemetry, { logger });
+  const worker = createWorker({
+    config,
+    logger,
+    handlers,
+    templates,
+    ...(opts.namespace ? { namespaces: opts.namespace } : {}),
+  });
+  await worker.start();
+  let web: Awaited<ReturnType<typeof startWorkerWebServer>>;
+  try {
+    web = await startWorkerWebServer({ worker, config, logger });
+  } catch (e) {
+    await worker.stop();
+    throw e;
+  }
+  onShutdownSignal(
+    async () => {
+      // The endpoint outlives the drain, so probes and scrapes see the shutdown through to its end.
+      await worker.stop();
+      await web?.server.close();
+      // Last: exports the spans of the steps that finished during the drain.
+      await tracing.shutdown();
+    },
+    logger,
+    { deadlineMs: workerShutdownDeadlineMs(config) },
+  );
+}
+
 /** Adds the engine process commands. */
 export function registerEngineCommands(program: Command, runtime: CliRuntime): void {
   program
     .command('migrate')
     .description('apply database migrations (safe to run from many processes at once)')
-    .action(
-      action(runtime, async (_opts: unknown, cmd: Command) => {
-        const globals = globalsOf(cmd);
-        const config = configFromOptions(globals);
-        const logger = loggerFor(config, globals, 'tasker-migrate');
-        const pool = createPool({
-          url: config.common.database.url,
-          maxConnections: 1,
-          idleTimeoutMs: 1000,
-          acquireTimeoutMs: config.common.database.pool.acquire_timeout_ms,
-          statementTimeoutMs: 0,
-          applicationName: 'tasker-migrate',
-        });
-        try {
-          const result = await migrate(pool, { logger });
-          println(
-            runtime.io,
-            `applied ${result.applied.length} migration(s); ${result.alreadyApplied} already applied; ` +
-              `${result.functionsApplied.length} function(s) defined`,
-          );
-        } finally {
-          await pool.end();
-        }
-      }),
-    );
+    .action(action(runtime, (_opts: unknown, cmd: Command) => runMigrate(runtime, cmd)));
 
   program
     .command('orchestrator')
@@ -118,35 +206,7 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
     )
     .option('--templates <path...>', `register these templates at start-up (${TEMPLATES_HELP})`)
     .option('--no-api', 'do not serve the REST API even if the configuration enables it')
-    .action(async (opts: { templates?: string[]; api: boolean }, cmd: Command) => {
-      const globals = globalsOf(cmd);
-      const config = configFromOptions(globals);
-      const logger = loggerFor(config, globals, 'tasker-orchestrator');
-      // Before the engine starts, so the first task created here is already traced (when enabled).
-      const tracing = await setupTracing(config.common.telemetry, { logger });
-      const orchestrator = createOrchestrator({ config, logger });
-      for (const t of await loadTemplates(opts.templates)) await orchestrator.registerTemplate(t);
-      await orchestrator.start();
-      let api: Awaited<ReturnType<typeof startApiIfEnabled>>;
-      try {
-        api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api, {
-          breaker: orchestrator.breaker,
-          channels: orchestrator.channels,
-          taskMetrics: orchestrator.metrics,
-          degradationSources: [orchestrator],
-        });
-      } catch (e) {
-        await orchestrator.stop();
-        throw e;
-      }
-      onShutdownSignal(async () => {
-        // Stop taking requests before the pool they use goes away.
-        await api?.server.close();
-        await orchestrator.stop();
-        await tracing.shutdown();
-      }, logger);
-      // Runs until a signal: no exit code is set here.
-    });
+    .action((opts: OrchestratorCommandOptions, cmd: Command) => runOrchestrator(opts, cmd));
 
   program
     .command('worker')
@@ -159,45 +219,5 @@ export function registerEngineCommands(program: Command, runtime: CliRuntime): v
       `register these templates and serve their namespaces (${TEMPLATES_HELP})`,
     )
     .option('--namespace <ns...>', 'namespaces to serve (default: those of --templates)')
-    .action(async (opts: { handlers: string; templates?: string[]; namespace?: string[] }, cmd: Command) => {
-      const globals = globalsOf(cmd);
-      const config = configFromOptions(globals);
-      // User input is checked before anything starts, so a mistake is a usage error and not a half-started worker.
-      const handlers = await loadHandlers(opts.handlers);
-      const templates = await loadTemplates(opts.templates);
-      if (templates.length === 0 && (opts.namespace ?? []).length === 0) {
-        throw new UsageError(
-          'the worker has no namespace to serve',
-          'pass --namespace <ns> or --templates <path> (whose templates name their namespaces)',
-        );
-      }
-      const logger = loggerFor(config, globals, 'tasker-worker');
-      const tracing = await setupTracing(config.common.telemetry, { logger });
-      const worker = createWorker({
-        config,
-        logger,
-        handlers,
-        templates,
-        ...(opts.namespace ? { namespaces: opts.namespace } : {}),
-      });
-      await worker.start();
-      let web: Awaited<ReturnType<typeof startWorkerWebServer>>;
-      try {
-        web = await startWorkerWebServer({ worker, config, logger });
-      } catch (e) {
-        await worker.stop();
-        throw e;
-      }
-      onShutdownSignal(
-        async () => {
-          // The endpoint outlives the drain, so probes and scrapes see the shutdown through to its end.
-          await worker.stop();
-          await web?.server.close();
-          // Last: exports the spans of the steps that finished during the drain.
-          await tracing.shutdown();
-        },
-        logger,
-        { deadlineMs: workerShutdownDeadlineMs(config) },
-      );
-    });
+    .action((opts: WorkerCommandOptions, cmd: Command) => runWorker(opts, cmd));
 }

@@ -145,6 +145,93 @@ export async function waitAndReport(
   return SUCCESS_STATES.has(final.state) ? ExitCode.Ok : ExitCode.Failed;
 }
 
+/** Options of `tasker task create`. */
+interface CreateOptions {
+  version?: string;
+  context?: string;
+  contextFile?: string;
+  tag?: string[];
+  priority?: string;
+  idempotencyKey?: string;
+  reason?: string;
+  wait?: boolean;
+  timeout?: string;
+}
+
+/** `tasker task create`: creates the task, and with `--wait` follows it to the end. */
+async function createCommand(
+  runtime: CliRuntime,
+  namespace: string,
+  name: string,
+  opts: CreateOptions,
+  cmd: Command,
+): Promise<number> {
+  const ctx = apiContext(runtime, cmd);
+  const body: CreateTaskBody = {
+    namespace,
+    name,
+    context: readContext(opts),
+    ...(opts.version === undefined ? {} : { version: opts.version }),
+    ...(opts.tag === undefined ? {} : { tags: opts.tag }),
+    ...(opts.priority === undefined
+      ? {}
+      : { priority: parseIntOption(opts.priority, '--priority', -100, 100) }),
+    ...(opts.idempotencyKey === undefined ? {} : { idempotency_key: opts.idempotencyKey }),
+    ...(opts.reason === undefined ? {} : { reason: opts.reason }),
+  };
+  const timeoutMs = timeoutMsOf(opts.timeout);
+  const { task: created, created: isNew } = await ctx.client.createTask(body);
+  if (!opts.wait) {
+    if (ctx.json) printJson(ctx.io, { created: isNew, task: created });
+    else {
+      println(
+        ctx.io,
+        `${isNew ? 'created' : 'found existing'} task ${created.task_uuid} (${templateRef(created)}, ${created.steps_total} steps, ${created.state})`,
+      );
+    }
+    return ExitCode.Ok;
+  }
+  if (!ctx.json) println(ctx.io, `${isNew ? 'created' : 'found existing'} task ${created.task_uuid}`);
+  return waitAndReport(ctx, created.task_uuid, {
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    onFinished: (final) => {
+      if (ctx.json) printJson(ctx.io, { created: isNew, task: final });
+    },
+  });
+}
+
+/** Options of `tasker task list`. */
+interface ListOptions {
+  namespace?: string;
+  name?: string;
+  version?: string;
+  state?: string;
+  tag?: string[];
+  limit: string;
+  cursor?: string;
+  all?: boolean;
+}
+
+/** `tasker task list`: one page, or with `--all` every page. */
+async function listCommand(runtime: CliRuntime, opts: ListOptions, cmd: Command): Promise<void> {
+  const ctx = apiContext(runtime, cmd);
+  const query: TaskListQuery = {
+    limit: parseIntOption(opts.limit, '--limit', 1, 200),
+    ...(opts.namespace === undefined ? {} : { namespace: opts.namespace }),
+    ...(opts.name === undefined ? {} : { name: opts.name }),
+    ...(opts.version === undefined ? {} : { version: opts.version }),
+    ...(opts.state === undefined ? {} : { state: parseStates(opts.state) }),
+    ...(opts.tag === undefined ? {} : { tag: opts.tag }),
+    ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
+  };
+  await printListing(
+    ctx,
+    { ...(opts.all === undefined ? {} : { all: opts.all }), noun: 'tasks' },
+    { page: () => ctx.client.listTasks(query), iterate: () => ctx.client.iterateTasks(query) },
+    formatTaskList,
+  );
+}
+
 /** Adds `tasker task` and its subcommands. */
 export function registerTaskCommands(program: Command, runtime: CliRuntime): void {
   const task = program.command('task').description('create, inspect, list, cancel and wait for tasks');
@@ -162,57 +249,8 @@ export function registerTaskCommands(program: Command, runtime: CliRuntime): voi
     .option('--wait', 'wait for the task to finish (exit 1 if it fails)')
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds')
     .action(
-      action(
-        runtime,
-        async (
-          namespace: string,
-          name: string,
-          opts: {
-            version?: string;
-            context?: string;
-            contextFile?: string;
-            tag?: string[];
-            priority?: string;
-            idempotencyKey?: string;
-            reason?: string;
-            wait?: boolean;
-            timeout?: string;
-          },
-          cmd: Command,
-        ) => {
-          const ctx = apiContext(runtime, cmd);
-          const body: CreateTaskBody = {
-            namespace,
-            name,
-            context: readContext(opts),
-            ...(opts.version === undefined ? {} : { version: opts.version }),
-            ...(opts.tag === undefined ? {} : { tags: opts.tag }),
-            ...(opts.priority === undefined
-              ? {}
-              : { priority: parseIntOption(opts.priority, '--priority', -100, 100) }),
-            ...(opts.idempotencyKey === undefined ? {} : { idempotency_key: opts.idempotencyKey }),
-            ...(opts.reason === undefined ? {} : { reason: opts.reason }),
-          };
-          const timeoutMs = timeoutMsOf(opts.timeout);
-          const { task: created, created: isNew } = await ctx.client.createTask(body);
-          if (!opts.wait) {
-            if (ctx.json) printJson(ctx.io, { created: isNew, task: created });
-            else {
-              println(
-                ctx.io,
-                `${isNew ? 'created' : 'found existing'} task ${created.task_uuid} (${templateRef(created)}, ${created.steps_total} steps, ${created.state})`,
-              );
-            }
-            return ExitCode.Ok;
-          }
-          if (!ctx.json) println(ctx.io, `${isNew ? 'created' : 'found existing'} task ${created.task_uuid}`);
-          return waitAndReport(ctx, created.task_uuid, {
-            ...(timeoutMs === undefined ? {} : { timeoutMs }),
-            onFinished: (final) => {
-              if (ctx.json) printJson(ctx.io, { created: isNew, task: final });
-            },
-          });
-        },
+      action(runtime, (namespace: string, name: string, opts: CreateOptions, cmd: Command) =>
+        createCommand(runtime, namespace, name, opts, cmd),
       ),
     );
 
@@ -239,41 +277,7 @@ export function registerTaskCommands(program: Command, runtime: CliRuntime): voi
     .option('--limit <n>', 'page size, 1..200', '50')
     .option('--cursor <cursor>', 'continue after a previous page')
     .option('--all', 'fetch every page')
-    .action(
-      action(
-        runtime,
-        async (
-          opts: {
-            namespace?: string;
-            name?: string;
-            version?: string;
-            state?: string;
-            tag?: string[];
-            limit: string;
-            cursor?: string;
-            all?: boolean;
-          },
-          cmd: Command,
-        ) => {
-          const ctx = apiContext(runtime, cmd);
-          const query: TaskListQuery = {
-            limit: parseIntOption(opts.limit, '--limit', 1, 200),
-            ...(opts.namespace === undefined ? {} : { namespace: opts.namespace }),
-            ...(opts.name === undefined ? {} : { name: opts.name }),
-            ...(opts.version === undefined ? {} : { version: opts.version }),
-            ...(opts.state === undefined ? {} : { state: parseStates(opts.state) }),
-            ...(opts.tag === undefined ? {} : { tag: opts.tag }),
-            ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
-          };
-          await printListing(
-            ctx,
-            { ...(opts.all === undefined ? {} : { all: opts.all }), noun: 'tasks' },
-            { page: () => ctx.client.listTasks(query), iterate: () => ctx.client.iterateTasks(query) },
-            formatTaskList,
-          );
-        },
-      ),
-    );
+    .action(action(runtime, (opts: ListOptions, cmd: Command) => listCommand(runtime, opts, cmd)));
 
   task
     .command('cancel <task-uuid>')
