@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { testConfig } from '../support/engine.js';
 import { createApiServer } from '../../src/api/index.js';
 import { bodyOf, expectError, startApi } from './helpers.js';
+import { until } from '../support/wait.js';
 
 const ns = 'api_system';
 const template = defineTemplate({ namespace: ns, name: 'one', version: '1.0.0' })
@@ -74,6 +75,12 @@ describe('health, metrics and the OpenAPI document', () => {
     expect(degraded.status).toBe('degraded');
     expect(degraded.channels[0]?.saturation).toBe(1);
     channel.drain(4);
+    // The edge's back-pressure verdict is refreshed on a timer and may have seen the full channel: later tests
+    // create tasks, so wait until it has seen the channel drained.
+    await until(
+      async () => !bodyOf(await api.app.inject({ url: '/health' }), healthBody).backpressure.overloaded,
+      'the back-pressure verdict to clear',
+    );
   });
 
   it('GET /metrics is Prometheus text with request durations by route and pool gauges', async () => {
