@@ -32,13 +32,13 @@ import type * as OtelCoreModule from '@opentelemetry/core';
 import type * as OtelSdkModule from '@opentelemetry/sdk-trace-base';
 import type * as OtelResourcesModule from '@opentelemetry/resources';
 import type * as OtelOtlpModule from '@opentelemetry/exporter-trace-otlp-http';
-import type { ExportResult, ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { TelemetryConfig } from '../config/schema.js';
 import type { ClaimedStep, StepResultRecord } from '../worker/claimed-step.js';
 import { childLogger, silentLogger } from './logger.js';
 import { importOptional } from '../runtime/optional.js';
+import { LogSpanExporter, ReportingExporter } from './span-exporters.js';
 
 /** The W3C trace context of a task: stored on the task row and carried in its step messages. */
 export interface TraceContextCarrier {
@@ -304,91 +304,6 @@ class SdkTracing implements Tracing {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#stop();
-  }
-}
-
-/** Writes each span as one info line through the logger (`exporter = "log"`). */
-class LogSpanExporter implements SpanExporter {
-  readonly #logger: Logger;
-  readonly #hrTimeToMilliseconds: (t: ReadableSpan['startTime']) => number;
-  readonly #success: ExportResult;
-
-  constructor(
-    logger: Logger,
-    hrTimeToMilliseconds: (t: ReadableSpan['startTime']) => number,
-    success: ExportResult,
-  ) {
-    this.#logger = logger;
-    this.#hrTimeToMilliseconds = hrTimeToMilliseconds;
-    this.#success = success;
-  }
-
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    for (const s of spans) {
-      const ctx = s.spanContext();
-      this.#logger.info(
-        {
-          span: {
-            name: s.name,
-            trace_id: ctx.traceId,
-            span_id: ctx.spanId,
-            parent_span_id: s.parentSpanContext?.spanId,
-            start_ms: this.#hrTimeToMilliseconds(s.startTime),
-            duration_ms: this.#hrTimeToMilliseconds(s.duration),
-            status: s.status.code,
-            ...(s.status.message ? { status_message: s.status.message } : {}),
-            attributes: s.attributes,
-          },
-        },
-        'span',
-      );
-    }
-    done(this.#success);
-  }
-
-  shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** Reports failed exports (rate-limited) instead of letting them vanish into OpenTelemetry's silent default. */
-class ReportingExporter implements SpanExporter {
-  readonly #inner: SpanExporter;
-  readonly #logger: Logger;
-  readonly #success: ExportResultCode;
-  #lastWarn = 0;
-  #failedSinceWarn = 0;
-
-  constructor(inner: SpanExporter, logger: Logger, success: ExportResultCode) {
-    this.#inner = inner;
-    this.#logger = logger;
-    this.#success = success;
-  }
-
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    this.#inner.export(spans, (result) => {
-      if (result.code !== this.#success) {
-        this.#failedSinceWarn += spans.length;
-        const now = Date.now();
-        if (now - this.#lastWarn >= 60_000) {
-          this.#logger.warn(
-            { err: result.error, spansDropped: this.#failedSinceWarn },
-            'exporting trace spans failed; they are dropped',
-          );
-          this.#lastWarn = now;
-          this.#failedSinceWarn = 0;
-        }
-      }
-      done(result);
-    });
-  }
-
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush?.() ?? Promise.resolve();
   }
 }
 
