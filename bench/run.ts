@@ -10,6 +10,7 @@
  *   npm run bench -- --only burst # only the 10x burst (bench/burst.ts); `--only main` skips it, dynamic and create
  *   npm run bench -- --only dynamic # only the conditional workflow and the 1,000-row batch (bench/dynamic.ts)
  *   npm run bench -- --only create  # only task creation for 4-, 200- and 2,000-step templates (bench/create.ts)
+ *   npm run bench -- --only peers   # W1-W4 side by side with graphile-worker (bench/peers/run-peers.ts)
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -26,6 +27,7 @@ import { createWorker, type Worker } from '../src/worker/worker.js';
 import { burstMarkdown, runBurst } from './burst.js';
 import { createMarkdown, runCreate } from './create.js';
 import { dynamicMarkdown, runDynamic, type Workload } from './dynamic.js';
+import { peersMarkdown, runPeers } from './peers/run-peers.js';
 
 const quick = process.argv.includes('--quick');
 /** --profile: load pg_stat_statements (embedded server only) and print the costliest statements per mode. */
@@ -34,13 +36,19 @@ const LATENCY_RUNS = quick ? 10 : 50;
 const WARMUP_RUNS = quick ? 3 : 10;
 const THROUGHPUT_TASKS = quick ? 200 : 2000;
 /** --only main | burst | dynamic | create (or --only=...): run one part; all when absent. */
-const only = ((): 'main' | 'burst' | 'dynamic' | 'create' | undefined => {
+const only = ((): 'main' | 'burst' | 'dynamic' | 'create' | 'peers' | undefined => {
   const i = process.argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i < 0) return undefined;
   const arg = process.argv[i]!;
   const value = arg.includes('=') ? arg.slice('--only='.length) : process.argv[i + 1];
-  if (value !== 'main' && value !== 'burst' && value !== 'dynamic' && value !== 'create') {
-    throw new Error(`--only takes 'main', 'burst', 'dynamic' or 'create', not '${value}'`);
+  if (
+    value !== 'main' &&
+    value !== 'burst' &&
+    value !== 'dynamic' &&
+    value !== 'create' &&
+    value !== 'peers'
+  ) {
+    throw new Error(`--only takes 'main', 'burst', 'dynamic', 'create' or 'peers', not '${value}'`);
   }
   return value;
 })();
@@ -372,6 +380,32 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   };
+  /** W1-W4 side by side with graphile-worker (bench/peers/), in a section of its own. */
+  const peersSection = async (): Promise<void> => {
+    const results = await runPeers({ admin, serverUrl: serverUrl, quick, log: (l) => console.log(l) });
+    const args = process.argv.slice(2).join(' ');
+    const key = `peers-${server ? 'embedded' : 'database-url'}-pg${String(pgInfo.server_version).split('.')[0]}${quick ? '-quick' : ''}`;
+    await writeSection(
+      key,
+      [
+        `<!-- bench:start:${key} -->`,
+        `### Side by side with graphile-worker: PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'from DATABASE_URL'})`,
+        '',
+        `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: \`${server ? '' : 'DATABASE_URL=... '}npm run bench${args ? ` -- ${args}` : ''}\` on ${cpus().length} cores,`,
+        `${Math.round(totalmem() / 2 ** 30)} GiB; fsync=${pgInfo.fsync}, synchronous_commit=${pgInfo.synchronous_commit}, jit=${pgInfo.jit},`,
+        `shared_buffers=${pgInfo.shared_buffers} x 8kB, max_connections=${pgInfo.max_connections}; Node ${process.version}.`,
+        '',
+        ...peersMarkdown(results),
+        `<!-- bench:end:${key} -->`,
+      ].join('\n'),
+    );
+  };
+  if (only === 'peers') {
+    await peersSection();
+    await admin.end();
+    await server?.stop();
+    return;
+  }
   if (only === 'burst' || only === 'dynamic' || only === 'create') {
     await (only === 'burst' ? burstSection() : only === 'dynamic' ? dynamicSection() : createSection());
     await admin.end();

@@ -1,0 +1,181 @@
+/**
+ * `npm run bench -- --only peers`: W1-W4 on Tasker and on graphile-worker, side by side in one run on the same
+ * server, each system on a fresh database, 10 concurrent handlers each, trivial handlers. Workloads are
+ * interleaved (every system runs W1, then every system runs W2, ...), so drift hits all alike.
+ *
+ * - W1 linear-4 and W2 diamond-4: one task at a time, 50 runs after 5 warm-ups, nearest-rank percentiles.
+ * - W3: 2,000 linear-4 tasks submitted at once after 20 warm-up tasks; wall time to the last completion.
+ *   The server CPU per step is measured over W3 (the backends of the system's database, from /proc).
+ * - W4: 1 → 200 → 1 fan-out, median wall time of 3 runs after 1 warm-up.
+ * - The floor: p50 of one durable one-row commit on the same server.
+ */
+import type pg from 'pg';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
+import { startGraphileWorker } from './graphile.js';
+import { BackendCpu, commitFloorP50 } from './measure.js';
+import { DIAMOND4, FANOUT200, LINEAR4, median, percentile, type Shape } from './shapes.js';
+import type { PeerSystem } from './system.js';
+import { startTasker } from './tasker.js';
+
+const SHAPES = [LINEAR4, DIAMOND4, FANOUT200];
+const CONCURRENCY = 10;
+
+export interface PeerFigures {
+  label: string;
+  w1: { p50: number; p95: number };
+  w2: { p50: number; p95: number };
+  w3: { seconds: number; stepsPerSec: number; cpuMsPerStep: number };
+  w4: { wallMs: number };
+}
+
+export interface PeersResult {
+  floorP50: number;
+  systems: PeerFigures[];
+  quick: boolean;
+}
+
+interface Db {
+  name: string;
+  url: string;
+}
+
+async function createDatabase(admin: pg.Client, serverUrl: string, tag: string): Promise<Db> {
+  const name = `peers_${tag}_${Date.now()}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return { name, url: u.toString() };
+}
+
+async function migrated(db: Db): Promise<Db> {
+  const pool = createPool({
+    url: db.url,
+    maxConnections: 1,
+    idleTimeoutMs: 1000,
+    acquireTimeoutMs: 10_000,
+    statementTimeoutMs: 0,
+    applicationName: 'tasker-bench',
+  });
+  await migrate(pool);
+  await pool.end();
+  return db;
+}
+
+async function latency(system: PeerSystem, shape: Shape, runs: number, warmups: number) {
+  const samples: number[] = [];
+  for (let i = 0; i < warmups + runs; i++) {
+    const t0 = performance.now();
+    await system.run(shape, i);
+    if (i >= warmups) samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p95: percentile(samples, 95) };
+}
+
+export async function runPeers(options: {
+  admin: pg.Client;
+  serverUrl: string;
+  quick: boolean;
+  log: (line: string) => void;
+}): Promise<PeersResult> {
+  const { admin, serverUrl, quick, log } = options;
+  const runs = quick ? 10 : 50;
+  const warmups = quick ? 2 : 5;
+  const burst = quick ? 200 : 2000;
+  const floorDb = await createDatabase(admin, serverUrl, 'floor');
+  const floorP50 = await commitFloorP50(floorDb.url, quick ? 50 : 200);
+  log(`durable one-row commit p50 ${floorP50.toFixed(3)} ms`);
+  await admin.query(`DROP DATABASE ${floorDb.name} WITH (FORCE)`);
+
+  const entries: { system: PeerSystem; db: Db; figures: Partial<PeerFigures> }[] = [];
+  const taskerDb = await migrated(await createDatabase(admin, serverUrl, 'tasker'));
+  entries.push({
+    system: await startTasker(taskerDb.url, SHAPES, 'Tasker (default)'),
+    db: taskerDb,
+    figures: {},
+  });
+  const gwDb = await createDatabase(admin, serverUrl, 'graphile');
+  entries.push({ system: await startGraphileWorker(gwDb.url, SHAPES, CONCURRENCY), db: gwDb, figures: {} });
+  try {
+    for (const e of entries) {
+      e.figures.w1 = await latency(e.system, LINEAR4, runs, warmups);
+      log(
+        `[${e.system.label}] W1 linear-4 p50 ${e.figures.w1.p50.toFixed(2)} ms p95 ${e.figures.w1.p95.toFixed(2)} ms`,
+      );
+    }
+    for (const e of entries) {
+      e.figures.w2 = await latency(e.system, DIAMOND4, runs, warmups);
+      log(
+        `[${e.system.label}] W2 diamond-4 p50 ${e.figures.w2.p50.toFixed(2)} ms p95 ${e.figures.w2.p95.toFixed(2)} ms`,
+      );
+    }
+    for (const e of entries) {
+      await e.system.runMany(LINEAR4, 20, 100_000);
+      const cpu = new BackendCpu(admin, e.db.name);
+      await cpu.start();
+      const t0 = performance.now();
+      await e.system.runMany(LINEAR4, burst, 200_000);
+      const seconds = (performance.now() - t0) / 1000;
+      const cpuMs = await cpu.stopMs();
+      const steps = burst * 4;
+      e.figures.w3 = { seconds, stepsPerSec: steps / seconds, cpuMsPerStep: cpuMs / steps };
+      log(
+        `[${e.system.label}] W3 ${burst} linear-4 at once: ${seconds.toFixed(2)} s, ${(steps / seconds).toFixed(0)} steps/s, server CPU ${(cpuMs / steps).toFixed(3)} ms/step`,
+      );
+    }
+    for (const e of entries) {
+      await e.system.run(FANOUT200, 0);
+      const walls: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        await e.system.run(FANOUT200, i + 1);
+        walls.push(performance.now() - t0);
+      }
+      e.figures.w4 = { wallMs: median(walls) };
+      log(`[${e.system.label}] W4 1 → 200 → 1 wall (median of 3) ${e.figures.w4.wallMs.toFixed(0)} ms`);
+    }
+  } finally {
+    for (const e of entries) {
+      await e.system.stop();
+      await admin.query(`DROP DATABASE ${e.db.name} WITH (FORCE)`);
+    }
+  }
+  return {
+    floorP50,
+    quick,
+    systems: entries.map((e) => ({ label: e.system.label, ...(e.figures as Omit<PeerFigures, 'label'>) })),
+  };
+}
+
+const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
+
+/** The results as a Markdown table, with the ratio of Tasker to graphile-worker per figure. */
+export function peersMarkdown(r: PeersResult): string[] {
+  const peer = r.systems.find((s) => s.label === 'graphile-worker')!;
+  const rows = r.systems.map(
+    (s) =>
+      `| ${s.label} | ${s.w1.p50.toFixed(2)} ms | ${s.w2.p50.toFixed(2)} ms | ${s.w3.stepsPerSec.toFixed(0)} | ${s.w4.wallMs.toFixed(0)} ms | ${s.w3.cpuMsPerStep.toFixed(3)} ms |`,
+  );
+  const ratios = r.systems
+    .filter((s) => s !== peer)
+    .map(
+      (s) =>
+        `| ${s.label} / graphile-worker | ${ratio(s.w1.p50, peer.w1.p50)} (target ≤ 0.5x) | ${ratio(s.w2.p50, peer.w2.p50)} (≤ 0.5x) | ${ratio(s.w3.stepsPerSec, peer.w3.stepsPerSec)} (≥ 2x) | ${ratio(s.w4.wallMs, peer.w4.wallMs)} (≤ 0.5x) | ${ratio(s.w3.cpuMsPerStep, peer.w3.cpuMsPerStep)} (≤ 0.5x) |`,
+    );
+  const floor = r.systems
+    .filter((s) => s !== peer)
+    .map((s) => `${s.label}: W1 p50 = ${ratio(s.w1.p50, r.floorP50)} the floor (target ≤ 10x)`);
+  return [
+    '| system | W1 linear-4 p50 | W2 diamond-4 p50 | W3 steps/s | W4 1→200→1 wall | server CPU per step (W3) |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    ...ratios,
+    '',
+    `Physical floor: one durable one-row commit, p50 ${r.floorP50.toFixed(3)} ms. ${floor.join('; ')}.`,
+    '',
+    'p95 (W1, W2): ' +
+      r.systems.map((s) => `${s.label} ${s.w1.p95.toFixed(2)} / ${s.w2.p95.toFixed(2)} ms`).join(', ') +
+      '.',
+  ];
+}

@@ -1,0 +1,102 @@
+/**
+ * Tasker as `tasker dev` runs it: an orchestrator and a worker in this process, default configuration (10
+ * concurrent handlers), tasks created with `orchestrator.createTask`. A run is finished when its task's
+ * finalizing transaction commits; Tasker announces that on `tasker_task_finished` (payload `uuid:state,...`).
+ */
+import pg from 'pg';
+import { loadConfig, type DeepPartial, type TaskerConfig } from '../../src/config/index.js';
+import { createOrchestrator } from '../../src/orchestration/orchestrator.js';
+import { defineTemplate, type TaskTemplate } from '../../src/templates/index.js';
+import { defineHandler } from '../../src/worker/handler.js';
+import { createWorker } from '../../src/worker/worker.js';
+import type { Shape } from './shapes.js';
+import type { PeerSystem } from './system.js';
+
+const NS = 'peers';
+
+function templateOf(shape: Shape): TaskTemplate {
+  // The DSL types step names as they are added; a shape's names are only known at run time.
+  interface LooseBuilder {
+    step(name: string, options: { handler: string; dependsOn?: string[] }): LooseBuilder;
+    build(): TaskTemplate;
+  }
+  let b = defineTemplate({ namespace: NS, name: shape.name, version: '1.0.0' }) as unknown as LooseBuilder;
+  for (const s of shape.steps) {
+    b = b.step(s.name, { handler: 'noop', ...(s.parents.length > 0 ? { dependsOn: s.parents } : {}) });
+  }
+  return b.build();
+}
+
+class FinishedListener {
+  readonly #client: pg.Client;
+  readonly #waiting = new Map<string, () => void>();
+  readonly #early = new Set<string>();
+
+  constructor(url: string) {
+    this.#client = new pg.Client({ connectionString: url });
+    this.#client.on('notification', (n) => {
+      for (const item of (n.payload ?? '').split(',')) {
+        const uuid = item.split(':')[0]!;
+        const resolve = this.#waiting.get(uuid);
+        if (resolve) {
+          this.#waiting.delete(uuid);
+          resolve();
+        } else this.#early.add(uuid);
+      }
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.#client.connect();
+    await this.#client.query('LISTEN tasker_task_finished');
+  }
+
+  wait(uuid: string): Promise<void> {
+    if (this.#early.delete(uuid)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.set(uuid, resolve));
+  }
+
+  end(): Promise<void> {
+    return this.#client.end();
+  }
+}
+
+export async function startTasker(
+  url: string,
+  shapes: readonly Shape[],
+  label: string,
+  overrides: DeepPartial<TaskerConfig> = {},
+): Promise<PeerSystem> {
+  const config = loadConfig({
+    environment: 'production',
+    env: { DATABASE_URL: url },
+    overrides: { ...overrides, common: { logging: { level: 'silent' } } },
+  });
+  const templates = shapes.map(templateOf);
+  const orchestrator = createOrchestrator({ config });
+  for (const t of templates) await orchestrator.registerTemplate(t);
+  const worker = createWorker({
+    config,
+    templates,
+    handlers: [defineHandler('noop', () => ({ ok: true }))],
+  });
+  const finished = new FinishedListener(url);
+  await finished.start();
+  await orchestrator.start();
+  await worker.start();
+  const submit = async (shape: Shape, i: number): Promise<string> =>
+    (await orchestrator.createTask({ namespace: NS, name: shape.name, context: { i } })).taskUuid;
+  return {
+    label,
+    run: async (shape, i) => finished.wait(await submit(shape, i)),
+    runMany: async (shape, count, offset) => {
+      const ids = await Promise.all(Array.from({ length: count }, (_, i) => submit(shape, offset + i)));
+      await Promise.all(ids.map((id) => finished.wait(id)));
+    },
+    stop: async () => {
+      await worker.stop();
+      await orchestrator.stop();
+      await finished.end();
+    },
+  };
+}
