@@ -1,7 +1,8 @@
 /**
  * `npx tsx bench/sql-profile.ts`: latency of each per-step SQL function called one at a time (no batching),
  * to see where a step's time goes. Uses DATABASE_URL's server (creates and drops its own database) or an
- * embedded PostgreSQL.
+ * embedded PostgreSQL. `npx tsx bench/sql-profile.ts four`: the four-transaction path (claim, complete, process
+ * result) instead of the default one-transaction path (complete_steps resolves and claims the next step).
  */
 import pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
@@ -11,12 +12,17 @@ import { defineTemplate } from '../src/templates/index.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/testing/embedded-postgres.js';
 
 const TASKS = 200;
+const onePath = process.argv[2] !== 'four';
 let server: EmbeddedServer | undefined;
 let serverUrl = process.env.DATABASE_URL;
 if (!serverUrl) {
   // pg_stat_statements with track=all shows the cost of every statement inside the engine's functions.
   server = await startEmbeddedPostgres({
-    settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
+    settings: {
+      shared_preload_libraries: 'pg_stat_statements',
+      'pg_stat_statements.track': 'all',
+      track_functions: 'all',
+    },
   });
   serverUrl = server.url;
 }
@@ -61,25 +67,42 @@ for (let i = 0; i < TASKS; i++) {
     '{}',
     'profiler',
   ]);
+  let claimed = await timed('claim_steps', 'SELECT * FROM tasker.claim_steps($1, $2, $3, $4)', [
+    'worker_profile_queue',
+    10,
+    30,
+    'profiler',
+  ]);
   for (let s = 0; s < 4; s++) {
-    const claimed = await timed('claim_steps', 'SELECT * FROM tasker.claim_steps($1, $2, $3, $4)', [
-      'worker_profile_queue',
-      10,
-      30,
-      'profiler',
-    ]);
     const row = claimed.rows[0] as { step_uuid: string; msg_id: string; attempt: number };
     const results = { success: true, result: { ok: true }, metadata: { attempt: row.attempt } };
-    await timed('complete_steps', 'SELECT * FROM tasker.complete_steps($1, $2)', [
-      JSON.stringify([
-        { step_uuid: row.step_uuid, msg_id: row.msg_id, attempt: row.attempt, success: true, results },
-      ]),
-      'profiler',
+    const payload = JSON.stringify([
+      { step_uuid: row.step_uuid, msg_id: row.msg_id, attempt: row.attempt, success: true, results },
     ]);
+    if (onePath) {
+      const done = await timed(
+        'complete_steps(one)',
+        'SELECT * FROM tasker.complete_steps($1, $2, true, $3, $4, $5)',
+        [payload, 'profiler', ['worker_profile_queue'], 10, 30],
+      );
+      const next = (done.rows[0] as { claimed: unknown[] | null }).claimed ?? [];
+      if (s < 3 && next.length !== 1) throw new Error(`expected one claimed step, got ${next.length}`);
+      claimed = { rows: next } as pg.QueryResult;
+      continue;
+    }
+    await timed('complete_steps', 'SELECT * FROM tasker.complete_steps($1, $2)', [payload, 'profiler']);
     await timed('process_step_results', 'SELECT * FROM tasker.process_step_results($1, $2)', [
       100,
       'profiler',
     ]);
+    if (s < 3) {
+      claimed = await timed('claim_steps', 'SELECT * FROM tasker.claim_steps($1, $2, $3, $4)', [
+        'worker_profile_queue',
+        10,
+        30,
+        'profiler',
+      ]);
+    }
   }
 }
 for (const [label, values] of Object.entries(timings)) {
@@ -98,6 +121,16 @@ if (server) {
      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
      ORDER BY total_exec_time DESC LIMIT 45`,
   );
+  const fns = await pool.query<{ funcname: string; calls: string; total: number; self: number }>(
+    `SELECT funcname, calls, round(total_time::numeric, 1)::float8 AS total, round(self_time::numeric, 1)::float8 AS self
+     FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT 25`,
+  );
+  console.log('\nfunctions by self time (pg_stat_user_functions):');
+  for (const f of fns.rows) {
+    console.log(
+      `${String(f.self).padStart(8)} ms self ${String(f.total).padStart(8)} ms total ${String(f.calls).padStart(6)}x  ${f.funcname}`,
+    );
+  }
   console.log('\nstatements by total time (pg_stat_statements, nested statements included):');
   for (const r of top.rows) {
     console.log(

@@ -1,7 +1,6 @@
 -- Worker claim: locks up to p_limit visible messages of a queue (FOR UPDATE SKIP LOCKED) and moves their steps
 -- enqueued -> in_progress. A step still in_progress (its worker's lease expired) is claimed again as a new
--- attempt, or failed when it has none left. Returns each step's execution context: inputs, task context, the
--- results of its ancestors that ran, trace context and last checkpoint.
+-- attempt, or failed when it has none left. Returns each step's execution context (claimed_step_contexts).
 CREATE OR REPLACE FUNCTION tasker.claim_steps(p_queue text, p_limit integer, p_vt_seconds double precision, p_worker text)
  RETURNS TABLE(msg_id bigint, step_uuid uuid, task_uuid uuid, step_name text, handler text, attempt integer, max_attempts integer, retryable boolean, retry_policy jsonb, timeout_ms integer, inputs jsonb, context jsonb, namespace text, template_name text, template_version text, correlation_id uuid, dependency_results jsonb, traceparent text, tracestate text, checkpoint jsonb)
  LANGUAGE plpgsql
@@ -20,8 +19,6 @@ DECLARE
   v_lost uuid[];
   v_keep uuid[];
   v_tasks uuid[];
-  v_traceparents text[];
-  v_tracestates text[];
 BEGIN
   WITH visible AS (
     SELECT m.msg_id FROM tasker.queue_messages m
@@ -33,12 +30,10 @@ BEGIN
     UPDATE tasker.queue_messages m
     SET vt = clock_timestamp() + make_interval(secs => p_vt_seconds), read_ct = m.read_ct + 1
     FROM visible WHERE m.msg_id = visible.msg_id
-    RETURNING m.msg_id, (m.message->>'step_uuid')::uuid AS step_uuid, (m.message->>'task_uuid')::uuid AS task_uuid,
-              m.message->>'traceparent' AS traceparent, m.message->>'tracestate' AS tracestate
+    RETURNING m.msg_id, (m.message->>'step_uuid')::uuid AS step_uuid, (m.message->>'task_uuid')::uuid AS task_uuid
   )
-  SELECT array_agg(taken.msg_id), array_agg(taken.step_uuid), array_agg(taken.task_uuid),
-         array_agg(taken.traceparent), array_agg(taken.tracestate)
-  INTO v_msgs, v_steps, v_tasks, v_traceparents, v_tracestates FROM taken;
+  SELECT array_agg(taken.msg_id), array_agg(taken.step_uuid), array_agg(taken.task_uuid)
+  INTO v_msgs, v_steps, v_tasks FROM taken;
   IF v_msgs IS NULL THEN RETURN; END IF;
 
   -- Step rows locked elsewhere (a completing worker) are skipped; their message comes back after the timeout.
@@ -88,29 +83,7 @@ BEGIN
   IF cardinality(v_keep) = 0 THEN RETURN; END IF;
 
   RETURN QUERY
-  WITH RECURSIVE ancestors (step_uuid, ancestor) AS (
-    SELECT e.to_step_uuid, e.from_step_uuid FROM tasker.workflow_step_edges e WHERE e.to_step_uuid = ANY(v_keep)
-    UNION
-    SELECT a.step_uuid, e.from_step_uuid FROM ancestors a
-    JOIN tasker.workflow_step_edges e ON e.to_step_uuid = a.ancestor
-  ), deps AS (
-    -- skipped ancestors did not run and are left out; a tolerated failure (batch `continue`) is passed
-    -- on as { __failed: true, error }.
-    SELECT a.step_uuid,
-           jsonb_object_agg(p.name, CASE WHEN p.state = 'error'
-                                         THEN jsonb_build_object('__failed', true, 'error', p.results->'error')
-                                         ELSE p.results->'result' END) AS results
-    FROM ancestors a JOIN tasker.workflow_steps p ON p.step_uuid = a.ancestor
-    WHERE p.state <> 'skipped'
-    GROUP BY a.step_uuid
-  )
-  SELECT m.msg_id, s.step_uuid, s.task_uuid, s.name::text, s.handler, s.attempts, s.max_attempts, s.retryable,
-         s.retry_policy, s.timeout_ms, s.inputs, t.context, t.namespace::text, tp.name::text, tp.version::text,
-         t.correlation_id, coalesce(d.results, '{}'::jsonb), m.traceparent, m.tracestate, s.checkpoint
-  FROM unnest(v_msgs, v_steps, v_traceparents, v_tracestates) AS m(msg_id, step_uuid, traceparent, tracestate)
-  JOIN tasker.workflow_steps s ON s.step_uuid = m.step_uuid
-  JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
-  JOIN tasker.templates tp ON tp.template_uuid = t.template_uuid
-  LEFT JOIN deps d ON d.step_uuid = s.step_uuid
-  WHERE s.step_uuid = ANY(v_keep);
+  SELECT c.* FROM tasker.claimed_step_contexts(
+    ARRAY(SELECT k.msg_id FROM unnest(v_msgs, v_steps) AS k(msg_id, step_uuid) WHERE k.step_uuid = ANY(v_keep)),
+    ARRAY(SELECT k.step_uuid FROM unnest(v_msgs, v_steps) AS k(msg_id, step_uuid) WHERE k.step_uuid = ANY(v_keep))) c;
 END $function$;

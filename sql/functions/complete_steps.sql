@@ -2,8 +2,13 @@
 -- tasks its resolution finalized, grouped as resolve_steps groups them, on the first row only (NULL
 -- elsewhere and on the default path), so a worker counts completed and failed tasks by template like an
 -- orchestrator does. No extra statement: the grouping was already computed and thrown away.
-CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text, p_resolve boolean DEFAULT false)
- RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb)
+-- Resolving, the worker may also claim the dependents its results released (up to p_claim_limit, on its queues
+-- p_claim_queues, leased for p_lease_seconds): their execution contexts (claimed_step_contexts rows as JSON
+-- objects) come back in `claimed` on the first row, so the next handler starts without a notification or a claim
+-- round trip (ADR 0008).
+CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text, p_resolve boolean DEFAULT false,
+  p_claim_queues text[] DEFAULT NULL, p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0)
+ RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb, claimed jsonb)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
@@ -19,6 +24,9 @@ DECLARE
   v_applied text[];
   -- on the fast path, the tasks this call finalized (resolve_steps' grouping), for the outcome counters.
   v_finalized jsonb;
+  v_claimed_msgs bigint[];
+  v_claimed_steps uuid[];
+  v_claimed jsonb;
   v_msgs bigint[];
   v_tasks uuid[];
   v_queue text;
@@ -59,8 +67,13 @@ BEGIN
     END IF;
     DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(v_msgs);
     IF p_resolve THEN
-      SELECT r.finalized INTO v_finalized
-      FROM tasker.resolve_steps(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'), p_worker) r;
+      SELECT r.finalized, r.claimed_msgs, r.claimed_steps INTO v_finalized, v_claimed_msgs, v_claimed_steps
+      FROM tasker.resolve_steps(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'), p_worker,
+                                p_claim_queues, p_claim_limit, p_lease_seconds) r;
+      IF cardinality(v_claimed_steps) > 0 THEN
+        SELECT jsonb_agg(to_jsonb(c)) INTO v_claimed
+        FROM tasker.claimed_step_contexts(v_claimed_msgs, v_claimed_steps) c;
+      END IF;
     ELSE
       INSERT INTO tasker.queue_messages (queue_name, message)
       SELECT 'orchestration_step_results', jsonb_build_object('task_uuid', s.task_uuid, 'step_uuid', s.step_uuid)
@@ -91,6 +104,6 @@ BEGIN
   RETURN QUERY
   SELECT (e->>'step_uuid')::uuid, (e->>'attempt')::int,
          coalesce((e->>'step_uuid') || ':' || (e->>'attempt') = ANY(v_applied), false),
-         CASE WHEN o = 1 THEN v_finalized END
+         CASE WHEN o = 1 THEN v_finalized END, CASE WHEN o = 1 THEN v_claimed END
   FROM jsonb_array_elements(p_results) WITH ORDINALITY AS x(e, o);
 END $function$;

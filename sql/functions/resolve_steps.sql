@@ -10,8 +10,12 @@
 --   resolve_enqueue_ready     ready steps enqueued (not in tasks on their way to error)
 --   resolve_finalize_tasks    task counters, task states, dead letters, outcome counters
 -- The tasks are locked first, in uuid order, so concurrent resolutions of one task serialize and never deadlock.
-CREATE OR REPLACE FUNCTION tasker.resolve_steps(p_steps uuid[], p_processor text)
- RETURNS TABLE(steps_enqueued integer, tasks_finalized integer, next_retry_at timestamp with time zone, finalized jsonb)
+-- A worker resolving in its completion transaction may claim released dependents for itself (p_claim_queues,
+-- p_claim_limit, p_lease_seconds: see resolve_enqueue_ready); they come back as claimed_msgs / claimed_steps.
+CREATE OR REPLACE FUNCTION tasker.resolve_steps(p_steps uuid[], p_processor text, p_claim_queues text[] DEFAULT NULL,
+  p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0)
+ RETURNS TABLE(steps_enqueued integer, tasks_finalized integer, next_retry_at timestamp with time zone, finalized jsonb,
+               claimed_msgs bigint[], claimed_steps uuid[])
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
@@ -27,7 +31,7 @@ DECLARE
   sk record;
   v_withdrawn uuid[];
   r record;
-  v_enqueued uuid[];
+  e record;
   f record;
 BEGIN
   SELECT array_agg(l.task_uuid) INTO v_tasks FROM (
@@ -46,8 +50,10 @@ BEGIN
   SELECT * INTO sk FROM tasker.resolve_cascade_skips(d.skip_seeds, p_processor);
   v_withdrawn := tasker.resolve_fail_fast(o.error, p_processor);
   SELECT * INTO r FROM tasker.resolve_record_outcomes(o.complete, o.error, o.retry, o.tolerated, p_processor);
-  v_enqueued := tasker.resolve_enqueue_ready(r.ready || sk.convergence_ready, o.error, p_processor);
-  SELECT * INTO f FROM tasker.resolve_finalize_tasks(v_tasks, o.complete, o.error, o.retry, v_enqueued, o.tolerated,
+  SELECT * INTO e FROM tasker.resolve_enqueue_ready(r.ready || sk.convergence_ready, o.error, p_processor,
+                                                    p_claim_queues, p_claim_limit, p_lease_seconds);
+  SELECT * INTO f FROM tasker.resolve_finalize_tasks(v_tasks, o.complete, o.error, o.retry, e.enqueued, o.tolerated,
                                                      sk.skipped, v_withdrawn, p_processor);
-  RETURN QUERY SELECT cardinality(v_enqueued), f.tasks_finalized, r.next_retry_at, f.finalized;
+  RETURN QUERY SELECT cardinality(e.enqueued), f.tasks_finalized, r.next_retry_at, f.finalized, e.claimed_msgs,
+                      e.claimed_steps;
 END $function$;

@@ -37,9 +37,10 @@ export const workerSchema = z
     resolve_in_completion: z
       .boolean()
       .describe(
-        'Fast path: resolve dependents, enqueue ready steps and finalize the task inside the completion ' +
-          'transaction (two transactions per step instead of four, no result-queue hop). Orchestrators are ' +
-          'then only needed for task creation and retries.',
+        'Resolve dependents, enqueue ready steps, finalize the task and claim the released steps this worker ' +
+          'serves (within its free capacity) inside the completion transaction: one transaction per step on ' +
+          'the common path, no result-queue hop and no claim round trip (ADR 0008). `false` = the ' +
+          'four-transaction path, where orchestrators process every result.',
       ),
     heartbeat_interval_ms: int(
       100,

@@ -104,23 +104,34 @@ function changedFunctions(
  */
 async function applyFunction(client: pg.PoolClient, f: FunctionDefinition): Promise<Error | undefined> {
   await client.query('SAVEPOINT tasker_function');
+  const before = await overloads(client, f.name);
   try {
     await client.query(f.sql);
+    // A changed argument list creates a new function beside the old one: the file defines the only one.
+    const after = await overloads(client, f.name);
+    if (after.some((sig) => !before.includes(sig))) {
+      for (const sig of before) if (after.includes(sig)) await client.query(`DROP FUNCTION ${sig}`);
+    }
   } catch (e) {
     await client.query('ROLLBACK TO SAVEPOINT tasker_function');
     const code = (e as { code?: string }).code;
     if (code === '42P01' || code === '42704') return e as Error; // undefined table / type: after the migrations
     if (code !== '42P13') throw e; // anything but "cannot change return type"
-    const old = await client.query<{ sig: string }>(
-      `SELECT p.oid::regprocedure::text AS sig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-       WHERE n.nspname = 'tasker' AND p.proname = $1`,
-      [f.name],
-    );
-    for (const { sig } of old.rows) await client.query(`DROP FUNCTION ${sig}`);
+    for (const sig of await overloads(client, f.name)) await client.query(`DROP FUNCTION ${sig}`);
     await client.query(f.sql);
   }
   await client.query('RELEASE SAVEPOINT tasker_function');
   return undefined;
+}
+
+/** Signatures of the tasker functions called `name` (one, unless a changed argument list added another). */
+async function overloads(client: pg.PoolClient, name: string): Promise<string[]> {
+  const { rows } = await client.query<{ sig: string }>(
+    `SELECT p.oid::regprocedure::text AS sig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'tasker' AND p.proname = $1`,
+    [name],
+  );
+  return rows.map((r) => r.sig);
 }
 
 async function migrateLocked(

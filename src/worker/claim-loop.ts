@@ -125,6 +125,45 @@ export class ClaimLoop {
     this.wake();
   }
 
+  /** The queues this worker claims from (one per namespace it serves). */
+  get queues(): string[] {
+    return [...this.#pumps.keys()];
+  }
+
+  /**
+   * Reserves capacity for steps a completion write will claim for itself (complete_steps claiming the
+   * dependents its results released). `finishing` steps of that write are still counted in flight and free
+   * their slots with it. Returns the number reserved (0 when not claiming); give it back with {@link adopt}.
+   */
+  reserveForCompletion(finishing: number): number {
+    if (!this.#claiming) return 0;
+    const limit = Math.max(0, Math.min(this.#config.worker.claim_batch_size, this.#freeCapacity() + finishing));
+    this.#reservedCapacity += limit;
+    return limit;
+  }
+
+  /**
+   * Takes the steps a completion write claimed (their rows, possibly none) in place of the capacity it
+   * reserved, and dispatches them like claimed steps. Call it exactly once per reservation, also on failure.
+   */
+  async adopt(rows: readonly ClaimRow[], reserved: number): Promise<void> {
+    const claimed: ClaimedStep[] = [];
+    try {
+      for (const row of rows) {
+        const step = claimedStepFromRow(workerQueueName(row.namespace), { ...row, msg_id: String(row.msg_id) });
+        this.#inFlight.track(step);
+        claimed.push(step);
+      }
+    } finally {
+      this.#reservedCapacity -= reserved;
+    }
+    if (claimed.length === 0) return;
+    this.#stats.claimed += claimed.length;
+    this.#stats.selfClaimed += claimed.length;
+    this.#inFlight.syncStats();
+    for (const step of claimed) await this.#dispatch.send(step);
+  }
+
   /** Capacity for claimed-but-unfinished steps: one handler slot each, plus one claim batch of prefetch. */
   #freeCapacity(): number {
     const w = this.#config.worker;

@@ -16,7 +16,8 @@ import { toEventMessage, type DomainEvent } from '../events/types.js';
 import type { FinalizedTaskGroup, TaskMetrics } from '../observability/task-metrics.js';
 import type { WorkerMetrics } from '../observability/worker-metrics.js';
 import { WriteHealth } from '../resilience/write-health.js';
-import type { Completion } from './claimed-step.js';
+import type { ClaimLoop } from './claim-loop.js';
+import type { ClaimRow, Completion } from './claimed-step.js';
 import { inFlightKey, type InFlightSteps } from './in-flight.js';
 import type { StepFinishedEvent, WorkerStats } from './worker-stats.js';
 
@@ -37,6 +38,11 @@ export interface CompletionWriterOptions {
   completions: BoundedChannel<Completion>;
   /** Called when written outcomes freed capacity (the claim loop may claim again). */
   onCapacityFreed: () => void;
+  /**
+   * Where the dependents a write claims for this worker go (`worker.resolve_in_completion`): complete_steps
+   * resolves the results and claims the released steps of the claim loop's queues within its free capacity.
+   */
+  claims: ClaimLoop;
 }
 
 /** A completion batch ready for complete_steps, with the domain events of each result. */
@@ -50,6 +56,8 @@ interface CompleteStepsRow {
   attempt: number;
   applied: boolean;
   finalized: FinalizedTaskGroup[] | null;
+  /** On the first row: the steps this write claimed for the worker (claim_steps rows as JSON), or null. */
+  claimed: ClaimRow[] | null;
 }
 
 /** Writes step outcomes back with at most `worker.max_concurrent_completions` batches in flight. */
@@ -115,10 +123,16 @@ export class CompletionWriter {
     let delay = 50;
     let applied: Map<string, boolean> | undefined;
     let prepared: CompletionPayload | undefined;
+    let claimed: ClaimRow[] = [];
+    let reserved = 0;
     while (!applied) {
+      reserved = this.#o.config.worker.resolve_in_completion
+        ? this.#o.claims.reserveForCompletion(batch.length)
+        : 0;
       try {
         prepared ??= await this.#completionPayload(batch);
-        const rows = await this.#completeSteps(prepared.payload);
+        const rows = await this.#completeSteps(prepared.payload, reserved);
+        claimed = rows[0]?.claimed ?? [];
         // Keyed by step and attempt: a stalled attempt and its replacement can share a batch.
         applied = new Map(
           rows.map((r) => [inFlightKey({ stepUuid: r.step_uuid, attempt: r.attempt }), r.applied]),
@@ -127,6 +141,7 @@ export class CompletionWriter {
         const finalized = rows[0]?.finalized;
         if (finalized && finalized.length > 0) this.#o.taskMetrics.tasksFinalized(finalized);
       } catch (e) {
+        await this.#o.claims.adopt([], reserved);
         this.#health.failed(mapDbError(e));
         if (Date.now() + delay > deadline) {
           logger.error(
@@ -145,16 +160,36 @@ export class CompletionWriter {
     }
     this.#o.stats.completionBatches += 1;
     for (const c of batch) this.#settle(c, applied.get(inFlightKey(c.step)) === true, prepared);
+    // The claimed dependents take the slots just freed (and the reservation) before anyone else can.
+    const adopting = this.#o.claims.adopt(claimed, reserved);
     inFlight.syncStats();
     this.#o.onCapacityFreed();
+    await adopting;
   }
 
   /** One complete_steps round trip: a row per (step, attempt) of the payload, saying whether it was applied. */
-  async #completeSteps(payload: string): Promise<CompleteStepsRow[]> {
+  async #completeSteps(payload: string, claimLimit: number): Promise<CompleteStepsRow[]> {
+    if (!this.#o.config.worker.resolve_in_completion) {
+      // The four-transaction path passes only what it uses, so it also runs against a schema from before
+      // self-claiming (a database not yet migrated while workers are upgraded).
+      const res = await this.#o.db.query<CompleteStepsRow>({
+        name: 'tasker_complete_steps_unresolved',
+        text: 'SELECT * FROM tasker.complete_steps($1, $2, false)',
+        values: [payload, this.#o.workerId],
+      });
+      return res.rows;
+    }
     const res = await this.#o.db.query<CompleteStepsRow>({
       name: 'tasker_complete_steps',
-      text: 'SELECT * FROM tasker.complete_steps($1, $2, $3)',
-      values: [payload, this.#o.workerId, this.#o.config.worker.resolve_in_completion],
+      text: 'SELECT * FROM tasker.complete_steps($1, $2, $3, $4, $5, $6)',
+      values: [
+        payload,
+        this.#o.workerId,
+        true,
+        this.#o.claims.queues,
+        claimLimit,
+        this.#o.config.common.queues.visibility_timeout_seconds,
+      ],
     });
     return res.rows;
   }

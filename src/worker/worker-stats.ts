@@ -19,6 +19,8 @@ export interface StepFinishedEvent {
 /** Counters of one worker, updated without locks. */
 export interface WorkerStats {
   claimed: number;
+  /** Of `claimed`: dependents claimed by this worker's own completion writes (no claim round trip). */
+  selfClaimed: number;
   completed: number;
   failed: number;
   completionBatches: number;
@@ -52,6 +54,7 @@ export interface WorkerStats {
 export function emptyWorkerStats(): WorkerStats {
   return {
     claimed: 0,
+    selfClaimed: 0,
     completed: 0,
     failed: 0,
     completionBatches: 0,

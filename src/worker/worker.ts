@@ -159,6 +159,7 @@ export class Worker {
       onStepFinished: options.onStepFinished,
       completions: this.#completions,
       onCapacityFreed: () => this.#claims.wake(),
+      claims: this.#claims,
     });
     this.metrics.readSourcesFrom({
       abandonedHandlers: () => this.stats.abandonedHandlers,
