@@ -1,7 +1,10 @@
 -- Task creation in one transaction: the task, its steps (batch_worker blueprints excluded: their instances are
 -- created per batch) and edges, in time linear in steps + edges, then the root steps enqueued.
+-- A process that runs a worker for the namespace may claim root steps in this same transaction
+-- (p_options.claim = {queues, limit, lease_seconds, worker}): they start in_progress under a lease, their
+-- execution contexts come back in `claimed`, and nobody is notified of them (ADR 0008).
 CREATE OR REPLACE FUNCTION tasker.create_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, p_processor text, p_with_view boolean DEFAULT false)
- RETURNS TABLE(task_uuid uuid, state text, steps_enqueued integer, correlation_id uuid, template_version text, duplicate text, view jsonb)
+ RETURNS TABLE(task_uuid uuid, state text, steps_enqueued integer, correlation_id uuid, template_version text, duplicate text, view jsonb, claimed jsonb)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
@@ -37,6 +40,11 @@ DECLARE
   -- the uuid of each step of the task by step name, and the same plus, for each batch_worker blueprint, the
   -- uuid of the batchable step that stands in for it (the parent of an edge that names the blueprint).
   v_step_uuids jsonb;
+  v_claim jsonb := p_options->'claim';
+  v_root_steps uuid[];
+  v_root_msgs bigint[];
+  v_take int := 0;
+  v_claimed jsonb;
 BEGIN
   IF p_context IS NULL OR jsonb_typeof(p_context) <> 'object' THEN
     RAISE EXCEPTION 'task context must be a JSON object' USING ERRCODE = 'TK422';
@@ -84,7 +92,7 @@ BEGIN
     SELECT t.task_uuid, t.state, t.correlation_id INTO v_existing FROM tasker.tasks t WHERE t.identity_hash = v_hash;
     RETURN QUERY SELECT v_existing.task_uuid, v_existing.state, 0, v_existing.correlation_id, v_version,
                         CASE WHEN v_key IS NOT NULL THEN 'existing' ELSE 'conflict' END,
-                        CASE WHEN p_with_view THEN tasker.get_task_view(v_existing.task_uuid) END;
+                        CASE WHEN p_with_view THEN tasker.get_task_view(v_existing.task_uuid) END, NULL::jsonb;
     RETURN;
   END IF;
 
@@ -94,12 +102,30 @@ BEGIN
          (v_task, 'initializing', 'enqueuing_steps', 'ReadyStepsFound', 3, false, p_processor),
          (v_task, 'enqueuing_steps', 'steps_in_process', 'StepsEnqueued', 4, true, p_processor);
 
-  PERFORM tasker.create_task_steps(v_task, v_template_uuid, v_step_uuids, v_ns, v_corr, v_trace, v_head_start,
-                                   p_processor);
+  SELECT array_agg(r.step_uuid), array_agg(r.msg_id) INTO v_root_steps, v_root_msgs
+  FROM tasker.create_task_steps(v_task, v_template_uuid, v_step_uuids, v_ns, v_corr, v_trace, v_head_start,
+                                p_processor) r;
 
-  PERFORM pg_notify(tasker.queue_channel(tasker.worker_queue_name(v_ns)), '');
+  IF v_claim IS NOT NULL AND v_claim->'queues' ? tasker.worker_queue_name(v_ns) THEN
+    v_take := least(coalesce((v_claim->>'limit')::int, 0), coalesce(cardinality(v_root_steps), 0));
+  END IF;
+  IF v_take > 0 THEN
+    -- Claimed as claim_steps would: a new attempt, in_progress, the message leased to the claimer.
+    UPDATE tasker.queue_messages m
+    SET vt = clock_timestamp() + make_interval(secs => (v_claim->>'lease_seconds')::float8), read_ct = 1
+    WHERE m.msg_id = ANY(v_root_msgs[1:v_take]);
+    UPDATE tasker.workflow_steps s
+    SET state = 'in_progress', attempts = s.attempts + 1, last_attempted_at = now(), updated_at = now()
+    WHERE s.step_uuid = ANY(v_root_steps[1:v_take]);
+    PERFORM tasker.log_step_transitions(v_root_steps[1:v_take], 'in_progress', 'Start', v_claim->>'worker');
+    SELECT jsonb_agg(to_jsonb(c)) INTO v_claimed
+    FROM tasker.claimed_step_contexts(v_root_msgs[1:v_take], v_root_steps[1:v_take]) c;
+  END IF;
+  IF v_take < coalesce(cardinality(v_root_steps), 0) THEN
+    PERFORM pg_notify(tasker.queue_channel(tasker.worker_queue_name(v_ns)), '');
+  END IF;
   PERFORM pg_notify('tasker_task_events', v_task::text);
   -- The API answers with the whole task: reading it here saves the caller a round trip.
   RETURN QUERY SELECT v_task, 'steps_in_process'::text, v_roots, v_corr, v_version, 'none'::text,
-                      CASE WHEN p_with_view THEN tasker.get_task_view(v_task) END;
+                      CASE WHEN p_with_view THEN tasker.get_task_view(v_task) END, v_claimed;
 END $function$;

@@ -2,9 +2,10 @@
 -- message for each root step, in one statement. Steps take their uuids from p_step_uuids (name -> uuid, made by
 -- create_task in one pass over the template) and each edge is one row per (step, dependency) whose two uuids are
 -- looked up in that map: no statement joins two sets of steps, so no plan can multiply them (docs/adr/0004).
+-- Returns each root step with its message, in template order.
 CREATE OR REPLACE FUNCTION tasker.create_task_steps(p_task uuid, p_template_uuid uuid, p_step_uuids jsonb,
   p_namespace text, p_correlation_id uuid, p_trace jsonb, p_head_start bigint, p_processor text)
- RETURNS void
+ RETURNS TABLE(step_uuid uuid, msg_id bigint)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
@@ -23,6 +24,7 @@ BEGIN
 
   -- steps take their uuids from p_step_uuids, and each edge is one row per (step, dependency) whose two
   -- uuids are looked up in the maps (a binary search in a jsonb object): no join, so no plan can multiply rows.
+  RETURN QUERY
   WITH steps AS (
     INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, state, pending_parents, max_attempts,
                                        retryable, retry_policy, timeout_ms, inputs, step_type)
@@ -32,7 +34,7 @@ BEGIN
            ts.step_type
     FROM tasker.template_steps ts WHERE ts.template_uuid = p_template_uuid AND ts.step_type <> 'batch_worker'
     ORDER BY ts.position
-    RETURNING step_uuid, name, state
+    RETURNING workflow_steps.step_uuid, workflow_steps.name, workflow_steps.state
   ),
   edges AS (
     INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
@@ -43,17 +45,20 @@ BEGIN
   ),
   audit AS (
     INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent, processor)
-    SELECT step_uuid, NULL, 'pending', 'Create', 1, state = 'pending', p_processor FROM steps
+    SELECT steps.step_uuid, NULL, 'pending', 'Create', 1, steps.state = 'pending', p_processor FROM steps
     UNION ALL
-    SELECT step_uuid, 'pending', 'enqueued', 'Enqueue', 2, true, p_processor FROM steps WHERE state = 'enqueued'
+    SELECT steps.step_uuid, 'pending', 'enqueued', 'Enqueue', 2, true, p_processor FROM steps WHERE steps.state = 'enqueued'
+  ), messages AS (
+    INSERT INTO tasker.queue_messages (queue_name, vt, message)
+    SELECT tasker.worker_queue_name(p_namespace),
+           now() - p_head_start * interval '1 millisecond',
+           CASE WHEN p_trace IS NULL
+                THEN jsonb_build_object('task_uuid', p_task, 'step_uuid', steps.step_uuid, 'correlation_id', p_correlation_id)
+                ELSE jsonb_build_object('task_uuid', p_task, 'step_uuid', steps.step_uuid, 'correlation_id', p_correlation_id)
+                     || p_trace
+           END
+    FROM steps WHERE steps.state = 'enqueued'
+    RETURNING queue_messages.msg_id, (queue_messages.message->>'step_uuid')::uuid AS step_uuid
   )
-  INSERT INTO tasker.queue_messages (queue_name, vt, message)
-  SELECT tasker.worker_queue_name(p_namespace),
-         now() - p_head_start * interval '1 millisecond',
-         CASE WHEN p_trace IS NULL
-              THEN jsonb_build_object('task_uuid', p_task, 'step_uuid', steps.step_uuid, 'correlation_id', p_correlation_id)
-              ELSE jsonb_build_object('task_uuid', p_task, 'step_uuid', steps.step_uuid, 'correlation_id', p_correlation_id)
-                   || p_trace
-         END
-  FROM steps WHERE steps.state = 'enqueued';
+  SELECT m.step_uuid, m.msg_id FROM messages m ORDER BY m.msg_id;
 END $function$;

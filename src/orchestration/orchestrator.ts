@@ -1,3 +1,5 @@
+import { workerQueueName } from '../messaging/queue.js';
+import { localClaimerFor } from '../runtime/local-claimers.js';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { BoundedChannel } from '../channels/index.js';
@@ -198,7 +200,8 @@ export class Orchestrator {
     await this.#results.close();
     if (!this.#started) {
       this.breaker.shutdown();
-      if (this.#ownsPool) await this.pool.end();
+      // Idempotent: a second stop finds the pool already ended.
+      if (this.#ownsPool && !this.pool.ended) await this.pool.end();
       return;
     }
     this.#started = false;
@@ -239,6 +242,7 @@ export class Orchestrator {
     const created = await createTask(this.#db, request, this.id, {
       priority: this.#config.orchestration.priority,
       maxJsonDepth: this.#config.orchestration.api.max_json_depth,
+      claimer: localClaimerFor(this.#config.common.database.url, workerQueueName(request.namespace)),
     });
     if (!created.existing) this.metrics.taskCreated(request.namespace, request.name);
     return withResult(this.#results, created);

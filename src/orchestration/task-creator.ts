@@ -5,6 +5,7 @@ import { taskViewFromDocument, type TaskDocument, type TaskView } from './task-q
 import { ErrorCode, TaskerError } from '../errors.js';
 import { DEFAULT_MAX_JSON_DEPTH, valueExceedsDepth } from '../json-depth.js';
 import { currentTracing, type TraceContextCarrier } from '../observability/tracing.js';
+import type { ClaimedStepRow, LocalStepClaimer } from '../runtime/local-claimers.js';
 
 /** What a caller asks for when creating a task. */
 export interface CreateTaskRequest {
@@ -55,7 +56,12 @@ interface CreateTaskRow {
   template_version: string;
   duplicate: 'none' | 'existing' | 'conflict';
   view: TaskDocument | null;
+  /** Root steps claimed for a local worker (`CreateTaskOptions.claimer`), as claim rows. */
+  claimed?: ClaimedStepRow[] | null;
 }
+
+/** How many root steps a task creation claims for a local worker at most. */
+const ROOT_CLAIM_LIMIT = 4;
 
 /**
  * Task priority settings (`orchestration.priority`). A step message of a task with priority `p` is back-dated by
@@ -183,6 +189,11 @@ export interface CreateTaskOptions {
   priority?: PrioritySettings;
   /** Deepest nesting accepted in the context (`orchestration.api.max_json_depth`); 128 if omitted. */
   maxJsonDepth?: number;
+  /**
+   * A worker of this process serving the task's namespace (`localClaimerFor`): root steps are claimed for it in
+   * the creating transaction, within its free capacity.
+   */
+  claimer?: LocalStepClaimer | undefined;
 }
 
 /**
@@ -201,7 +212,36 @@ export async function createTask(
   const priority = options.priority ?? DEFAULT_PRIORITY_SETTINGS;
   validateRequest(request, priority);
   const context = serializeContext(request.context, options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH);
-  const sqlOptions = sqlOptionsOf(request, priority);
+  const sqlOptions: Record<string, unknown> = sqlOptionsOf(request, priority);
+  const claimer = options.claimer;
+  const reserved = claimer?.reserve(ROOT_CLAIM_LIMIT) ?? 0;
+  if (claimer && reserved > 0) {
+    sqlOptions.claim = {
+      queues: claimer.queues,
+      limit: reserved,
+      lease_seconds: claimer.leaseSeconds,
+      worker: claimer.workerId,
+    };
+  }
+  let claimed: readonly ClaimedStepRow[] = [];
+  try {
+    return await createTaskRow(db, request, processorId, options, context, sqlOptions, (rows) => {
+      claimed = rows;
+    });
+  } finally {
+    if (claimer && reserved > 0) await claimer.adopt(claimed, reserved);
+  }
+}
+
+async function createTaskRow(
+  db: Queryable,
+  request: CreateTaskRequest,
+  processorId: string,
+  options: CreateTaskOptions,
+  context: string,
+  sqlOptions: Record<string, unknown>,
+  onClaimed: (rows: readonly ClaimedStepRow[]) => void,
+): Promise<CreatedTask> {
   const row = await currentTracing().traceTaskCreate(
     request,
     options.traceContext,
@@ -230,6 +270,7 @@ export async function createTask(
       duplicate: r.duplicate,
     }),
   );
+  if (row.claimed) onClaimed(row.claimed);
   if (row.duplicate === 'conflict') {
     throw new TaskerError(
       ErrorCode.TaskDuplicate,

@@ -1,3 +1,5 @@
+import { workerQueueName } from '../messaging/queue.js';
+import { localClaimerFor } from '../runtime/local-claimers.js';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { TaskerConfig } from '../config/index.js';
@@ -76,6 +78,7 @@ export class Tasker {
     const created = await createTask(this.pool, request, this.id, {
       ...options,
       priority: this.#config.orchestration.priority,
+      claimer: localClaimerFor(this.#config.common.database.url, workerQueueName(request.namespace)),
     });
     return withResult(this.#results, created);
   }

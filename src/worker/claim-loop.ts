@@ -4,7 +4,7 @@
  * each claimed step to the dispatch channel.
  */
 import type { Logger } from 'pino';
-import type { BoundedChannel } from '../channels/index.js';
+import { ChannelClosedError, type BoundedChannel } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
@@ -14,6 +14,7 @@ import { Pump } from '../runtime/pump.js';
 import { WakeupSource } from '../runtime/wakeups.js';
 import { claimedStepFromRow, type ClaimRow, type ClaimedStep } from './claimed-step.js';
 import type { InFlightSteps } from './in-flight.js';
+import { ReleaseReason } from './leases.js';
 import type { WorkerStats } from './worker-stats.js';
 
 export interface ClaimLoopOptions {
@@ -131,26 +132,30 @@ export class ClaimLoop {
   }
 
   /**
-   * Reserves capacity for steps a completion write will claim for itself (complete_steps claiming the
-   * dependents its results released). `finishing` steps of that write are still counted in flight and free
-   * their slots with it. Returns the number reserved (0 when not claiming); give it back with {@link adopt}.
+   * Reserves capacity for up to `max` steps claimed for this worker by someone else's statement: a completion
+   * write claiming the dependents its results released, or a task creation claiming root steps. `finishing`
+   * steps (of that completion write) are still counted in flight and free their slots with it. Returns the
+   * number reserved (0 when full or not claiming); give it back with {@link adopt}.
    */
-  reserveForCompletion(finishing: number): number {
+  reserve(max: number, finishing = 0): number {
     if (!this.#claiming) return 0;
-    const limit = Math.max(0, Math.min(this.#config.worker.claim_batch_size, this.#freeCapacity() + finishing));
+    const limit = Math.max(0, Math.min(max, this.#freeCapacity() + finishing));
     this.#reservedCapacity += limit;
     return limit;
   }
 
   /**
-   * Takes the steps a completion write claimed (their rows, possibly none) in place of the capacity it
-   * reserved, and dispatches them like claimed steps. Call it exactly once per reservation, also on failure.
+   * Takes the steps claimed under a {@link reserve}ation (their rows, possibly none) in place of the capacity,
+   * and dispatches them like claimed steps. Call it exactly once per reservation, also on failure.
    */
   async adopt(rows: readonly ClaimRow[], reserved: number): Promise<void> {
     const claimed: ClaimedStep[] = [];
     try {
       for (const row of rows) {
-        const step = claimedStepFromRow(workerQueueName(row.namespace), { ...row, msg_id: String(row.msg_id) });
+        const step = claimedStepFromRow(workerQueueName(row.namespace), {
+          ...row,
+          msg_id: String(row.msg_id),
+        });
         this.#inFlight.track(step);
         claimed.push(step);
       }
@@ -161,7 +166,19 @@ export class ClaimLoop {
     this.#stats.claimed += claimed.length;
     this.#stats.selfClaimed += claimed.length;
     this.#inFlight.syncStats();
-    for (const step of claimed) await this.#dispatch.send(step);
+    for (let i = 0; i < claimed.length; i++) {
+      try {
+        if (!this.#claiming) throw new ChannelClosedError(this.#dispatch.name);
+        await this.#dispatch.send(claimed[i]!);
+      } catch (e) {
+        if (!(e instanceof ChannelClosedError)) throw e;
+        // The worker is stopping: what it cannot start goes back at once, its attempt not counted.
+        const rest = claimed.slice(i);
+        this.#stats.releasedOnShutdown += rest.length;
+        await this.#inFlight.handBack(rest, ReleaseReason.Shutdown);
+        return;
+      }
+    }
   }
 
   /** Capacity for claimed-but-unfinished steps: one handler slot each, plus one claim batch of prefetch. */

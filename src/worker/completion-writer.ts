@@ -127,7 +127,7 @@ export class CompletionWriter {
     let reserved = 0;
     while (!applied) {
       reserved = this.#o.config.worker.resolve_in_completion
-        ? this.#o.claims.reserveForCompletion(batch.length)
+        ? this.#o.claims.reserve(this.#o.config.worker.claim_batch_size, batch.length)
         : 0;
       try {
         prepared ??= await this.#completionPayload(batch);

@@ -23,7 +23,9 @@ import { HandlerRegistry, type HandlerDefinition } from './handler.js';
 import { HandlerThreadPool, type ThreadPoolStats } from './thread-pool.js';
 import { extendLeases, ReleaseReason } from './leases.js';
 import { InFlightSteps } from './in-flight.js';
+import { registerLocalClaimer } from '../runtime/local-claimers.js';
 import { ClaimLoop } from './claim-loop.js';
+import type { ClaimRow } from './claimed-step.js';
 import { settlesWithin, StepExecutor } from './step-executor.js';
 import { CompletionWriter } from './completion-writer.js';
 import { claimPool, completionPool } from './worker-pools.js';
@@ -93,6 +95,7 @@ export class Worker {
   readonly #executor: StepExecutor;
   readonly #writer: CompletionWriter;
   #listener: SharedListenerHandle | undefined;
+  #unregisterClaimer: (() => void) | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #started = false;
   #unsubscribeCancellations: (() => void) | undefined;
@@ -250,6 +253,17 @@ export class Worker {
       );
     }
     await this.#claims.start(this.#namespaces, this.#listener?.listener);
+    // Tasks created in this process start their root steps here without a claim round trip (ADR 0008), on
+    // the one-transaction path only: the four-transaction path keeps every claim in claim_steps.
+    if (this.#config.worker.resolve_in_completion) {
+      this.#unregisterClaimer = registerLocalClaimer(this.#config.common.database.url, {
+        workerId: this.id,
+        queues: this.#claims.queues,
+        leaseSeconds: this.#config.common.queues.visibility_timeout_seconds,
+        reserve: (max) => this.#claims.reserve(max),
+        adopt: (rows, reserved) => this.#claims.adopt(rows as unknown as ClaimRow[], reserved),
+      });
+    }
     this.#heartbeat = setInterval(
       () => void this.#heartbeatTick(),
       this.#config.worker.heartbeat_interval_ms,
@@ -271,6 +285,8 @@ export class Worker {
       return;
     }
     this.#started = false;
+    this.#unregisterClaimer?.();
+    this.#unregisterClaimer = undefined;
     await this.#claims.stop();
     // Claimed steps that never got a handler slot are handed back at once (their messages become visible for
     // other workers) instead of starting now.

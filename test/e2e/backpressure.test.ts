@@ -36,6 +36,8 @@ describe('back-pressure at the edge', () => {
     db = await createTestDatabase();
     const config = testConfig(db.url, {
       orchestration: { backpressure: { results_queue_critical_depth: 3, retry_after_seconds: 7 } },
+      // Results queue for orchestration only on the four-transaction path.
+      worker: { resolve_in_completion: false },
     });
     // The orchestrator is created but not started: step results pile up, as when orchestration falls behind.
     orchestrator = createOrchestrator({ config });

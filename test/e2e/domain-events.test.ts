@@ -289,7 +289,8 @@ describe('domain events are never published for a result orchestration did not g
   it('a result write that fails at the database publishes nothing until a later attempt is recorded', async () => {
     const config = testConfig(db.url, {
       common: { queues: { visibility_timeout_seconds: 1 } },
-      worker: { poll_interval_ms: 100 },
+      // The fault below refuses result messages for orchestration, which the four-transaction path writes.
+      worker: { poll_interval_ms: 100, resolve_in_completion: false },
     });
     const orchestrator = createOrchestrator({ config });
     const tpl = defineTemplate({ namespace: ns, name: 'write_fault', version: '1.0.0' })

@@ -104,7 +104,13 @@ describe('task outcome, step and event-loop metrics', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    engine = await startEngine(db, { templates: [orders, reports], handlers });
+    // The four-transaction path: the orchestrator finalizes (and counts) tasks; the worker-path counters are
+    // the next describe's.
+    engine = await startEngine(db, {
+      templates: [orders, reports],
+      handlers,
+      overrides: { worker: { resolve_in_completion: false } },
+    });
     const monitor = new ChannelMonitor();
     for (const c of [...engine.orchestrator.channels, ...engine.worker.channels]) monitor.register(c);
     api = await createApiServer({

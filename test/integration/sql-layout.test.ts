@@ -141,7 +141,12 @@ describe('the SQL layout', () => {
     ];
 
     // A task completes and another waits in the queue, under the old definitions.
-    const before = await startEngine(db, { templates: [template], handlers });
+    // The old schema knows only the four-transaction path (complete_steps without claims).
+    const before = await startEngine(db, {
+      templates: [template],
+      handlers,
+      overrides: { worker: { resolve_in_completion: false } },
+    });
     const done = (await before.orchestrator.createTask({ namespace: ns, name: 'pair', context: { n: 1 } }))
       .taskUuid;
     expect((await waitForTask(db.pool, done)).state).toBe('complete');

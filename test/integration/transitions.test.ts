@@ -374,7 +374,7 @@ describe('the database enforces the transition protocol', () => {
         [completion(step.step_uuid, claim.msg_id, 2, -1)],
       );
       expect(wrong.rows).toEqual([
-        { step_uuid: step.step_uuid, attempt: 2, applied: false, finalized: null },
+        { step_uuid: step.step_uuid, attempt: 2, applied: false, finalized: null, claimed: null },
       ]);
       const still = await db.pool.query(
         'SELECT state, results FROM tasker.workflow_steps WHERE step_uuid = $1',
@@ -436,7 +436,7 @@ describe('the database enforces the transition protocol', () => {
         [completion(step.step_uuid, claim.msg_id, 1, 99)],
       );
       expect(again.rows).toEqual([
-        { step_uuid: step.step_uuid, attempt: 1, applied: false, finalized: null },
+        { step_uuid: step.step_uuid, attempt: 1, applied: false, finalized: null, claimed: null },
       ]);
     });
 

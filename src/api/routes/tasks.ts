@@ -1,4 +1,6 @@
 /** Task routes: create, list, read, cancel, and the task's audit trail. */
+import { workerQueueName } from '../../messaging/queue.js';
+import { localClaimerFor } from '../../runtime/local-claimers.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import {
@@ -141,6 +143,7 @@ function createTaskRoute(ctx: ApiContext): ApiRoute {
           traceContext: traceContextOf(request.headers),
           priority: ctx.config.orchestration.priority,
           maxJsonDepth: ctx.config.orchestration.api.max_json_depth,
+          claimer: localClaimerFor(ctx.config.common.database.url, workerQueueName(body.namespace)),
         },
       );
       const task = created.task ?? (await requireTask(ctx.pool, created.taskUuid));

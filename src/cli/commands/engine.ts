@@ -119,26 +119,31 @@ async function runOrchestrator(opts: OrchestratorCommandOptions, cmd: Command): 
   // Before the engine starts, so the first task created here is already traced (when enabled).
   const tracing = await setupTracing(config.common.telemetry, { logger });
   const orchestrator = createOrchestrator({ config, logger });
-  for (const t of await loadTemplates(opts.templates)) await orchestrator.registerTemplate(t);
-  await orchestrator.start();
   let api: Awaited<ReturnType<typeof startApiIfEnabled>>;
-  try {
-    api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api, {
-      breaker: orchestrator.breaker,
-      channels: orchestrator.channels,
-      taskMetrics: orchestrator.metrics,
-      degradationSources: [orchestrator],
-    });
-  } catch (e) {
-    await orchestrator.stop();
-    throw e;
-  }
+  const starting = (async () => {
+    for (const t of await loadTemplates(opts.templates)) await orchestrator.registerTemplate(t);
+    await orchestrator.start();
+    try {
+      api = await startApiIfEnabled(config, orchestrator.pool, logger, orchestrator.id, opts.api, {
+        breaker: orchestrator.breaker,
+        channels: orchestrator.channels,
+        taskMetrics: orchestrator.metrics,
+        degradationSources: [orchestrator],
+      });
+    } catch (e) {
+      await orchestrator.stop();
+      throw e;
+    }
+  })();
+  // Installed before start-up ends: a signal while starting waits for it, then stops what started.
   onShutdownSignal(async () => {
+    await starting.catch(() => {});
     // Stop taking requests before the pool they use goes away.
     await api?.server.close();
     await orchestrator.stop();
     await tracing.shutdown();
   }, logger);
+  await starting;
   // Runs until a signal: no exit code is set here.
 }
 
@@ -171,16 +176,20 @@ async function runWorker(opts: WorkerCommandOptions, cmd: Command): Promise<void
     templates,
     ...(opts.namespace ? { namespaces: opts.namespace } : {}),
   });
-  await worker.start();
   let web: Awaited<ReturnType<typeof startWorkerWebServer>>;
-  try {
-    web = await startWorkerWebServer({ worker, config, logger });
-  } catch (e) {
-    await worker.stop();
-    throw e;
-  }
+  const starting = (async () => {
+    await worker.start();
+    try {
+      web = await startWorkerWebServer({ worker, config, logger });
+    } catch (e) {
+      await worker.stop();
+      throw e;
+    }
+  })();
+  // Installed before start-up ends: a signal while starting waits for it, then drains what started.
   onShutdownSignal(
     async () => {
+      await starting.catch(() => {});
       // The endpoint outlives the drain, so probes and scrapes see the shutdown through to its end.
       await worker.stop();
       await web?.server.close();
@@ -190,6 +199,7 @@ async function runWorker(opts: WorkerCommandOptions, cmd: Command): Promise<void
     logger,
     { deadlineMs: workerShutdownDeadlineMs(config) },
   );
+  await starting;
 }
 
 /** Adds the engine process commands. */

@@ -191,7 +191,7 @@ describe('resolve_record_outcomes and resolve_enqueue_ready', () => {
         [[t.step('first')]],
       );
       expect(rec.rows[0]).toEqual({ ready: [t.step('second')], next_retry_at: null });
-      const enq = await c.query(`SELECT tasker.resolve_enqueue_ready($1, '{}', 'test') AS enqueued`, [
+      const enq = await c.query(`SELECT e.enqueued FROM tasker.resolve_enqueue_ready($1, '{}', 'test') e`, [
         [t.step('second')],
       ]);
       expect(enq.rows[0]).toEqual({ enqueued: [t.step('second')] });
@@ -215,7 +215,7 @@ describe('resolve_record_outcomes and resolve_enqueue_ready', () => {
         [[t.step('first')]],
       );
       expect(rec.rows[0]!.next_retry_at.getTime()).toBeGreaterThan(Date.now() + 30_000);
-      const enq = await c.query(`SELECT tasker.resolve_enqueue_ready($1, $2, 'test') AS enqueued`, [
+      const enq = await c.query(`SELECT e.enqueued FROM tasker.resolve_enqueue_ready($1, $2, 'test') e`, [
         [t.step('second')],
         [t.step('first')],
       ]);
