@@ -11,6 +11,8 @@
  *   npm run bench -- --only dynamic # only the conditional workflow and the 1,000-row batch (bench/dynamic.ts)
  *   npm run bench -- --only create  # only task creation for 4-, 200- and 2,000-step templates (bench/create.ts)
  *   npm run bench -- --only peers   # W1-W4 side by side with graphile-worker (bench/peers/run-peers.ts)
+ *   npm run bench -- --only scale   # per-step cost with 10k, 100k and 1M finished tasks (bench/peers/scale.ts)
+ *   npm run bench -- --only processes # throughput with 1, 2 and 4 worker processes (bench/peers/processes.ts)
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -27,7 +29,9 @@ import { createWorker, type Worker } from '../src/worker/worker.js';
 import { burstMarkdown, runBurst } from './burst.js';
 import { createMarkdown, runCreate } from './create.js';
 import { dynamicMarkdown, runDynamic, type Workload } from './dynamic.js';
+import { processesMarkdown, runProcesses } from './peers/processes.js';
 import { peersMarkdown, runPeers } from './peers/run-peers.js';
+import { runScale, scaleMarkdown } from './peers/scale.js';
 
 const quick = process.argv.includes('--quick');
 /** --profile: load pg_stat_statements (embedded server only) and print the costliest statements per mode. */
@@ -35,22 +39,18 @@ const profile = process.argv.includes('--profile');
 const LATENCY_RUNS = quick ? 10 : 50;
 const WARMUP_RUNS = quick ? 3 : 10;
 const THROUGHPUT_TASKS = quick ? 200 : 2000;
-/** --only main | burst | dynamic | create (or --only=...): run one part; all when absent. */
-const only = ((): 'main' | 'burst' | 'dynamic' | 'create' | 'peers' | undefined => {
+type Part = 'main' | 'burst' | 'dynamic' | 'create' | 'peers' | 'scale' | 'processes';
+const PARTS: readonly Part[] = ['main', 'burst', 'dynamic', 'create', 'peers', 'scale', 'processes'];
+/** --only <part> (or --only=<part>): run one part; all but peers, scale and processes when absent. */
+const only = ((): Part | undefined => {
   const i = process.argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i < 0) return undefined;
   const arg = process.argv[i]!;
   const value = arg.includes('=') ? arg.slice('--only='.length) : process.argv[i + 1];
-  if (
-    value !== 'main' &&
-    value !== 'burst' &&
-    value !== 'dynamic' &&
-    value !== 'create' &&
-    value !== 'peers'
-  ) {
-    throw new Error(`--only takes 'main', 'burst', 'dynamic', 'create' or 'peers', not '${value}'`);
+  if (!PARTS.includes(value as Part)) {
+    throw new Error(`--only takes ${PARTS.map((p) => `'${p}'`).join(', ')}, not '${value}'`);
   }
-  return value;
+  return value as Part;
 })();
 /** The 10x burst: ten times the throughput run's task count. */
 const BURST_TASKS = quick ? 2000 : 20_000;
@@ -380,28 +380,39 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   };
-  /** W1-W4 side by side with graphile-worker (bench/peers/), in a section of its own. */
-  const peersSection = async (): Promise<void> => {
-    const results = await runPeers({ admin, serverUrl: serverUrl, quick, log: (l) => console.log(l) });
+  /** A part of bench/peers/ in a BENCHMARKS.md section of its own. */
+  const peersPart = async (part: 'peers' | 'scale' | 'processes', title: string): Promise<void> => {
+    const options = { admin, serverUrl: serverUrl!, quick, log: (l: string) => console.log(l) };
+    const lines =
+      part === 'peers'
+        ? peersMarkdown(await runPeers(options))
+        : part === 'scale'
+          ? scaleMarkdown(await runScale(options))
+          : processesMarkdown(await runProcesses(options));
     const args = process.argv.slice(2).join(' ');
-    const key = `peers-${server ? 'embedded' : 'database-url'}-pg${String(pgInfo.server_version).split('.')[0]}${quick ? '-quick' : ''}`;
+    const key = `${part}-${server ? 'embedded' : 'database-url'}-pg${String(pgInfo.server_version).split('.')[0]}${quick ? '-quick' : ''}`;
     await writeSection(
       key,
       [
         `<!-- bench:start:${key} -->`,
-        `### Side by side with graphile-worker: PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'from DATABASE_URL'})`,
+        `### ${title}: PostgreSQL ${pgInfo.server_version} (${server ? 'embedded' : 'from DATABASE_URL'})`,
         '',
         `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: \`${server ? '' : 'DATABASE_URL=... '}npm run bench${args ? ` -- ${args}` : ''}\` on ${cpus().length} cores,`,
         `${Math.round(totalmem() / 2 ** 30)} GiB; fsync=${pgInfo.fsync}, synchronous_commit=${pgInfo.synchronous_commit}, jit=${pgInfo.jit},`,
         `shared_buffers=${pgInfo.shared_buffers} x 8kB, max_connections=${pgInfo.max_connections}; Node ${process.version}.`,
         '',
-        ...peersMarkdown(results),
+        ...lines,
         `<!-- bench:end:${key} -->`,
       ].join('\n'),
     );
   };
-  if (only === 'peers') {
-    await peersSection();
+  if (only === 'peers' || only === 'scale' || only === 'processes') {
+    const titles = {
+      peers: 'Side by side with graphile-worker',
+      scale: 'Per-step cost as finished tasks accumulate',
+      processes: 'Throughput by number of worker processes',
+    };
+    await peersPart(only, titles[only]);
     await admin.end();
     await server?.stop();
     return;

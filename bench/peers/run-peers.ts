@@ -35,12 +35,12 @@ export interface PeersResult {
   quick: boolean;
 }
 
-interface Db {
+export interface Db {
   name: string;
   url: string;
 }
 
-async function createDatabase(admin: pg.Client, serverUrl: string, tag: string): Promise<Db> {
+export async function createDatabase(admin: pg.Client, serverUrl: string, tag: string): Promise<Db> {
   const name = `peers_${tag}_${Date.now()}`;
   await admin.query(`CREATE DATABASE ${name}`);
   const u = new URL(serverUrl);
@@ -48,7 +48,7 @@ async function createDatabase(admin: pg.Client, serverUrl: string, tag: string):
   return { name, url: u.toString() };
 }
 
-async function migrated(db: Db): Promise<Db> {
+export async function migrated(db: Db): Promise<Db> {
   const pool = createPool({
     url: db.url,
     maxConnections: 1,
@@ -62,7 +62,7 @@ async function migrated(db: Db): Promise<Db> {
   return db;
 }
 
-async function latency(system: PeerSystem, shape: Shape, runs: number, warmups: number) {
+export async function latency(system: PeerSystem, shape: Shape, runs: number, warmups: number) {
   const samples: number[] = [];
   for (let i = 0; i < warmups + runs; i++) {
     const t0 = performance.now();

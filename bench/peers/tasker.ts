@@ -14,7 +14,8 @@ import type { PeerSystem } from './system.js';
 
 const NS = 'peers';
 
-function templateOf(shape: Shape): TaskTemplate {
+/** The Tasker template of a shape: one `noop` step per node. */
+export function templateOf(shape: Shape): TaskTemplate {
   // The DSL types step names as they are added; a shape's names are only known at run time.
   interface LooseBuilder {
     step(name: string, options: { handler: string; dependsOn?: string[] }): LooseBuilder;
@@ -27,7 +28,8 @@ function templateOf(shape: Shape): TaskTemplate {
   return b.build();
 }
 
-class FinishedListener {
+/** Resolves waits for tasks as their `tasker_task_finished` notifications arrive. */
+export class FinishedListener {
   readonly #client: pg.Client;
   readonly #waiting = new Map<string, () => void>();
   readonly #early = new Set<string>();

@@ -5,7 +5,7 @@
 -- Resolving, the worker may also claim the dependents its results released (up to p_claim_limit, on its queues
 -- p_claim_queues, leased for p_lease_seconds): their execution contexts (claimed_step_contexts rows as JSON
 -- objects) come back in `claimed` on the first row, so the next handler starts without a notification or a claim
--- round trip (ADR 0008).
+-- round trip (ADR 0009).
 CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text, p_resolve boolean DEFAULT false,
   p_claim_queues text[] DEFAULT NULL, p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0)
  RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb, claimed jsonb)

@@ -2,7 +2,7 @@
 -- created per batch) and edges, in time linear in steps + edges, then the root steps enqueued.
 -- A process that runs a worker for the namespace may claim root steps in this same transaction
 -- (p_options.claim = {queues, limit, lease_seconds, worker}): they start in_progress under a lease, their
--- execution contexts come back in `claimed`, and nobody is notified of them (ADR 0008).
+-- execution contexts come back in `claimed`, and nobody is notified of them (ADR 0009).
 CREATE OR REPLACE FUNCTION tasker.create_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, p_processor text, p_with_view boolean DEFAULT false)
  RETURNS TABLE(task_uuid uuid, state text, steps_enqueued integer, correlation_id uuid, template_version text, duplicate text, view jsonb, claimed jsonb)
  LANGUAGE plpgsql

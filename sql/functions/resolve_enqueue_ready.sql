@@ -1,6 +1,6 @@
 -- Part of resolve_steps: enqueues the steps that became ready, except in tasks with a failure (now or before),
 -- which enqueue nothing new: they are on their way to error. Returns the steps enqueued.
--- The caller may claim some of them for itself (a worker completing their parents, ADR 0008): up to
+-- The caller may claim some of them for itself (a worker completing their parents, ADR 0009): up to
 -- p_claim_limit of those on the queues p_claim_queues go straight on to in_progress with a leased message (no
 -- notification, nobody else races for them); the rest are sent and notified as usual. Returns those claimed.
 CREATE OR REPLACE FUNCTION tasker.resolve_enqueue_ready(p_ready uuid[], p_failed uuid[], p_processor text,

@@ -39,7 +39,7 @@ export const workerSchema = z
       .describe(
         'Resolve dependents, enqueue ready steps, finalize the task and claim the released steps this worker ' +
           'serves (within its free capacity) inside the completion transaction: one transaction per step on ' +
-          'the common path, no result-queue hop and no claim round trip (ADR 0008). `false` = the ' +
+          'the common path, no result-queue hop and no claim round trip (ADR 0009). `false` = the ' +
           'four-transaction path, where orchestrators process every result.',
       ),
     heartbeat_interval_ms: int(

@@ -1,5 +1,5 @@
 /**
- * Workers of this process that task creation can hand root steps to (ADR 0008): when a process creates a task
+ * Workers of this process that task creation can hand root steps to (ADR 0009): when a process creates a task
  * in a namespace one of its own workers serves, `create_task` claims the root steps for that worker in the
  * creating transaction, so the first handler starts without a notification or a claim round trip.
  *

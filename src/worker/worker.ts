@@ -253,7 +253,7 @@ export class Worker {
       );
     }
     await this.#claims.start(this.#namespaces, this.#listener?.listener);
-    // Tasks created in this process start their root steps here without a claim round trip (ADR 0008), on
+    // Tasks created in this process start their root steps here without a claim round trip (ADR 0009), on
     // the one-transaction path only: the four-transaction path keeps every claim in claim_steps.
     if (this.#config.worker.resolve_in_completion) {
       this.#unregisterClaimer = registerLocalClaimer(this.#config.common.database.url, {
