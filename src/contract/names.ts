@@ -29,7 +29,7 @@ export const WORKER_FAILURE_CODES = {
   ResultTooDeep: 'RESULT_TOO_DEEP',
   /** The handler's result has no JSON form (cyclic, BigInt). Permanent. */
   ResultNotSerializable: 'RESULT_NOT_SERIALIZABLE',
-  /** The worker shut down while the handler ran (the step is handed back, so this is rarely stored). Retryable. */
+  /** The worker shut down while the handler ran. Retryable; not stored: the worker hands the step back instead. */
   WorkerShutdown: 'WORKER_SHUTDOWN',
   /** The step's task was cancelled while the handler ran (the step is already `cancelled`; refused). Permanent. */
   TaskCancelled: 'TASK_CANCELLED',
