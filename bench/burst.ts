@@ -15,7 +15,7 @@
 import pg from 'pg';
 import type { BoundedChannel } from '../src/channels/index.js';
 import { loadConfig, type DeepPartial, type TaskerConfig } from '../src/config/index.js';
-import { STEP_RESULTS_QUEUE, workerQueueName } from '../src/messaging/queue.js';
+import { QUEUES, workerQueueName } from '../src/contract/names.js';
 import { createOrchestrator, type Orchestrator } from '../src/orchestration/orchestrator.js';
 import { defineTemplate } from '../src/templates/index.js';
 import { defineHandler } from '../src/worker/handler.js';
@@ -129,10 +129,10 @@ class QueueDepthSampler {
     const res = await this.#client.query<{ queue_name: string; n: number }>(
       `SELECT queue_name, count(*)::int AS n FROM tasker.queue_messages
        WHERE queue_name = ANY($1) GROUP BY queue_name`,
-      [[workerQueueName(ns), STEP_RESULTS_QUEUE]],
+      [[workerQueueName(ns), QUEUES.StepResults]],
     );
     for (const r of res.rows) {
-      if (r.queue_name === STEP_RESULTS_QUEUE) this.maxResults = Math.max(this.maxResults, r.n);
+      if (r.queue_name === QUEUES.StepResults) this.maxResults = Math.max(this.maxResults, r.n);
       else this.maxStep = Math.max(this.maxStep, r.n);
     }
   }

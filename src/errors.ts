@@ -2,6 +2,7 @@
  * The closed error taxonomy of Tasker. Every error a user can see is a {@link TaskerError} with a stable
  * `code`; the message says what went wrong and, where possible, what to do about it.
  */
+import { FAILURE_CODES } from './contract/names.js';
 
 /** Stable error codes. Adding a code is a public API change. */
 export const ErrorCode = {
@@ -17,7 +18,8 @@ export const ErrorCode = {
   TaskDuplicate: 'TASK_DUPLICATE',
   InvalidTransition: 'INVALID_TRANSITION',
   TransitionConflict: 'TRANSITION_CONFLICT',
-  HandlerNotFound: 'HANDLER_NOT_FOUND',
+  /** A step's handler is not registered (also the failure code recorded for such a step). */
+  HandlerNotFound: FAILURE_CODES.HandlerNotFound,
   ChannelClosed: 'CHANNEL_CLOSED',
   ChannelFull: 'CHANNEL_FULL',
   Timeout: 'TIMEOUT',
@@ -42,8 +44,11 @@ export const ErrorCode = {
   HandlerBackpressure: 'HANDLER_BACKPRESSURE',
   /** An awaited task finished in `error` (see {@link TaskFailedError}). */
   TaskFailed: 'TASK_FAILED',
-  /** An awaited task was cancelled (see {@link TaskCancelledError}). */
-  TaskCancelled: 'TASK_CANCELLED',
+  /**
+   * An awaited task was cancelled (see {@link TaskCancelledError}); also the failure code recorded for a step whose
+   * handler its task's cancellation stopped.
+   */
+  TaskCancelled: FAILURE_CODES.TaskCancelled,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -3,7 +3,7 @@ import type { ChannelMonitor } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
-import { STEP_RESULTS_QUEUE } from '../messaging/queue.js';
+import { QUEUES } from '../contract/names.js';
 import type { DatabaseBreaker } from '../resilience/breaker.js';
 
 /** Whether new work is accepted, and why not. */
@@ -86,7 +86,7 @@ export class BackpressureEvaluator {
           const [row] = await queryRows<{ queue_length: string }>(
             this.#db,
             { name: 'tasker_backpressure_depth', text: 'SELECT queue_length FROM tasker.queue_metrics($1)' },
-            [STEP_RESULTS_QUEUE],
+            [QUEUES.StepResults],
           );
           depth = Number(row?.queue_length ?? 0);
           if (depth >= s.results_queue_critical_depth) {

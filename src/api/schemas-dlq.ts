@@ -2,7 +2,7 @@
  * Wire schemas of the dead-letter queue: entries, listings and resolution updates.
  */
 import { z } from 'zod';
-import { DLQ_REASONS, DLQ_RESOLUTION_STATUSES } from '../orchestration/operations.js';
+import { DLQ_REASONS, DLQ_RESOLUTION_STATUSES } from '../contract/names.js';
 import { cursor, jsonObject, limit, pageOf, timestamp, uuid } from './schemas-common.js';
 
 export const dlqReason = z.enum(DLQ_REASONS);

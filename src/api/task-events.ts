@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { TaskerConfig } from '../config/index.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
-import { TASK_EVENTS_CHANNEL } from '../orchestration/operations.js';
+import { CHANNELS } from '../contract/names.js';
 
 /** Routes task-change notifications to the streams watching those tasks. */
 export class TaskEventHub {
@@ -76,7 +76,7 @@ export class TaskEventHub {
           return;
         }
         this.#handle = handle;
-        this.#unsubscribe = await handle.listener.subscribe(TASK_EVENTS_CHANNEL, (_channel, payload) =>
+        this.#unsubscribe = await handle.listener.subscribe(CHANNELS.TaskEvents, (_channel, payload) =>
           this.#dispatch(payload),
         );
       } catch (e) {

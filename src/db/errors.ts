@@ -1,3 +1,4 @@
+import { SQL_ERROR_STATES } from '../contract/names.js';
 import { ErrorCode, TaskerError } from '../errors.js';
 
 interface PgErrorLike {
@@ -50,21 +51,21 @@ export function mapDbError(e: unknown): Error {
   if (!isPgError(e)) return e instanceof Error ? e : new Error(String(e));
   const hint = e.hint ? ` ${e.hint}` : '';
   switch (e.code) {
-    case 'TK404':
+    case SQL_ERROR_STATES.TemplateNotFound:
       return new TaskerError(ErrorCode.TemplateNotFound, `${e.message}.${hint}`, { cause: e });
-    case 'TK405':
+    case SQL_ERROR_STATES.TaskNotFound:
       return new TaskerError(ErrorCode.TaskNotFound, e.message, { cause: e });
-    case 'TK406':
+    case SQL_ERROR_STATES.StepNotFound:
       return new TaskerError(ErrorCode.StepNotFound, e.message, { cause: e });
-    case 'TK407':
+    case SQL_ERROR_STATES.DlqEntryNotFound:
       return new TaskerError(ErrorCode.DlqEntryNotFound, e.message, { cause: e });
-    case 'TK410':
+    case SQL_ERROR_STATES.InvalidTransition:
       return new TaskerError(ErrorCode.InvalidTransition, e.message, { cause: e });
-    case 'TK441':
+    case SQL_ERROR_STATES.QueueNotFound:
       return new TaskerError(ErrorCode.QueueNotFound, `${e.message}.${hint}`, { cause: e });
-    case 'TK409':
+    case SQL_ERROR_STATES.TemplateConflict:
       return new TaskerError(ErrorCode.TemplateConflict, `${e.message}.${hint}`, { cause: e });
-    case 'TK422':
+    case SQL_ERROR_STATES.InvalidInput:
       return new TaskerError(ErrorCode.TaskInvalid, `${e.message}.${hint}`, { cause: e });
     case '22P02': // invalid text representation (e.g. a malformed uuid)
     case '22021': // a NUL byte in text

@@ -7,12 +7,8 @@ import { QueueClient } from '../messaging/queue.js';
 import { childLogger, silentLogger } from '../observability/logger.js';
 import { Pump } from '../runtime/pump.js';
 import { WakeupSource } from '../runtime/wakeups.js';
-import {
-  domainEventsQueueName,
-  fromEventMessage,
-  type DomainEvent,
-  type DomainEventMessage,
-} from './types.js';
+import { domainEventsQueueName } from '../contract/names.js';
+import { fromEventMessage, type DomainEvent, type DomainEventMessage } from './types.js';
 
 /** Handles one durable event. Throwing (or rejecting) leaves the event to be delivered again. */
 export type DurableEventHandler = (event: DomainEvent) => void | Promise<void>;

@@ -6,5 +6,7 @@ export type { DurableEventConsumerOptions, DurableEventHandler } from './durable
 export { defineEventPublisher, outcomeOf } from './publisher.js';
 export type { EventPublisherDefinition, EventPublisherInput } from './publisher.js';
 export { compileEventPattern, conditionMatches } from './matching.js';
-export { domainEventsQueueName, fromEventMessage } from './types.js';
+export { fromEventMessage } from './types.js';
+// Defined with the other names TypeScript and SQL share (mirrors `tasker.domain_events_queue_name`).
+export { domainEventsQueueName } from '../contract/names.js';
 export type { DomainEvent, DomainEventMessage, StepOutcome } from './types.js';

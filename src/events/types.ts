@@ -50,11 +50,6 @@ export interface DomainEventMessage {
   payload: unknown;
 }
 
-/** The queue a namespace's durable domain events go to (mirrors `tasker.domain_events_queue_name`). */
-export function domainEventsQueueName(namespace: string): string {
-  return `domain_events_${namespace}`;
-}
-
 export function toEventMessage(e: DomainEvent): DomainEventMessage {
   return {
     event_id: e.eventId,

@@ -40,19 +40,6 @@ export function assertQueueName(name: string): void {
   }
 }
 
-/** The queue a namespace's steps are sent to. */
-export function workerQueueName(namespace: string): string {
-  return `worker_${namespace}_queue`;
-}
-
-/** The queue workers send step results to. */
-export const STEP_RESULTS_QUEUE = 'orchestration_step_results';
-
-/** The LISTEN channel that a send to `queue` notifies (mirrors `tasker.queue_channel`). */
-export function queueChannel(queue: string): string {
-  return `tasker_q_${queue}`;
-}
-
 /**
  * PGMQ-style queue operations over Tasker's queue tables. Every send notifies the queue's channel in the same
  * transaction. All methods are one round trip.

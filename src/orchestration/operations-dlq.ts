@@ -4,27 +4,17 @@
  */
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
+import type { DlqReason, DlqResolutionStatus } from '../contract/names.js';
 import { ErrorCode } from '../errors.js';
 import { decodeCursor, encodeCursor, notFound, type Page } from './operations-common.js';
 
-/** Why a task was dead-lettered. */
-export const DLQ_REASONS = [
-  'staleness_timeout',
-  'max_retries_exceeded',
-  'permanent_failure',
-  'dependency_cycle_detected',
-  'worker_unavailable',
-  'manual_dlq',
-] as const;
-export type DlqReason = (typeof DLQ_REASONS)[number];
-/** Where the resolution of a dead-letter entry stands. */
-export const DLQ_RESOLUTION_STATUSES = [
-  'pending',
-  'manually_resolved',
-  'permanently_failed',
-  'cancelled',
-] as const;
-export type DlqResolutionStatus = (typeof DLQ_RESOLUTION_STATUSES)[number];
+// Reasons and statuses are names SQL shares (the tasks_dlq CHECKs); they are defined in the contract.
+export {
+  DLQ_REASONS,
+  DLQ_RESOLUTION_STATUSES,
+  type DlqReason,
+  type DlqResolutionStatus,
+} from '../contract/names.js';
 
 /** A dead-letter entry, with the snapshot of its task when it was dead-lettered. */
 export interface DlqEntry {

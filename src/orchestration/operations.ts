@@ -6,6 +6,7 @@
  */
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
+import { STEP_ACTIONS } from '../contract/names.js';
 import { ErrorCode, TaskerError } from '../errors.js';
 import type { StepState, TaskState } from '../state/index.js';
 import { decodeCursor, encodeCursor, notFound, type Page } from './operations-common.js';
@@ -65,9 +66,9 @@ export interface TransitionView {
 
 /** Operator actions on a step (each records who and why in the audit trail). */
 export type StepAction =
-  | { action: 'reset_for_retry'; reason: string; by: string }
-  | { action: 'resolve_manually'; reason: string; by: string }
-  | { action: 'complete_manually'; reason: string; by: string; result: unknown };
+  | { action: typeof STEP_ACTIONS.ResetForRetry; reason: string; by: string }
+  | { action: typeof STEP_ACTIONS.ResolveManually; reason: string; by: string }
+  | { action: typeof STEP_ACTIONS.CompleteManually; reason: string; by: string; result: unknown };
 
 export type { StepErrorInfo, StepView, TaskView, StepState, TaskState };
 
@@ -225,7 +226,8 @@ export async function applyStepAction(
       details: { field: 'reason' },
     });
   }
-  const result = action.action === 'complete_manually' ? JSON.stringify(action.result ?? null) : null;
+  const result =
+    action.action === STEP_ACTIONS.CompleteManually ? JSON.stringify(action.result ?? null) : null;
   const [row] = await queryRows<{ step_state: StepState; task_state: TaskState }>(
     db,
     {
@@ -236,8 +238,3 @@ export async function applyStepAction(
   );
   return { stepState: row!.step_state, taskState: row!.task_state };
 }
-
-/** The channel task changes are announced on (payload: comma-separated task uuids). */
-export const TASK_EVENTS_CHANNEL = 'tasker_task_events';
-/** The channel cancellations are announced on (payload: the task uuid). */
-export const CANCELLATIONS_CHANNEL = 'tasker_cancellations';

@@ -9,7 +9,8 @@ import { instrumentPool } from '../db/pool-stats.js';
 import { DatabaseBreaker } from '../resilience/breaker.js';
 import { queryRows } from '../db/query.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
-import { QueueClient, STEP_RESULTS_QUEUE } from '../messaging/queue.js';
+import { QUEUES } from '../contract/names.js';
+import { QueueClient } from '../messaging/queue.js';
 import { childLogger, silentLogger } from '../observability/logger.js';
 import { TaskMetrics, type FinalizedTaskGroup } from '../observability/task-metrics.js';
 import { newProcessId } from '../runtime/process-id.js';
@@ -175,7 +176,7 @@ export class Orchestrator {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    await new QueueClient(this.pool).createQueue(STEP_RESULTS_QUEUE);
+    await new QueueClient(this.pool).createQueue(QUEUES.StepResults);
     const queues = this.#config.common.queues;
     if (queues.notifications_enabled) {
       this.#listener = await acquireSharedListener({
@@ -187,7 +188,7 @@ export class Orchestrator {
     }
     await this.#wakeups.start({
       ...(this.#listener ? { listener: this.#listener.listener } : {}),
-      queues: [STEP_RESULTS_QUEUE],
+      queues: [QUEUES.StepResults],
       pollIntervalMs: this.#config.orchestration.result_poll_interval_ms,
     });
     this.#retries.start();

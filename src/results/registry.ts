@@ -4,9 +4,7 @@ import {
   type NotificationListenerOptions,
   type SharedListenerHandle,
 } from '../messaging/listener.js';
-
-/** The channel `tasker.move_tasks` notifies when tasks finish (sql/functions/notify_task_finished.sql); payload `uuid:state,...`. */
-export const TASK_FINISHED_CHANNEL = 'tasker_task_finished';
+import { CHANNELS } from '../contract/names.js';
 
 /** The states in which a task is finished. */
 export type FinishedTaskState = 'complete' | 'error' | 'cancelled' | 'resolved_manually';
@@ -126,7 +124,7 @@ async function startRegistry(
 ): Promise<{ listener: SharedListenerHandle; unsubscribe: () => void }> {
   const listener = await acquireSharedListener(options);
   try {
-    const unsubscribe = await listener.listener.subscribe(TASK_FINISHED_CHANNEL, (_channel, payload) =>
+    const unsubscribe = await listener.listener.subscribe(CHANNELS.TaskFinished, (_channel, payload) =>
       registry.dispatch(payload),
     );
     return { listener, unsubscribe };

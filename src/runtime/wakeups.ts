@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { channelFromConfig, type ChannelSettings } from '../channels/index.js';
 import type { NotificationListener } from '../messaging/listener.js';
-import { queueChannel } from '../messaging/queue.js';
+import { queueChannel } from '../contract/names.js';
 import type { Pump } from './pump.js';
 
 /**

@@ -9,7 +9,7 @@ import type { TaskerConfig } from '../config/index.js';
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
 import type { NotificationListener } from '../messaging/listener.js';
-import { workerQueueName } from '../messaging/queue.js';
+import { workerQueueName } from '../contract/names.js';
 import { Pump } from '../runtime/pump.js';
 import { WakeupSource } from '../runtime/wakeups.js';
 import { claimedStepFromRow, type ClaimRow, type ClaimedStep } from './claimed-step.js';

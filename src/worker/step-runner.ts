@@ -8,6 +8,7 @@ import type { HandlerThreadPool } from './thread-pool.js';
 import { capRecordedError, DEFAULT_ERROR_LIMITS, type ErrorLimits } from './error-record.js';
 import { DEFAULT_MAX_JSON_DEPTH, valueExceedsDepth } from '../json-depth.js';
 import { stepLogger } from '../observability/logger.js';
+import { FAILURE_CODES, FAILURE_NAMES } from '../contract/names.js';
 
 /** Raised into a handler's signal when its time is up. */
 export class HandlerTimeoutError extends Error {
@@ -55,8 +56,8 @@ function stoppedRecord(
 ): StepResultRecord {
   const err = coerceError(reason);
   return cancelled
-    ? failure(step, err, base, { retryable: false, code: 'TASK_CANCELLED' })
-    : failure(step, err, base, { retryable: true, code: 'WORKER_SHUTDOWN' });
+    ? failure(step, err, base, { retryable: false, code: FAILURE_CODES.TaskCancelled })
+    : failure(step, err, base, { retryable: true, code: FAILURE_CODES.WorkerShutdown });
 }
 
 /** What one attempt of a step came to. */
@@ -133,9 +134,11 @@ function submitToThread(
 ): { run: Promise<unknown> } | { outcome: StepRunOutcome } {
   if (!options.threadPool) {
     const err = new Error(`thread handler '${name}' needs a thread pool, and this runner has none`);
-    err.name = 'ThreadPoolUnavailable';
+    err.name = FAILURE_NAMES.ThreadPoolUnavailable;
     return {
-      outcome: immediate(failure(step, err, meta(), { retryable: false, code: 'THREAD_POOL_UNAVAILABLE' })),
+      outcome: immediate(
+        failure(step, err, meta(), { retryable: false, code: FAILURE_CODES.ThreadPoolUnavailable }),
+      ),
     };
   }
   try {
@@ -229,15 +232,15 @@ function returnedRecord(
   // Before stringifying: a result nested thousands deep overflows JSON.stringify and PostgreSQL's jsonb parser.
   if (valueExceedsDepth(value, maxDepth)) {
     const err = new Error(`handler result nests deeper than ${maxDepth} levels (worker.max_result_depth)`);
-    err.name = 'ResultTooDeep';
-    return failure(step, err, meta(), { retryable: false, code: 'RESULT_TOO_DEEP' });
+    err.name = FAILURE_NAMES.ResultTooDeep;
+    return failure(step, err, meta(), { retryable: false, code: FAILURE_CODES.ResultTooDeep });
   }
   try {
     JSON.stringify(value);
   } catch (e) {
     const err = new Error(`handler result is not JSON-serializable: ${coerceError(e).message}`);
-    err.name = 'ResultNotSerializable';
-    return failure(step, err, meta(), { retryable: false, code: 'RESULT_NOT_SERIALIZABLE' });
+    err.name = FAILURE_NAMES.ResultNotSerializable;
+    return failure(step, err, meta(), { retryable: false, code: FAILURE_CODES.ResultNotSerializable });
   }
   return { success: true, result: value, metadata: meta() };
 }
@@ -267,10 +270,10 @@ function thrownRecord(
   }
   if (aborted && options.cancelSignal?.aborted) {
     // The task was cancelled: the step is already `cancelled`, so this outcome will be refused anyway.
-    return failure(step, err, meta(), { retryable: false, code: 'TASK_CANCELLED' });
+    return failure(step, err, meta(), { retryable: false, code: FAILURE_CODES.TaskCancelled });
   }
   if (aborted && options.shutdownSignal.aborted) {
-    return failure(step, err, meta(), { retryable: true, code: 'WORKER_SHUTDOWN' });
+    return failure(step, err, meta(), { retryable: true, code: FAILURE_CODES.WorkerShutdown });
   }
   return failure(step, err, meta(), { retryable: true });
 }
@@ -300,8 +303,8 @@ async function runAttempt(
     const err = new Error(
       `no handler named '${step.handler}' is registered in worker ${options.workerId} (step '${step.stepName}')`,
     );
-    err.name = 'HandlerNotFound';
-    return immediate(failure(step, err, meta(), { retryable: false, code: 'HANDLER_NOT_FOUND' }));
+    err.name = FAILURE_NAMES.HandlerNotFound;
+    return immediate(failure(step, err, meta(), { retryable: false, code: FAILURE_CODES.HandlerNotFound }));
   }
 
   const timeoutMs = step.timeoutMs ?? options.defaultTimeoutMs;
@@ -328,7 +331,10 @@ async function runAttempt(
     }
     if (outcome === 'timeout') {
       const err = new HandlerTimeoutError(timeoutMs);
-      return { record: failure(step, err, meta(), { retryable: true, code: 'HANDLER_TIMEOUT' }), settled };
+      return {
+        record: failure(step, err, meta(), { retryable: true, code: FAILURE_CODES.HandlerTimeout }),
+        settled,
+      };
     }
     return { record: returnedRecord(step, outcome.value, options, meta), settled };
   } catch (thrown) {

@@ -8,6 +8,7 @@
  *
  * @internal
  */
+import { FAILURE_CODES, type FailureName } from '../contract/names.js';
 import { coerceError, handlerErrorKind } from '../errors.js';
 import { ensureTypeScriptLoader } from '../runtime/optional.js';
 import type { ThreadStepContext } from './handler.js';
@@ -61,8 +62,9 @@ export function serializeThreadError(thrown: unknown): SerializedThreadError {
 
 const TS_MODULE = /\.[cm]?tsx?$/;
 
-function permanent(name: string, code: string, message: string): ThreadOutcome {
-  return { ok: false, error: { kind: 'permanent', name, code, message } };
+/** A permanent engine-made failure: recorded with the failure's name and its code from the contract. */
+function permanent(name: FailureName, message: string): ThreadOutcome {
+  return { ok: false, error: { kind: 'permanent', name, code: FAILURE_CODES[name], message } };
 }
 
 /** Runs one thread-handler task (piscina calls this in a pool thread). @internal */
@@ -79,14 +81,12 @@ export async function runThreadTask(task: ThreadTask): Promise<ThreadOutcome> {
     const err = coerceError(e);
     return permanent(
       'HandlerNotFound',
-      'HANDLER_NOT_FOUND',
       `thread handler '${task.handler}': cannot load ${task.module}: ${err.message}`,
     );
   }
   if (typeof fn !== 'function') {
     return permanent(
       'HandlerNotFound',
-      'HANDLER_NOT_FOUND',
       `thread handler '${task.handler}': ${task.module} has no exported function '${task.exportName}'`,
     );
   }
@@ -105,11 +105,7 @@ export async function runThreadTask(task: ThreadTask): Promise<ThreadOutcome> {
     problem = coerceError(e).message;
   }
   if (json === undefined) {
-    return permanent(
-      'ResultNotSerializable',
-      'RESULT_NOT_SERIALIZABLE',
-      `handler result is not JSON-serializable: ${problem}`,
-    );
+    return permanent('ResultNotSerializable', `handler result is not JSON-serializable: ${problem}`);
   }
   return { ok: true, json };
 }

@@ -6,13 +6,12 @@ import type { Queryable } from '../db/pool.js';
 import { instrumentPool } from '../db/pool-stats.js';
 import { DatabaseBreaker } from '../resilience/breaker.js';
 import { acquireSharedListener, type SharedListenerHandle } from '../messaging/listener.js';
-import { CANCELLATIONS_CHANNEL } from '../orchestration/operations.js';
-import { QueueClient, workerQueueName } from '../messaging/queue.js';
+import { CHANNELS, domainEventsQueueName, workerQueueName } from '../contract/names.js';
+import { QueueClient } from '../messaging/queue.js';
 import { childLogger, silentLogger } from '../observability/logger.js';
 import { EventDeclarationCache } from '../events/declarations.js';
 import { DomainEventSystem } from '../events/event-system.js';
 import type { EventPublisherDefinition } from '../events/publisher.js';
-import { domainEventsQueueName } from '../events/types.js';
 import { WorkerMetrics } from '../observability/worker-metrics.js';
 import { TaskMetrics } from '../observability/task-metrics.js';
 import { registerTemplate } from '../orchestration/template-registry.js';
@@ -248,7 +247,7 @@ export class Worker {
     }
     if (this.#listener) {
       this.#unsubscribeCancellations = await this.#listener.listener.subscribe(
-        CANCELLATIONS_CHANNEL,
+        CHANNELS.Cancellations,
         (_c, payload) => this.#inFlight.onCancellation(payload),
       );
     }

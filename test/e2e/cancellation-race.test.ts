@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireSharedListener } from '../../src/messaging/listener.js';
-import { CANCELLATIONS_CHANNEL, cancelTask } from '../../src/orchestration/operations.js';
+import { CHANNELS } from '../../src/contract/names.js';
+import { cancelTask } from '../../src/orchestration/operations.js';
 import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler } from '../../src/worker/handler.js';
 import { createWorker } from '../../src/worker/worker.js';
@@ -75,7 +76,7 @@ describe('cancellation before a handler starts', () => {
       const second = (await engine.orchestrator.createTask({ namespace: ns, name: 'single', context: {} }))
         .taskUuid;
       await until(() => w.stats.claimed === 2, 'the second step to be claimed (waiting for the slot)');
-      const unsubscribe = await shared.listener.subscribe(CANCELLATIONS_CHANNEL, (_c, payload) => {
+      const unsubscribe = await shared.listener.subscribe(CHANNELS.Cancellations, (_c, payload) => {
         if (payload?.includes(second)) busy.open();
       });
       await cancelTask(db.pool, second, { reason: 'test' });

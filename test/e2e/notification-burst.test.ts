@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueChannel, workerQueueName } from '../../src/messaging/queue.js';
+import { queueChannel, workerQueueName } from '../../src/contract/names.js';
 import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler } from '../../src/worker/handler.js';
 import { createWorker, type Worker } from '../../src/worker/worker.js';

@@ -6,7 +6,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeepPartial, TaskerConfig } from '../../src/config/index.js';
-import { STEP_RESULTS_QUEUE, queueChannel, workerQueueName } from '../../src/messaging/queue.js';
+import { QUEUES, queueChannel, workerQueueName } from '../../src/contract/names.js';
 import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler, type HandlerDefinition } from '../../src/worker/handler.js';
 import { createWorker, type Worker } from '../../src/worker/worker.js';
@@ -535,7 +535,7 @@ describe('worker edge cases', () => {
         CREATE TABLE IF NOT EXISTS public.test_faults (name text PRIMARY KEY);
         CREATE OR REPLACE FUNCTION public.test_refuse_step_results() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          IF NEW.queue_name = '${STEP_RESULTS_QUEUE}' AND EXISTS (SELECT 1 FROM public.test_faults WHERE name = 'results') THEN
+          IF NEW.queue_name = '${QUEUES.StepResults}' AND EXISTS (SELECT 1 FROM public.test_faults WHERE name = 'results') THEN
             RAISE EXCEPTION 'results queue unavailable (injected fault)';
           END IF;
           RETURN NEW;
@@ -598,7 +598,7 @@ describe('worker edge cases', () => {
         // The write really failed: the step is still in progress and no result message exists.
         expect(await stepRow(taskUuid, 'first')).toMatchObject({ state: 'in_progress', attempts: 1 });
         const results = await db.pool.query(`SELECT 1 FROM tasker.queue_messages WHERE queue_name = $1`, [
-          STEP_RESULTS_QUEUE,
+          QUEUES.StepResults,
         ]);
         expect(results.rowCount).toBe(0);
         expect(lines.find((l) => l.msg === retrying)!.raw).toContain('results queue unavailable');

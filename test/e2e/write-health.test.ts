@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../src/api/index.js';
-import { STEP_RESULTS_QUEUE } from '../../src/messaging/queue.js';
+import { QUEUES } from '../../src/contract/names.js';
 import { createWorkerWebServer } from '../../src/api/worker-server.js';
 import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler } from '../../src/worker/handler.js';
@@ -32,7 +32,7 @@ describe('health reflects failing writes', () => {
       -- Worker completion writes insert a result message; refusing it fails the whole write.
       CREATE FUNCTION public.test_refuse_results() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.queue_name = '${STEP_RESULTS_QUEUE}' AND EXISTS (SELECT 1 FROM public.test_faults WHERE name = 'completions') THEN
+        IF NEW.queue_name = '${QUEUES.StepResults}' AND EXISTS (SELECT 1 FROM public.test_faults WHERE name = 'completions') THEN
           RAISE EXCEPTION 'disk full (injected fault)';
         END IF;
         RETURN NEW;

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotificationListener } from '../../src/messaging/listener.js';
-import { QueueClient, queueChannel } from '../../src/messaging/queue.js';
+import { queueChannel } from '../../src/contract/names.js';
+import { QueueClient } from '../../src/messaging/queue.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@
  * own database, with tasks made by the real create_task and step rows put into the state the test needs.
  */
 import type pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createTask } from '../../src/orchestration/task-creator.js';
 import { registerTemplate } from '../../src/orchestration/template-registry.js';
 import type { TaskTemplate } from '../../src/templates/types.js';
@@ -58,6 +58,14 @@ export async function taskOf(
   };
 }
 
+/** Walks a step through `path` (each state audited, event `Test`), ending in its last state. */
+export async function walk(c: pg.PoolClient, step: string, path: readonly string[]): Promise<void> {
+  for (const state of path) {
+    await c.query(`SELECT tasker.log_step_transitions(ARRAY[$1]::uuid[], $2, 'Test', 'test')`, [step, state]);
+  }
+  await c.query(`UPDATE tasker.workflow_steps SET state = $2 WHERE step_uuid = $1`, [step, path.at(-1)]);
+}
+
 /**
  * Puts a step where a worker's completion would: waiting for orchestration with these results, its audit trail
  * walked there through the allowed transitions (enqueued, in_progress, then the outcome's state).
@@ -73,14 +81,47 @@ export async function finished(
     'SELECT state FROM tasker.workflow_steps WHERE step_uuid = $1',
     [step],
   );
-  const path = [...(current.rows[0]?.state === 'pending' ? ['enqueued'] : []), 'in_progress', to];
-  for (const state of path) {
-    await c.query(`SELECT tasker.log_step_transitions(ARRAY[$1]::uuid[], $2, 'Test', 'test')`, [step, state]);
-  }
-  await c.query(
-    `UPDATE tasker.workflow_steps SET state = $2, attempts = $3, results = $4 WHERE step_uuid = $1`,
-    [step, to, attempts, JSON.stringify({ result: null, ...results })],
+  await walk(c, step, [...(current.rows[0]?.state === 'pending' ? ['enqueued'] : []), 'in_progress', to]);
+  await c.query(`UPDATE tasker.workflow_steps SET attempts = $2, results = $3 WHERE step_uuid = $1`, [
+    step,
+    attempts,
+    JSON.stringify({ result: null, ...results }),
+  ]);
+}
+
+/** The uuid of each step of a task by name (batch workers included, once they exist). */
+export async function stepUuids(c: pg.PoolClient, task: string): Promise<Record<string, string>> {
+  const rows = await c.query<{ name: string; step_uuid: string }>(
+    'SELECT name, step_uuid FROM tasker.workflow_steps WHERE task_uuid = $1',
+    [task],
   );
+  return Object.fromEntries(rows.rows.map((r) => [r.name, r.step_uuid]));
+}
+
+/** A step's most recent audit row. */
+export async function lastTransition(
+  c: pg.PoolClient,
+  step: string,
+): Promise<{
+  from_state: string | null;
+  to_state: string;
+  event: string;
+  processor: string;
+  metadata: unknown;
+}> {
+  const res = await c.query<{
+    from_state: string | null;
+    to_state: string;
+    event: string;
+    processor: string;
+    metadata: unknown;
+  }>(
+    `SELECT from_state, to_state, event, processor, metadata FROM tasker.workflow_step_transitions
+     WHERE step_uuid = $1 AND most_recent`,
+    [step],
+  );
+  expect(res.rowCount, `one most recent transition of ${step}`).toBe(1);
+  return res.rows[0]!;
 }
 
 /** The state of each named step. */

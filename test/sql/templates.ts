@@ -1,4 +1,4 @@
-/** Templates the SQL-level tests of resolve_steps' parts build tasks from. */
+/** Templates the SQL-level tests of single engine functions build tasks from. */
 import { defineTemplate } from '../../src/templates/index.js';
 
 const ns = 'sql_parts';
@@ -28,4 +28,35 @@ export const batch = defineTemplate({ namespace: ns, name: 'batch', version: '1.
 export const chain = defineTemplate({ namespace: ns, name: 'chain', version: '1.0.0' })
   .step('first', { handler: 'h', retry: { maxAttempts: 3 } })
   .step('second', { handler: 'h', dependsOn: ['first'] })
+  .build();
+
+/** split (batchable) -> work (batch_worker, one item per batch, fail_fast) -> merge. */
+export const fanOut = defineTemplate({ namespace: ns, name: 'fan_out', version: '1.0.0' })
+  .step('split', { handler: 'h', type: 'batchable' })
+  .step('work', {
+    handler: 'h',
+    type: 'batch_worker',
+    dependsOn: ['split'],
+    batch: { batchSize: 1, maxBatches: 10 },
+  })
+  .step('merge', { handler: 'h', type: 'deferred_convergence', dependsOn: ['work'] })
+  .build();
+
+/** The same fan-out with failure strategy continue: a failed batch leaves the others alone. */
+export const fanOutContinue = defineTemplate({ namespace: ns, name: 'fan_out_continue', version: '1.0.0' })
+  .step('split', { handler: 'h', type: 'batchable' })
+  .step('work', {
+    handler: 'h',
+    type: 'batch_worker',
+    dependsOn: ['split'],
+    batch: { batchSize: 1, maxBatches: 10, failureStrategy: 'continue' },
+  })
+  .step('merge', { handler: 'h', type: 'deferred_convergence', dependsOn: ['work'] })
+  .build();
+
+/** left and right (two roots, left with a timeout and inputs) -> both. */
+export const twoRoots = defineTemplate({ namespace: ns, name: 'two_roots', version: '1.0.0' })
+  .step('left', { handler: 'h.left', timeoutMs: 5000, inputs: { side: 'l' }, retry: { maxAttempts: 4 } })
+  .step('right', { handler: 'h.right' })
+  .step('both', { handler: 'h', dependsOn: ['left', 'right'] })
   .build();

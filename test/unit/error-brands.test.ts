@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -8,10 +8,16 @@ import { TaskerNotFoundError } from '../../src/client/errors.js';
 import { serializeThreadError } from '../../src/worker/thread-entry.js';
 
 // A second, independent copy of the errors module (another file, so another module instance with its own
-// classes), as when a handlers module imports a different copy of the package than the worker runs.
+// classes), as when a handlers module imports a different copy of the package than the worker runs. The names
+// contract it takes its shared codes from is copied along, where the copy imports it.
 const dir = mkdtempSync(join(tmpdir(), 'tasker-brands-'));
 const copyPath = join(dir, 'errors-copy.ts');
 copyFileSync(fileURLToPath(new URL('../../src/errors.ts', import.meta.url)), copyPath);
+mkdirSync(join(dir, 'contract'));
+copyFileSync(
+  fileURLToPath(new URL('../../src/contract/names.ts', import.meta.url)),
+  join(dir, 'contract', 'names.ts'),
+);
 const other = (await import(pathToFileURL(copyPath).href)) as typeof mine;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

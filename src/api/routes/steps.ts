@@ -1,4 +1,5 @@
 /** Step routes: read the steps of a task, their audit trails, and operator actions on them. */
+import { STEP_ACTIONS } from '../../contract/names.js';
 import {
   applyStepAction,
   getStep,
@@ -20,14 +21,15 @@ import {
 } from '../schemas.js';
 import { stepBody, transitionBody } from '../views.js';
 
+/** The wire's `action_type` (the HTTP API's own names) to the action apply_step_action takes. */
 function toAction(body: StepActionBody, by: string): StepAction {
   switch (body.action_type) {
     case 'complete_manually':
-      return { action: 'complete_manually', reason: body.reason, by, result: body.result };
+      return { action: STEP_ACTIONS.CompleteManually, reason: body.reason, by, result: body.result };
     case 'reset_for_retry':
-      return { action: 'reset_for_retry', reason: body.reason, by };
+      return { action: STEP_ACTIONS.ResetForRetry, reason: body.reason, by };
     case 'resolve_manually':
-      return { action: 'resolve_manually', reason: body.reason, by };
+      return { action: STEP_ACTIONS.ResolveManually, reason: body.reason, by };
   }
 }
 

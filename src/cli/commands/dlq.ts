@@ -6,7 +6,7 @@ import {
   DLQ_RESOLUTION_STATUSES,
   type DlqReason,
   type DlqResolutionStatus,
-} from '../../orchestration/operations.js';
+} from '../../contract/names.js';
 import {
   action,
   apiContext,
