@@ -382,7 +382,7 @@ async function main(): Promise<void> {
   };
   /** A part of bench/peers/ in a BENCHMARKS.md section of its own. */
   const peersPart = async (part: 'peers' | 'scale' | 'processes', title: string): Promise<void> => {
-    const options = { admin, serverUrl: serverUrl!, quick, log: (l: string) => console.log(l) };
+    const options = { admin, serverUrl: serverUrl, quick, log: (l: string) => console.log(l) };
     const lines =
       part === 'peers'
         ? peersMarkdown(await runPeers(options))

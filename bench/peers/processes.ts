@@ -30,7 +30,7 @@ async function startWorkerProcess(url: string): Promise<ChildProcess> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   while (!out.includes('ready')) {
     if (child.exitCode !== null) throw new Error(`worker process exited with ${child.exitCode}`);
     await new Promise((r) => setTimeout(r, 50));

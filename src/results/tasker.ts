@@ -1,4 +1,4 @@
-import { workerQueueName } from '../messaging/queue.js';
+import { workerQueueName } from '../contract/names.js';
 import { localClaimerFor } from '../runtime/local-claimers.js';
 import type pg from 'pg';
 import type { Logger } from 'pino';

@@ -1,5 +1,5 @@
 /** Task routes: create, list, read, cancel, and the task's audit trail. */
-import { workerQueueName } from '../../messaging/queue.js';
+import { workerQueueName } from '../../contract/names.js';
 import { localClaimerFor } from '../../runtime/local-claimers.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
