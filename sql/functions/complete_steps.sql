@@ -58,7 +58,8 @@ BEGIN
   FROM upd;
 
   IF v_msgs IS NOT NULL THEN
-    IF v_ok IS NOT NULL THEN
+    -- Resolving here, the audit row of a successful result is written with its outcome (resolve_log_outcome).
+    IF v_ok IS NOT NULL AND NOT p_resolve THEN
       PERFORM tasker.log_step_transitions(v_ok, 'enqueued_for_orchestration', 'EnqueueForOrchestration', p_worker);
     END IF;
     IF v_failed IS NOT NULL THEN
@@ -69,7 +70,7 @@ BEGIN
     IF p_resolve THEN
       SELECT r.finalized, r.claimed_msgs, r.claimed_steps INTO v_finalized, v_claimed_msgs, v_claimed_steps
       FROM tasker.resolve_steps(coalesce(v_ok, '{}') || coalesce(v_failed, '{}'), p_worker,
-                                p_claim_queues, p_claim_limit, p_lease_seconds) r;
+                                p_claim_queues, p_claim_limit, p_lease_seconds, coalesce(v_ok, '{}')) r;
       IF cardinality(v_claimed_steps) > 0 THEN
         SELECT jsonb_agg(to_jsonb(c)) INTO v_claimed
         FROM tasker.claimed_step_contexts(v_claimed_msgs, v_claimed_steps) c;

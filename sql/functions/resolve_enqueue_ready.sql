@@ -15,6 +15,7 @@ CREATE OR REPLACE FUNCTION tasker.resolve_enqueue_ready(p_ready uuid[], p_failed
 AS $function$
 DECLARE
   v_failing_tasks uuid[];
+  v_rest uuid[];
 BEGIN
   -- Tasks with a failure (now or before) enqueue nothing new: they are on their way to error.
   enqueued := '{}';
@@ -42,18 +43,19 @@ BEGIN
     ) x;
   END IF;
 
-  UPDATE tasker.workflow_steps SET state = 'enqueued', updated_at = now()
-  WHERE step_uuid = ANY(enqueued) AND NOT (step_uuid = ANY(claimed_steps));
-  PERFORM tasker.log_step_transitions(enqueued, 'enqueued', 'Enqueue', p_processor);
   IF cardinality(claimed_steps) < cardinality(enqueued) THEN
-    PERFORM tasker.send_step_messages(ARRAY(SELECT u FROM unnest(enqueued) u WHERE NOT (u = ANY(claimed_steps))));
+    v_rest := ARRAY(SELECT u FROM unnest(enqueued) u WHERE NOT (u = ANY(claimed_steps)));
+    UPDATE tasker.workflow_steps SET state = 'enqueued', updated_at = now() WHERE step_uuid = ANY(v_rest);
+    PERFORM tasker.log_step_transitions(v_rest, 'enqueued', 'Enqueue', p_processor);
+    PERFORM tasker.send_step_messages(v_rest);
   END IF;
   IF cardinality(claimed_steps) > 0 THEN
     -- Claimed as claim_steps would: a new attempt, in_progress, under a lease of the claimer's visibility timeout.
+    -- The audit trail reads as if enqueued and then claimed.
     UPDATE tasker.workflow_steps s
     SET state = 'in_progress', attempts = s.attempts + 1, last_attempted_at = now(), updated_at = now()
     WHERE s.step_uuid = ANY(claimed_steps);
-    PERFORM tasker.log_step_transitions(claimed_steps, 'in_progress', 'Start', p_processor);
+    PERFORM tasker.log_step_transitions(claimed_steps, 'in_progress', 'Start', p_processor, NULL, 'enqueued', 'Enqueue');
     SELECT array_agg(m.step_uuid), array_agg(m.msg_id) INTO claimed_steps, claimed_msgs
     FROM tasker.send_step_messages(claimed_steps, p_lease_seconds) m;
   END IF;

@@ -1,9 +1,11 @@
 -- Part of resolve_steps: moves each settled step to its state (complete, error, waiting_for_retry with the delay
 -- the worker computed, or error-but-tolerated for a `continue` batch) with its audit row, and releases the
 -- dependents of completed and tolerated steps (O(1) per edge through pending_parents). Returns the dependents that
--- became ready and the earliest retry time.
+-- became ready and the earliest retry time. Steps in p_unaudited (successful results stored by the calling worker
+-- completion) get their `enqueued_for_orchestration` audit row here, in the statement that logs their outcome.
 CREATE OR REPLACE FUNCTION tasker.resolve_record_outcomes(p_complete uuid[], p_error uuid[], p_retry uuid[],
-  p_tolerated uuid[], p_processor text, OUT ready uuid[], OUT next_retry_at timestamptz)
+  p_tolerated uuid[], p_processor text, p_unaudited uuid[] DEFAULT '{}', OUT ready uuid[],
+  OUT next_retry_at timestamptz)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
@@ -25,7 +27,7 @@ BEGIN
     IF cardinality(p_complete) > 0 THEN
       UPDATE tasker.workflow_steps SET state = 'complete', processed_at = now(), updated_at = now()
       WHERE step_uuid = ANY(p_complete);
-      PERFORM tasker.log_step_transitions(p_complete, 'complete', 'Complete', p_processor);
+      PERFORM tasker.resolve_log_outcome(p_complete, p_unaudited, 'complete', 'Complete', p_processor);
     END IF;
 
     -- tolerated failures release their dependents like completions.
@@ -47,7 +49,7 @@ BEGIN
 
   IF cardinality(p_error) > 0 THEN
     UPDATE tasker.workflow_steps SET state = 'error', updated_at = now() WHERE step_uuid = ANY(p_error);
-    PERFORM tasker.log_step_transitions(p_error, 'error', 'Fail', p_processor);
+    PERFORM tasker.resolve_log_outcome(p_error, p_unaudited, 'error', 'Fail', p_processor);
   END IF;
 
   IF cardinality(p_retry) > 0 THEN

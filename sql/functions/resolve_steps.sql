@@ -6,14 +6,17 @@
 --   resolve_expand_batches    completed batchable steps: one batch_worker instance per range
 --   resolve_cascade_skips     skip the unchosen branches and everything below them
 --   resolve_fail_fast         a failed fail_fast batch cancels the batches that have not started
---   resolve_record_outcomes   steps to their states, dependents of completed steps released
+--   resolve_record_outcomes   steps to their states (audit rows: resolve_log_outcome), dependents of completed
+--                             steps released
 --   resolve_enqueue_ready     ready steps enqueued (not in tasks on their way to error)
 --   resolve_finalize_tasks    task counters, task states, dead letters, outcome counters
 -- The tasks are locked first, in uuid order, so concurrent resolutions of one task serialize and never deadlock.
 -- A worker resolving in its completion transaction may claim released dependents for itself (p_claim_queues,
 -- p_claim_limit, p_lease_seconds: see resolve_enqueue_ready); they come back as claimed_msgs / claimed_steps.
+-- p_unaudited: successful results it stored without their `enqueued_for_orchestration` audit row, which is
+-- written with their outcome (resolve_log_outcome).
 CREATE OR REPLACE FUNCTION tasker.resolve_steps(p_steps uuid[], p_processor text, p_claim_queues text[] DEFAULT NULL,
-  p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0)
+  p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0, p_unaudited uuid[] DEFAULT '{}')
  RETURNS TABLE(steps_enqueued integer, tasks_finalized integer, next_retry_at timestamp with time zone, finalized jsonb,
                claimed_msgs bigint[], claimed_steps uuid[])
  LANGUAGE plpgsql
@@ -49,7 +52,8 @@ BEGIN
   o.error := o.error || d.invalid || v_invalid_batches;
   SELECT * INTO sk FROM tasker.resolve_cascade_skips(d.skip_seeds, p_processor);
   v_withdrawn := tasker.resolve_fail_fast(o.error, p_processor);
-  SELECT * INTO r FROM tasker.resolve_record_outcomes(o.complete, o.error, o.retry, o.tolerated, p_processor);
+  SELECT * INTO r FROM tasker.resolve_record_outcomes(o.complete, o.error, o.retry, o.tolerated, p_processor,
+                                                      p_unaudited);
   SELECT * INTO e FROM tasker.resolve_enqueue_ready(r.ready || sk.convergence_ready, o.error, p_processor,
                                                     p_claim_queues, p_claim_limit, p_lease_seconds);
   SELECT * INTO f FROM tasker.resolve_finalize_tasks(v_tasks, o.complete, o.error, o.retry, e.enqueued, o.tolerated,

@@ -35,6 +35,8 @@ const HOT_PATH_FUNCTIONS = [
   'resolve_finalize_tasks',
   'create_task_steps',
   'fail_lost_leases',
+  'claimed_step_contexts',
+  'resolve_log_outcome',
 ];
 
 interface FreshDatabase {
