@@ -466,8 +466,8 @@ function variantLabel(v: BatchVariant): string {
 export async function runDynamic(options: DynamicOptions): Promise<DynamicResults> {
   const results: DynamicResults = { conditional: [], batch: [] };
   for (const [path, fastPath] of [
-    ['4 transactions per step (default)', false],
-    ['fast path: `worker.resolve_in_completion`', true],
+    ['1 transaction per step (default)', true],
+    ['4 transactions per step (`worker.resolve_in_completion = false`)', false],
   ] as const) {
     const db = await options.freshDatabase();
     try {
