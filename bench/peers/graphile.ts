@@ -9,6 +9,7 @@
 import { Logger, run, type Runner } from 'graphile-worker';
 import pg from 'pg';
 import { edges, type Shape } from './shapes.js';
+import { NotificationWaiter } from './waiter.js';
 import type { PeerSystem } from './system.js';
 
 const SETUP = `
@@ -53,39 +54,6 @@ interface StepPayload {
   n: string;
 }
 
-/** Resolves runs by id as their `bench_done` notifications arrive. */
-class DoneListener {
-  readonly #client: pg.Client;
-  readonly #waiting = new Map<string, () => void>();
-  readonly #early = new Set<string>();
-
-  constructor(url: string) {
-    this.#client = new pg.Client({ connectionString: url });
-    this.#client.on('notification', (n) => {
-      const id = n.payload ?? '';
-      const resolve = this.#waiting.get(id);
-      if (resolve) {
-        this.#waiting.delete(id);
-        resolve();
-      } else this.#early.add(id);
-    });
-  }
-
-  async start(): Promise<void> {
-    await this.#client.connect();
-    await this.#client.query('LISTEN bench_done');
-  }
-
-  wait(id: string): Promise<void> {
-    if (this.#early.delete(id)) return Promise.resolve();
-    return new Promise((resolve) => this.#waiting.set(id, resolve));
-  }
-
-  end(): Promise<void> {
-    return this.#client.end();
-  }
-}
-
 export async function startGraphileWorker(
   url: string,
   shapes: readonly Shape[],
@@ -116,7 +84,7 @@ export async function startGraphileWorker(
   await setup.query(SETUP);
   await setup.end();
   const submitter = new pg.Pool({ connectionString: url, max: 10 });
-  const done = new DoneListener(url);
+  const done = new NotificationWaiter(url, 'bench_done', (payload) => [payload]);
   await done.start();
   const submit = async (shape: Shape): Promise<string> => {
     const g = byName.get(shape.name)!;

@@ -14,7 +14,7 @@ import { createOrchestrator } from '../../src/orchestration/orchestrator.js';
 import { BackendCpu } from './measure.js';
 import { createDatabase, migrated } from './run-peers.js';
 import { LINEAR4 } from './shapes.js';
-import { FinishedListener, templateOf } from './tasker.js';
+import { taskFinishedWaiter, templateOf } from './tasker.js';
 
 export interface ProcessesRow {
   processes: number;
@@ -57,7 +57,7 @@ export async function runProcesses(options: {
     const orchestrator = createOrchestrator({ config });
     await orchestrator.registerTemplate(templateOf(LINEAR4));
     await orchestrator.start();
-    const finished = new FinishedListener(db.url);
+    const finished = taskFinishedWaiter(db.url);
     await finished.start();
     const workers: ChildProcess[] = [];
     try {

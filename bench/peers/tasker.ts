@@ -3,7 +3,6 @@
  * concurrent handlers), tasks created with `orchestrator.createTask`. A run is finished when its task's
  * finalizing transaction commits; Tasker announces that on `tasker_task_finished` (payload `uuid:state,...`).
  */
-import pg from 'pg';
 import { loadConfig, type DeepPartial, type TaskerConfig } from '../../src/config/index.js';
 import { createOrchestrator } from '../../src/orchestration/orchestrator.js';
 import { defineTemplate, type TaskTemplate } from '../../src/templates/index.js';
@@ -11,6 +10,7 @@ import { defineHandler } from '../../src/worker/handler.js';
 import { createWorker } from '../../src/worker/worker.js';
 import type { Shape } from './shapes.js';
 import type { PeerSystem } from './system.js';
+import { NotificationWaiter } from './waiter.js';
 
 const NS = 'peers';
 
@@ -28,39 +28,11 @@ export function templateOf(shape: Shape): TaskTemplate {
   return b.build();
 }
 
-/** Resolves waits for tasks as their `tasker_task_finished` notifications arrive. */
-export class FinishedListener {
-  readonly #client: pg.Client;
-  readonly #waiting = new Map<string, () => void>();
-  readonly #early = new Set<string>();
-
-  constructor(url: string) {
-    this.#client = new pg.Client({ connectionString: url });
-    this.#client.on('notification', (n) => {
-      for (const item of (n.payload ?? '').split(',')) {
-        const uuid = item.split(':')[0]!;
-        const resolve = this.#waiting.get(uuid);
-        if (resolve) {
-          this.#waiting.delete(uuid);
-          resolve();
-        } else this.#early.add(uuid);
-      }
-    });
-  }
-
-  async start(): Promise<void> {
-    await this.#client.connect();
-    await this.#client.query('LISTEN tasker_task_finished');
-  }
-
-  wait(uuid: string): Promise<void> {
-    if (this.#early.delete(uuid)) return Promise.resolve();
-    return new Promise((resolve) => this.#waiting.set(uuid, resolve));
-  }
-
-  end(): Promise<void> {
-    return this.#client.end();
-  }
+/** Waits for tasks by uuid as `tasker_task_finished` announces them (payload `uuid:state,...`). */
+export function taskFinishedWaiter(url: string): NotificationWaiter {
+  return new NotificationWaiter(url, 'tasker_task_finished', (payload) =>
+    payload.split(',').map((item) => item.split(':')[0]!),
+  );
 }
 
 export async function startTasker(
@@ -82,7 +54,7 @@ export async function startTasker(
     templates,
     handlers: [defineHandler('noop', () => ({ ok: true }))],
   });
-  const finished = new FinishedListener(url);
+  const finished = taskFinishedWaiter(url);
   await finished.start();
   await orchestrator.start();
   await worker.start();
