@@ -60,8 +60,12 @@ export async function startGraphileWorker(
   concurrency: number,
 ): Promise<PeerSystem> {
   const byName = new Map(shapes.map((s) => [s.name, { shape: s, ...edges(s) }]));
+  // Our own pool, ended when the runner stops (graphile-worker leaves a pool it was given open).
+  const workerPool = new pg.Pool({ connectionString: url, max: concurrency + 2 });
+  workerPool.on('error', () => {});
+  workerPool.on('connect', (client) => client.on('error', () => {}));
   const runner: Runner = await run({
-    connectionString: url,
+    pgPool: workerPool,
     concurrency,
     noHandleSignals: true,
     logger: new Logger(() => () => {}),
@@ -106,6 +110,7 @@ export async function startGraphileWorker(
     },
     stop: async () => {
       await runner.stop();
+      await workerPool.end();
       await submitter.end();
       await done.end();
     },
