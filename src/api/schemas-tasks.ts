@@ -213,6 +213,12 @@ export const stepActionBody = z
   .discriminatedUnion('action_type', [
     z.strictObject({ action_type: z.literal('reset_for_retry'), ...actionCommon }),
     z.strictObject({ action_type: z.literal('resolve_manually'), ...actionCommon }),
+    z
+      .strictObject({ action_type: z.literal('rerun_from'), ...actionCommon })
+      .describe(
+        'Re-run the task from this step: the step and everything below it run again (attempts 0, results and ' +
+          'checkpoints cleared, what they had kept in their `Rerun` audit rows); the other steps keep their results.',
+      ),
     z.strictObject({
       action_type: z.literal('complete_manually'),
       ...actionCommon,

@@ -9,11 +9,13 @@ import { queryRows } from '../db/query.js';
 import { ErrorCode, TaskerError } from '../errors.js';
 import type { StepState, TaskState } from '../state/index.js';
 import { decodeCursor, encodeCursor, notFound, type Page } from './operations-common.js';
+import { rerunFromStep } from './rerun.js';
 import { getTask, type StepErrorInfo, type StepView, type TaskView } from './task-queries.js';
 
 export type { Page } from './operations-common.js';
 export * from './operations-dlq.js';
 export * from './operations-templates.js';
+export { rerunFromStep, type RerunResult } from './rerun.js';
 
 /** Filters of {@link listTasks}; every field is optional and they combine with AND. */
 export interface TaskListFilter {
@@ -63,11 +65,15 @@ export interface TransitionView {
   createdAt: Date;
 }
 
-/** Operator actions on a step (each records who and why in the audit trail). */
+/**
+ * Operator actions on a step (each records who and why in the audit trail). `rerun_from` re-runs the task from
+ * the step: the step and everything below it run again (see {@link rerunFromStep}).
+ */
 export type StepAction =
   | { action: 'reset_for_retry'; reason: string; by: string }
   | { action: 'resolve_manually'; reason: string; by: string }
-  | { action: 'complete_manually'; reason: string; by: string; result: unknown };
+  | { action: 'complete_manually'; reason: string; by: string; result: unknown }
+  | { action: 'rerun_from'; reason: string; by: string };
 
 export type { StepErrorInfo, StepView, TaskView, StepState, TaskState };
 
@@ -211,7 +217,7 @@ export async function cancelTask(
 
 /**
  * Applies an operator action to a step and re-evaluates its task in the same transaction, so a blocked or
- * failed task really resumes. Returns the new states.
+ * failed task really resumes. Returns the new states (for `rerun_from`, the origin step's).
  */
 export async function applyStepAction(
   db: Queryable,
@@ -224,6 +230,10 @@ export async function applyStepAction(
     throw new TaskerError(ErrorCode.TaskInvalid, 'reason is required for a step action', {
       details: { field: 'reason' },
     });
+  }
+  if (action.action === 'rerun_from') {
+    const rerun = await rerunFromStep(db, taskUuid, stepUuid, { ...action, processorId });
+    return { stepState: rerun.stepState, taskState: rerun.taskState };
   }
   const result = action.action === 'complete_manually' ? JSON.stringify(action.result ?? null) : null;
   const [row] = await queryRows<{ step_state: StepState; task_state: TaskState }>(

@@ -28,6 +28,8 @@ function toAction(body: StepActionBody, by: string): StepAction {
       return { action: 'reset_for_retry', reason: body.reason, by };
     case 'resolve_manually':
       return { action: 'resolve_manually', reason: body.reason, by };
+    case 'rerun_from':
+      return { action: 'rerun_from', reason: body.reason, by };
   }
 }
 
@@ -94,10 +96,16 @@ export function stepRoutes(ctx: ApiContext): ApiRoute[] {
       url: '/v1/tasks/:task_uuid/steps/:step_uuid',
       operationId: 'applyStepAction',
       summary:
-        'Operator action on a step: reset it for retry, resolve it manually, or complete it with a result.',
+        'Operator action on a step: reset it for retry, resolve it manually, complete it with a result, or ' +
+        're-run the task from it.',
       description:
         'The action and the re-evaluation of the task happen in one transaction, so a blocked or failed task ' +
-        'resumes. `by` defaults to the authenticated principal.',
+        'resumes. `by` defaults to the authenticated principal. `rerun_from` re-runs a complete, resolved, ' +
+        'failed, blocked or retry-waiting task from the step: the step and its transitive dependents go back to ' +
+        '`pending` (the step is enqueued at once when its parents are done), batch instances of a batchable ' +
+        'step among them are removed (it expands again), steps skipped from above stay skipped, the other ' +
+        'steps keep their results, and an open dead-letter entry is closed. It is refused (409) for a cancelled ' +
+        'or still running task and while a step below is running.',
       tag: 'steps',
       permission: 'steps:resolve',
       params: stepParams,
@@ -107,7 +115,9 @@ export function stepRoutes(ctx: ApiContext): ApiRoute[] {
         notFound,
         {
           status: 409,
-          description: "The action is not allowed in the step's or the task's state (`INVALID_TRANSITION`).",
+          description:
+            "The action is not allowed in the step's or the task's state, or a step below a re-run is running " +
+            '(`INVALID_TRANSITION`).',
           schema: errorBody,
         },
       ],
