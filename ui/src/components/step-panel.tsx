@@ -1,0 +1,184 @@
+/**
+ * The step panel of a task page: the step's facts, operator actions, its error (with stack for operators) and
+ * result, every attempt when the server reports them, inputs and checkpoints, and the audit trail of its
+ * transitions (operator actions with who and why).
+ */
+import type { StepDetail } from '../api.js';
+import type { StepBody, StepErrorBody, TransitionBody } from '../api-types.js';
+import { formatDuration, formatTime } from '../format.js';
+import { useLoad } from '../hooks.js';
+import { useSession } from '../session.js';
+import { stateLabel } from '../states.js';
+import { extrasOf } from '../step-detail.js';
+import { ErrorNote } from './error-note.js';
+import { JsonBlock } from './json-block.js';
+import { StateBadge } from './state-badge.js';
+import { StepActions } from './step-actions.js';
+
+function StepError({ error }: { error: StepErrorBody | null | undefined }) {
+  if (!error) return null;
+  return (
+    <div class="step-error" data-testid="step-error">
+      <div class="step-error-head">
+        {error.name ? <strong>{error.name}</strong> : null}
+        {error.code ? <span class="tag">{error.code}</span> : null}
+        {error.retryable === false ? <span class="tag">not retryable</span> : null}
+      </div>
+      <p class="step-error-message">{error.message}</p>
+      {error.stack ? (
+        <details>
+          <summary>Stack</summary>
+          <pre class="json">{error.stack}</pre>
+        </details>
+      ) : null}
+    </div>
+  );
+}
+
+function Attempts({ step }: { step: StepDetail }) {
+  const { attempts } = extrasOf(step);
+  if (!attempts || attempts.length === 0) return null;
+  return (
+    <section>
+      <h3>Attempts</h3>
+      <ol class="attempts">
+        {attempts.map((a) => (
+          <li key={a.attempt} class="attempt">
+            <div class="attempt-head">
+              <strong>#{a.attempt}</strong> <StateBadge state={a.outcome ?? 'in_progress'} />
+              <span class="muted">
+                {formatTime(a.started_at)}
+                {a.started_at && a.finished_at
+                  ? ` · ${formatDuration(Date.parse(a.finished_at) - Date.parse(a.started_at))}`
+                  : ''}
+              </span>
+            </div>
+            {a.error ? <StepError error={a.error} /> : null}
+            {a.result !== undefined && a.result !== null ? <JsonBlock value={a.result} /> : null}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function metaText(meta: Record<string, unknown> | null): string | undefined {
+  if (!meta) return undefined;
+  const parts: string[] = [];
+  if (typeof meta.action_type === 'string') parts.push(meta.action_type.replace(/_/g, ' '));
+  if (typeof meta.by === 'string') parts.push(`by ${meta.by}`);
+  if (typeof meta.reason === 'string') parts.push(`— “${meta.reason}”`);
+  return parts.length > 0 ? parts.join(' ') : undefined;
+}
+
+function AuditTrail({ items }: { items: TransitionBody[] }) {
+  return (
+    <ol class="audit" data-testid="audit-trail">
+      {items.map((t) => {
+        const meta = metaText(t.metadata);
+        return (
+          <li key={t.key} class={meta ? 'audit-operator' : undefined}>
+            <span class="audit-time">{formatTime(t.created_at)}</span>
+            <span>
+              {t.from_state ? `${stateLabel(t.from_state)} → ` : ''}
+              <strong>{stateLabel(t.to_state)}</strong> <span class="muted">({t.event})</span>
+              {meta ? <div class="audit-meta">{meta}</div> : null}
+            </span>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+export interface StepPanelProps {
+  taskUuid: string;
+  /** The step as the live task knows it (its state changes drive the reloads). */
+  step: StepBody;
+  steps: readonly StepBody[];
+  onClose: () => void;
+  onActed: () => void;
+}
+
+export function StepPanel({ taskUuid, step, steps, onClose, onActed }: StepPanelProps) {
+  const { api } = useSession();
+  const detail = useLoad(
+    () => api.getStep(taskUuid, step.step_uuid),
+    [api, taskUuid, step.step_uuid, step.state],
+  );
+  const trail = useLoad(
+    () => api.stepTransitions(taskUuid, step.step_uuid),
+    [api, taskUuid, step.step_uuid, step.state],
+  );
+  const shown = detail.data && detail.data.step_uuid === step.step_uuid ? detail.data : undefined;
+  const extras = shown ? extrasOf(shown) : undefined;
+  return (
+    <aside class="panel" aria-label={`Step ${step.name}`} data-step={step.name} data-state={step.state}>
+      <header class="panel-head">
+        <div>
+          <h2>{step.name}</h2>
+          <StateBadge state={step.state} />
+        </div>
+        <button type="button" class="btn btn-ghost btn-small" onClick={onClose} aria-label="Close step panel">
+          ✕
+        </button>
+      </header>
+      <dl class="facts">
+        <dt>Handler</dt>
+        <dd class="mono">{step.handler}</dd>
+        <dt>Type</dt>
+        <dd>{step.type}</dd>
+        <dt>Attempts</dt>
+        <dd>
+          {extras?.attemptCount ?? step.attempts} of {step.max_attempts}
+        </dd>
+        <dt>Readiness</dt>
+        <dd>{stateLabel(step.readiness)}</dd>
+        {step.depends_on.length > 0 ? (
+          <>
+            <dt>Depends on</dt>
+            <dd>{step.depends_on.join(', ')}</dd>
+          </>
+        ) : null}
+        {step.next_retry_at ? (
+          <>
+            <dt>Next retry</dt>
+            <dd>{formatTime(step.next_retry_at)}</dd>
+          </>
+        ) : null}
+        <dt>Processed</dt>
+        <dd>{formatTime(step.processed_at)}</dd>
+      </dl>
+      <StepActions taskUuid={taskUuid} step={step} steps={steps} onDone={onActed} />
+      <ErrorNote error={detail.error} what="load the step" />
+      {(shown?.error ?? step.error) ? (
+        <section>
+          <h3>Error</h3>
+          <StepError error={shown?.error ?? step.error} />
+        </section>
+      ) : null}
+      <section>
+        <h3>Result</h3>
+        <JsonBlock value={shown ? shown.result : step.result} empty="No result yet." />
+      </section>
+      {shown ? <Attempts step={shown} /> : null}
+      {extras?.inputs !== undefined ? (
+        <section>
+          <h3>Inputs</h3>
+          <JsonBlock value={extras.inputs} />
+        </section>
+      ) : null}
+      {extras?.checkpoints !== undefined ? (
+        <section>
+          <h3>Checkpoints</h3>
+          <JsonBlock value={extras.checkpoints} />
+        </section>
+      ) : null}
+      <section>
+        <h3>Audit trail</h3>
+        <ErrorNote error={trail.error} what="load the audit trail" />
+        {trail.data ? <AuditTrail items={trail.data.items} /> : <p class="muted">Loading…</p>}
+      </section>
+    </aside>
+  );
+}
