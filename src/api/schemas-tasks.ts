@@ -183,6 +183,17 @@ export const listTasksQuery = z.strictObject({
   created_from: inputTimestamp.optional().describe('Tasks created at or after this time.'),
   created_to: inputTimestamp.optional().describe('Tasks created before this time.'),
   tag: repeated.optional().describe('Tasks carrying every given tag; repeat the parameter for several.'),
+  search: z
+    .string()
+    .trim()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe(
+      'Find tasks by id: a task uuid or a hex prefix of one (at least 4 hex digits, dashes ignored), a ' +
+        'correlation id, an idempotency key as it was sent, or a stored identity hash (`key:...`, `ctx:...`). ' +
+        'Combines with the other filters; served by indexes.',
+    ),
   limit,
   cursor,
 });

@@ -10,3 +10,4 @@ export * from './schemas-tasks.js';
 export * from './schemas-templates.js';
 export * from './schemas-dlq.js';
 export * from './schemas-health.js';
+export * from './schemas-bulk.js';

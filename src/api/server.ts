@@ -23,6 +23,7 @@ import type { DatabaseBreaker } from '../resilience/breaker.js';
 import { ApiMetrics } from './metrics.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
 import { defineRoute, type ApiContext, type ApiRoute, type DegradationSource } from './route.js';
+import { bulkRoutes } from './routes/bulk.js';
 import { dlqRoutes } from './routes/dlq.js';
 import { eventRoutes, type EventStreamOptions } from './routes/events.js';
 import { stepRoutes } from './routes/steps.js';
@@ -131,6 +132,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
 
   const routes: ApiRoute[] = [
     ...taskRoutes(ctx),
+    ...bulkRoutes(ctx),
     ...eventRoutes(ctx, shutdown.signal, options.eventStreams),
     ...stepRoutes(ctx),
     ...templateRoutes(ctx),
