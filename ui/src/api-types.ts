@@ -3,8 +3,6 @@
  * so nothing server-side is bundled); the dashboard-specific endpoints are declared here, as documented in
  * docs/api.md.
  */
-import type { TaskState } from '../../src/state/index.js';
-
 export type {
   DagBody,
   DlqEntryBody,
@@ -29,33 +27,12 @@ export interface WhoAmI {
   permissions: string[];
 }
 
-/** The filter of a bulk action, the same fields as the `GET /v1/tasks` query. */
-export interface TaskFilterBody {
-  namespace?: string;
-  name?: string;
-  version?: string;
-  state?: TaskState[];
-  created_from?: string;
-  created_to?: string;
-  tag?: string[];
-  search?: string;
-}
-
-/** `POST /v1/tasks/bulk` request. */
-export interface BulkActionBody {
-  action: 'cancel' | 'retry_failed';
-  task_uuids?: string[];
-  filter?: TaskFilterBody;
-  reason: string;
-  dry_run?: boolean;
-}
-
-/** `POST /v1/tasks/bulk` response. */
-export interface BulkActionResult {
-  matched: number;
-  affected: number;
-  dry_run: boolean;
-}
+/** The filter of a bulk action (the `GET /v1/tasks` filters as JSON), its request and its answer. */
+export type {
+  BulkTaskFilterBody as TaskFilterBody,
+  BulkTaskActionBody as BulkActionBody,
+  BulkTaskResultBody as BulkActionResult,
+} from '../../src/api/schemas.js';
 
 /** One bucket of `GET /v1/overview`. */
 export interface OverviewBucket {

@@ -67,12 +67,15 @@ function openBar(state: RowState, kind: BarKind, at: number): TimelineBar {
   return bar;
 }
 
-function operatorLabel(t: TransitionBody): string | undefined {
+/** The operator action a transition records (`metadata.action`, `by`), as words; undefined for the engine's own. */
+export function operatorLabel(t: TransitionBody): string | undefined {
   const meta = t.metadata ?? {};
-  const action = typeof meta.action_type === 'string' ? meta.action_type : undefined;
+  const raw = typeof meta.action === 'string' ? meta.action : meta.action_type;
+  const action = typeof raw === 'string' ? raw.replace(/_/g, ' ') : undefined;
   const by = typeof meta.by === 'string' ? meta.by : undefined;
-  if (!action) return undefined;
-  return by ? `${action.replace(/_/g, ' ')} by ${by}` : action.replace(/_/g, ' ');
+  if (!action && !by) return undefined;
+  const what = action ?? t.to_state.replace(/_/g, ' ');
+  return by ? `${what} by ${by}` : what;
 }
 
 function apply(state: RowState, t: TransitionBody, at: number): void {

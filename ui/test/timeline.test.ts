@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TransitionBody } from '../src/api-types.js';
-import { buildTimeline, timeScale } from '../src/timeline.js';
+import { buildTimeline, operatorLabel, timeScale } from '../src/timeline.js';
 
 const task = '0191f0a2-0000-7000-8000-000000000001';
 const stepA = '0191f0a2-0000-7000-8000-00000000000a';
@@ -79,6 +79,16 @@ describe('timeline', () => {
       { kind: 'attempt', start: t0 + 300, end: t0 + 2000, open: true, attempt: 1, outcome: 'running' },
     ]);
     expect(timeline.end).toBe(t0 + 2000);
+  });
+
+  it('labels operator actions, and cancellations that name who did them', () => {
+    expect(operatorLabel(step(stepA, 'a', 'error', 'pending', 0, { action: 'rerun_from', by: 'bob' }))).toBe(
+      'rerun from by bob',
+    );
+    expect(operatorLabel(step(stepA, 'a', 'pending', 'cancelled', 0, { by: 'carol', reason: 'x' }))).toBe(
+      'cancelled by carol',
+    );
+    expect(operatorLabel(step(stepA, 'a', 'pending', 'enqueued', 0))).toBeUndefined();
   });
 
   it('is empty without transitions and scales time to width', () => {

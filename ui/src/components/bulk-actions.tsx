@@ -59,7 +59,8 @@ function BulkDialog({
       .catch((e: unknown) => setCountError(e instanceof ApiError ? e.message : String(e)));
   }, [api, pending]);
   const verb = VERB[pending.action];
-  const n = count?.affected ?? 0;
+  // A dry run counts the tasks the action applies to (`matched`); it changes none.
+  const n = count?.matched ?? 0;
   const title = count ? `${verb.title} ${plural(n, 'task')}?` : `${verb.title} tasks?`;
   return (
     <ConfirmDialog

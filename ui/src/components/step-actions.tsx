@@ -54,7 +54,10 @@ function Explanation({ kind, step, steps }: { kind: Kind; step: StepBody; steps:
         <p class="confirm-summary">
           {name} and {below.length === 0 ? 'no other step' : plural(below.length, 'step')} below it
           {below.length > 0 ? ` (${below.slice(0, 6).join(', ')}${below.length > 6 ? ', …' : ''})` : ''} go
-          back to pending and run again. The other {plural(keep, 'step')} keep their results.
+          back to pending and run again.{' '}
+          {keep === 0
+            ? ''
+            : `The other ${plural(keep, 'step')} ${keep === 1 ? 'keeps its result' : 'keep their results'}.`}
         </p>
       );
     }

@@ -10,6 +10,7 @@ import { useLoad } from '../hooks.js';
 import { useSession } from '../session.js';
 import { stateLabel } from '../states.js';
 import { extrasOf } from '../step-detail.js';
+import { operatorLabel } from '../timeline.js';
 import { ErrorNote } from './error-note.js';
 import { JsonBlock } from './json-block.js';
 import { StateBadge } from './state-badge.js';
@@ -62,20 +63,18 @@ function Attempts({ step }: { step: StepDetail }) {
   );
 }
 
-function metaText(meta: Record<string, unknown> | null): string | undefined {
-  if (!meta) return undefined;
-  const parts: string[] = [];
-  if (typeof meta.action_type === 'string') parts.push(meta.action_type.replace(/_/g, ' '));
-  if (typeof meta.by === 'string') parts.push(`by ${meta.by}`);
-  if (typeof meta.reason === 'string') parts.push(`— “${meta.reason}”`);
-  return parts.length > 0 ? parts.join(' ') : undefined;
+function metaText(t: TransitionBody): string | undefined {
+  const who = operatorLabel(t);
+  if (!who) return undefined;
+  const reason = t.metadata?.reason;
+  return typeof reason === 'string' ? `${who} — “${reason}”` : who;
 }
 
 function AuditTrail({ items }: { items: TransitionBody[] }) {
   return (
     <ol class="audit" data-testid="audit-trail">
       {items.map((t) => {
-        const meta = metaText(t.metadata);
+        const meta = metaText(t);
         return (
           <li key={t.key} class={meta ? 'audit-operator' : undefined}>
             <span class="audit-time">{formatTime(t.created_at)}</span>
