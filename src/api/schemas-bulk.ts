@@ -38,7 +38,9 @@ export const bulkTaskActionBody = z
     task_uuids: z.array(uuid).min(1).max(1000).optional().describe('The tasks, by uuid (1..1000).'),
     filter: bulkTaskFilter
       .optional()
-      .describe('Every task this filter selects (at most `orchestration.api.bulk_max_tasks`, 10,000 by default).'),
+      .describe(
+        'Every task this filter selects (at most `orchestration.api.bulk_max_tasks`, 10,000 by default).',
+      ),
     reason: z.string().min(1).max(2000).describe('Why; recorded in the audit trail of every task changed.'),
     dry_run: z.boolean().optional().describe('Count the tasks the action applies to; change nothing.'),
   })

@@ -11,3 +11,4 @@ export * from './schemas-templates.js';
 export * from './schemas-dlq.js';
 export * from './schemas-health.js';
 export * from './schemas-bulk.js';
+export * from './schemas-dashboard.js';
