@@ -7,6 +7,7 @@
  */
 export * from './schemas-common.js';
 export * from './schemas-tasks.js';
+export * from './schemas-step-detail.js';
 export * from './schemas-templates.js';
 export * from './schemas-dlq.js';
 export * from './schemas-health.js';

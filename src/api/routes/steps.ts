@@ -4,21 +4,24 @@ import {
   getStep,
   requireTask,
   stepTransitions,
+  taskTransitions,
   type StepAction,
 } from '../../orchestration/operations.js';
+import { deriveAttempts, stepInputs } from '../../orchestration/step-attempts.js';
 import { seesStacks } from '../redact.js';
 import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
 import {
   errorBody,
   stepActionBody,
   stepBody as stepSchema,
+  stepDetailBody as stepDetailSchema,
   stepListBody,
   stepParams,
   taskParams,
   transitionListBody,
   type StepActionBody,
 } from '../schemas.js';
-import { stepBody, transitionBody } from '../views.js';
+import { stepBody, stepDetailBody, transitionBody } from '../views.js';
 
 function toAction(body: StepActionBody, by: string): StepAction {
   switch (body.action_type) {
@@ -64,14 +67,22 @@ export function stepRoutes(ctx: ApiContext): ApiRoute[] {
       method: 'GET',
       url: '/v1/tasks/:task_uuid/steps/:step_uuid',
       operationId: 'getStep',
-      summary: 'One step of a task.',
+      summary: 'One step of a task, with every attempt, its inputs and its last checkpoint.',
+      description:
+        'Attempts are derived from the audit trail; results and errors are stored for the latest attempt (and ' +
+        "the last one before a re-run) only, since each attempt overwrites the step's results.",
       tag: 'steps',
       permission: 'steps:read',
       params: stepParams,
-      responses: [{ status: 200, description: 'The step.', schema: stepSchema }, notFound],
+      responses: [{ status: 200, description: 'The step.', schema: stepDetailSchema }, notFound],
       async handle({ params, principal }) {
         const step = await getStep(ctx.pool, params.task_uuid, params.step_uuid);
-        return stepBody(params.task_uuid, step, seesStacks(principal));
+        const [trail, inputs] = await Promise.all([
+          taskTransitions(ctx.pool, params.task_uuid, params.step_uuid),
+          stepInputs(ctx.pool, params.task_uuid, params.step_uuid),
+        ]);
+        const stacks = seesStacks(principal);
+        return stepDetailBody(params.task_uuid, step, deriveAttempts(trail, inputs.results), inputs, stacks);
       },
     }),
     defineRoute({
