@@ -1,8 +1,9 @@
 /**
- * Wire types the dashboard reads. The existing resources come from the server's own schemas (type-only imports,
- * so nothing server-side is bundled); the dashboard-specific endpoints are declared here, as documented in
- * docs/api.md.
+ * Wire types the dashboard reads, from the server's own schemas (type-only imports, so nothing server-side is
+ * bundled and a change of the wire format fails the dashboard's type check).
  */
+import type { OverviewBody, TemplateRunsBody } from '../../src/api/schemas.js';
+
 export type {
   DagBody,
   DlqEntryBody,
@@ -20,13 +21,6 @@ export type {
 } from '../../src/api/schemas.js';
 export type { StepState, TaskState } from '../../src/state/index.js';
 
-/** `GET /v1/whoami`: who the credentials belong to and what they may do (`*` = everything). */
-export interface WhoAmI {
-  name: string;
-  method: 'api_key' | 'jwt' | 'none';
-  permissions: string[];
-}
-
 /** The filter of a bulk action (the `GET /v1/tasks` filters as JSON), its request and its answer. */
 export type {
   BulkTaskFilterBody as TaskFilterBody,
@@ -34,50 +28,26 @@ export type {
   BulkTaskResultBody as BulkActionResult,
 } from '../../src/api/schemas.js';
 
-/** One bucket of `GET /v1/overview`. */
-export interface OverviewBucket {
-  start: string;
-  created: number;
-  completed: number;
-  failed: number;
-}
+/** Who the credentials belong to (`GET /v1/whoami`), the overview, and a template's runs by step. */
+export type { WhoamiBody as WhoAmI, OverviewBody, TemplateRunsBody } from '../../src/api/schemas.js';
 
-/** `GET /v1/overview`. */
-export interface OverviewBody {
-  buckets: OverviewBucket[];
-  tasks_by_state: Record<string, number>;
-  queue_depths: { queue: string; depth: number }[];
-  dlq_open: number;
-}
+/** One time bucket of `GET /v1/overview`. */
+export type OverviewBucket = OverviewBody['buckets'][number];
+/** One run (task) of a template, as the runs grid reads it. */
+export type TemplateRun = TemplateRunsBody['runs'][number];
+/** A step of one run. */
+export type RunStepCell = TemplateRun['steps'][string];
 
-/** A step of one run in `GET /v1/templates/{ns}/{name}/runs`. */
-export interface RunStepCell {
-  step_uuid: string;
-  state: string;
-  attempts: number;
-}
-
-/** One run (task) of a template. */
-export interface TemplateRun {
-  task_uuid: string;
-  state: string;
-  created_at: string;
-  completed_at: string | null;
-  steps: Record<string, RunStepCell>;
-}
-
-/** `GET /v1/templates/{ns}/{name}/runs`: step names in topological order and the recent runs. */
-export interface TemplateRunsBody {
-  steps: string[];
-  runs: TemplateRun[];
-}
-
-/** One attempt of a step, when the server reports them (`GET .../steps/{step_uuid}` `attempts`). */
+/** One attempt of a step, when the server reports them (`GET .../steps/{step_uuid}` `attempt_history`). */
 export interface StepAttempt {
   attempt: number;
+  /** 1 for the first run; each operator reset starts the next. */
+  run?: number;
   started_at: string | null;
   finished_at: string | null;
+  /** `running`, `succeeded`, `failed`, `lease_expired`, `released`, `cancelled`, `superseded`. */
   outcome: string | null;
-  error?: { message: string; name?: string; code?: string; stack?: string } | null;
+  worker?: string | null;
+  error?: { message: string; name?: string; code?: string; stack?: string; retryable?: boolean } | null;
   result?: unknown;
 }

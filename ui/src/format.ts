@@ -40,14 +40,26 @@ export function formatTime(iso: string | null | undefined): string {
   );
 }
 
+/** The time of day with milliseconds, for audit trails where steps follow each other fast: `14:03:07.215`. */
+export function formatClock(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
 /** A count with thousands separators: `100,000`. */
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** The first 8 characters of a uuid, as shown in lists (the full one is in the title and on the task page). */
+/**
+ * A uuid shortened for lists: its first 8 and last 4 digits (`0191f0a2…c6c8`). Time-ordered (v7) uuids made
+ * close together share their first digits, so the tail is what tells them apart. The full id is in the title
+ * and on the task page.
+ */
 export function shortId(uuid: string): string {
-  return uuid.slice(0, 8);
+  return uuid.length <= 13 ? uuid : `${uuid.slice(0, 8)}…${uuid.slice(-4)}`;
 }
 
 /** JSON for reading: indented, `undefined` as an empty string. */

@@ -69,7 +69,10 @@ export function buildRunsGrid(body: TemplateRunsBody): RunsGrid {
         tone: toneOf(cell.state),
         attempts: cell.attempts,
         href: taskHref(run.task_uuid, cell.step_uuid),
-        title: `${step}: ${cell.state.replace(/_/g, ' ')}${cell.attempts > 1 ? ` (${cell.attempts} attempts)` : ''}`,
+        title:
+          `${step}: ${cell.state.replace(/_/g, ' ')}` +
+          (cell.attempts > 1 ? ` (${cell.attempts} attempts)` : '') +
+          (cell.instances !== undefined ? ` · ${cell.instances} batch instances` : ''),
       };
     }),
   }));

@@ -28,6 +28,13 @@ const TONES: Record<string, Tone> = {
   evaluating_results: 'running',
   waiting_for_dependencies: 'queued',
   blocked_by_failures: 'failed',
+  // Attempt outcomes.
+  running: 'running',
+  succeeded: 'done',
+  failed: 'failed',
+  lease_expired: 'failed',
+  released: 'muted',
+  superseded: 'muted',
 };
 
 /** The tone of a task or step state (an unknown state is `pending`, so a new server state still renders). */

@@ -10,6 +10,8 @@ export interface StepExtras {
   attempts: StepAttempt[] | undefined;
   attemptCount: number;
   inputs: unknown;
+  /** The results of the step's ancestors, as its handler receives them. */
+  dependencyResults: unknown;
   checkpoints: unknown;
 }
 
@@ -19,7 +21,14 @@ function isAttempt(value: unknown): value is StepAttempt {
 
 function attemptList(value: unknown): StepAttempt[] | undefined {
   if (!Array.isArray(value)) return undefined;
-  return value.filter(isAttempt).sort((a, b) => a.attempt - b.attempt);
+  return value.filter(isAttempt).sort((a, b) => (a.run ?? 1) - (b.run ?? 1) || a.attempt - b.attempt);
+}
+
+/** An empty object counts as nothing to show. */
+function present(value: unknown): unknown {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) return undefined;
+  return value;
 }
 
 /** Reads the extras of a step detail, whichever of the documented names the server used. */
@@ -31,7 +40,8 @@ export function extrasOf(step: StepDetail): StepExtras {
   return {
     attempts,
     attemptCount,
-    inputs: step.inputs ?? undefined,
-    checkpoints: step.checkpoints ?? step.checkpoint ?? undefined,
+    inputs: present(step.inputs),
+    dependencyResults: present(step.dependency_results),
+    checkpoints: present(step.checkpoints ?? step.checkpoint),
   };
 }

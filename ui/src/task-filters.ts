@@ -129,8 +129,9 @@ const RANGE_WORDS: Record<TimeRange, string> = {
 /** The filter in words, for confirmations: `state error or cancelled, namespace "shop", created in the last hour`. */
 export function describeFilters(filters: TaskFilters): string {
   const parts: string[] = [];
-  if (filters.states.length > 0)
+  if (filters.states.length > 0) {
     parts.push(`state ${filters.states.map((s) => s.replace(/_/g, ' ')).join(' or ')}`);
+  }
   if (filters.namespace) parts.push(`namespace "${filters.namespace}"`);
   if (filters.name) parts.push(`template "${filters.name}"`);
   if (filters.version) parts.push(`version ${filters.version}`);

@@ -59,8 +59,9 @@ describe('DAG layout', () => {
       expect((at.get(e.from) as PlacedNode).x).toBeLessThan((at.get(e.to) as PlacedNode).x);
       expect(e.points.length).toBeGreaterThanOrEqual(2);
     }
-    for (const a of layout.nodes)
+    for (const a of layout.nodes) {
       for (const b of layout.nodes) if (a !== b) expect(overlap(a, b)).toBe(false);
+    }
     for (const n of layout.nodes) {
       expect(n.x + n.width / 2).toBeLessThanOrEqual(layout.width);
       expect(n.y + n.height / 2).toBeLessThanOrEqual(layout.height);
@@ -82,8 +83,9 @@ describe('DAG layout', () => {
       expect((at.get(e.from) as PlacedNode).x).toBeLessThan((at.get(e.to) as PlacedNode).x);
     }
     const column = layout.nodes.filter((n) => n.id.startsWith('w')).sort((a, b) => a.y - b.y);
-    for (let i = 1; i < column.length; i++)
+    for (let i = 1; i < column.length; i++) {
       expect(overlap(column[i - 1] as PlacedNode, column[i] as PlacedNode)).toBe(false);
+    }
     for (const n of layout.nodes) expect(n.y + n.height / 2).toBeLessThanOrEqual(layout.height);
   });
 

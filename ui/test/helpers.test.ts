@@ -58,10 +58,22 @@ describe('step detail extras', () => {
   const base = { step_uuid: 's', name: 'x' } as unknown as StepDetail;
   it('reads an attempts history under either name, oldest first', () => {
     const attempts = [
-      { attempt: 2, started_at: null, finished_at: null, outcome: 'complete' },
-      { attempt: 1, started_at: null, finished_at: null, outcome: 'error', error: { message: 'boom' } },
+      { attempt: 1, run: 2, started_at: null, finished_at: null, outcome: 'succeeded' },
+      { attempt: 2, run: 1, started_at: null, finished_at: null, outcome: 'succeeded' },
+      {
+        attempt: 1,
+        run: 1,
+        started_at: null,
+        finished_at: null,
+        outcome: 'failed',
+        error: { message: 'boom' },
+      },
     ];
-    expect(extrasOf({ ...base, attempts }).attempts?.map((a) => a.attempt)).toEqual([1, 2]);
+    expect(extrasOf({ ...base, attempts }).attempts?.map((a) => `${a.run}.${a.attempt}`)).toEqual([
+      '1.1',
+      '1.2',
+      '2.1',
+    ]);
     expect(extrasOf({ ...base, attempts: 2, attempt_history: attempts }).attemptCount).toBe(2);
     expect(extrasOf({ ...base, attempts: 3 })).toEqual({
       attempts: undefined,
@@ -128,7 +140,7 @@ describe('formatting', () => {
     expect(formatAgo('2024-05-01T10:00:00Z', Date.parse('2024-05-01T10:05:00Z'))).toBe('5 m ago');
     expect(plural(1, 'task')).toBe('1 task');
     expect(plural(37_000, 'task')).toBe('37,000 tasks');
-    expect(shortId('0191f0a2-1111')).toBe('0191f0a2');
+    expect(shortId('0191f0a2-1111-7222-8333-44445555c6c8')).toBe('0191f0a2…c6c8');
     expect([0, 1, 3, 7, 12, 180].map(niceMax)).toEqual([1, 1, 5, 10, 20, 200]);
   });
 });

@@ -4,6 +4,7 @@ import { buildRunsGrid } from '../src/runs-grid.js';
 describe('runs grid', () => {
   it('puts runs oldest first, steps in the given order, and links each cell to its step', () => {
     const grid = buildRunsGrid({
+      version: '1.0.0',
       steps: ['fetch', 'charge', 'ship'],
       runs: [
         {
@@ -48,7 +49,7 @@ describe('runs grid', () => {
   });
 
   it('handles a template without runs', () => {
-    expect(buildRunsGrid({ steps: ['a'], runs: [] })).toEqual({
+    expect(buildRunsGrid({ version: '1.0.0', steps: ['a'], runs: [] })).toEqual({
       columns: [],
       rows: [{ step: 'a', cells: [] }],
       maxDurationMs: 1,

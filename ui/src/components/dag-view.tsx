@@ -28,7 +28,7 @@ export function DagView({ layout, selectedId, onSelect, label }: DagViewProps) {
     observer.observe(el);
     return () => observer.disconnect();
   }, []);
-  const fit = Math.max(MIN_SCALE, Math.min(1, (boxWidth - 8) / Math.max(1, layout.width)));
+  const fit = Math.max(MIN_SCALE, Math.min(1, (boxWidth - 24) / Math.max(1, layout.width)));
   const scale = mode === 'fit' ? fit : mode;
   const zoom = (factor: number) => setMode(Math.max(MIN_SCALE, Math.min(2, scale * factor)));
   return (

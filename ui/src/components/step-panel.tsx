@@ -5,7 +5,7 @@
  */
 import type { StepDetail } from '../api.js';
 import type { StepBody, StepErrorBody, TransitionBody } from '../api-types.js';
-import { formatDuration, formatTime } from '../format.js';
+import { formatClock, formatDuration, formatTime } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { useSession } from '../session.js';
 import { stateLabel } from '../states.js';
@@ -39,19 +39,22 @@ function StepError({ error }: { error: StepErrorBody | null | undefined }) {
 function Attempts({ step }: { step: StepDetail }) {
   const { attempts } = extrasOf(step);
   if (!attempts || attempts.length === 0) return null;
+  const runs = new Set(attempts.map((a) => a.run ?? 1)).size;
   return (
     <section>
       <h3>Attempts</h3>
       <ol class="attempts">
         {attempts.map((a) => (
-          <li key={a.attempt} class="attempt">
+          <li key={`${a.run ?? 1}.${a.attempt}`} class="attempt" data-outcome={a.outcome}>
             <div class="attempt-head">
-              <strong>#{a.attempt}</strong> <StateBadge state={a.outcome ?? 'in_progress'} />
-              <span class="muted">
-                {formatTime(a.started_at)}
+              <strong>{runs > 1 ? `run ${a.run ?? 1} · #${a.attempt}` : `#${a.attempt}`}</strong>
+              <StateBadge state={a.outcome ?? 'running'} />
+              <span class="muted small">
+                {formatClock(a.started_at ?? '')}
                 {a.started_at && a.finished_at
                   ? ` · ${formatDuration(Date.parse(a.finished_at) - Date.parse(a.started_at))}`
                   : ''}
+                {a.worker ? ` · ${a.worker}` : ''}
               </span>
             </div>
             {a.error ? <StepError error={a.error} /> : null}
@@ -77,7 +80,9 @@ function AuditTrail({ items }: { items: TransitionBody[] }) {
         const meta = metaText(t);
         return (
           <li key={t.key} class={meta ? 'audit-operator' : undefined}>
-            <span class="audit-time">{formatTime(t.created_at)}</span>
+            <span class="audit-time" title={formatTime(t.created_at)}>
+              {formatClock(t.created_at)}
+            </span>
             <span>
               {t.from_state ? `${stateLabel(t.from_state)} → ` : ''}
               <strong>{stateLabel(t.to_state)}</strong> <span class="muted">({t.event})</span>
@@ -167,9 +172,15 @@ export function StepPanel({ taskUuid, step, steps, onClose, onActed }: StepPanel
           <JsonBlock value={extras.inputs} />
         </section>
       ) : null}
+      {extras?.dependencyResults !== undefined ? (
+        <section>
+          <h3>Results of the steps above</h3>
+          <JsonBlock value={extras.dependencyResults} />
+        </section>
+      ) : null}
       {extras?.checkpoints !== undefined ? (
         <section>
-          <h3>Checkpoints</h3>
+          <h3>Checkpoint</h3>
           <JsonBlock value={extras.checkpoints} />
         </section>
       ) : null}

@@ -67,6 +67,7 @@ export function TimelineView({ timeline, order, selectedId, onSelect }: Timeline
         label="Timeline"
         items={rows}
         rowHeight={26}
+        maxHeight={420}
         keyOf={(r) => r.stepUuid}
         renderRow={(row) => (
           <div

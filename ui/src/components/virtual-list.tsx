@@ -15,6 +15,11 @@ export interface VirtualListProps<T> {
   onNearEnd?: () => void;
   class?: string;
   label?: string;
+  /**
+   * Size the list to its rows, up to this many pixels (then it scrolls). Without it the list fills the height
+   * its container gives it.
+   */
+  maxHeight?: number;
 }
 
 export function VirtualList<T>(props: VirtualListProps<T>) {
@@ -54,6 +59,11 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
       class={`vlist ${props.class ?? ''}`}
       role="rowgroup"
       aria-label={props.label}
+      style={
+        props.maxHeight === undefined
+          ? undefined
+          : { height: `${Math.min(props.maxHeight, count * props.rowHeight)}px` }
+      }
       onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
     >
       <div class="vlist-spacer" style={{ height: `${range.total}px` }}>

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import type { HealthBody, OverviewBody } from '../api-types.js';
 import { OVERVIEW_WINDOWS } from '../chart-scale.js';
 import { ErrorNote } from '../components/error-note.js';
-import { SeriesChart } from '../components/series-chart.js';
+import { BucketChart } from '../components/bucket-chart.js';
 import { formatCount } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { hasPermission } from '../permissions.js';
@@ -62,15 +62,19 @@ function QueueDepths({ queues }: { queues: OverviewBody['queue_depths'] }) {
   const max = Math.max(1, ...queues.map((q) => q.depth));
   return (
     <div class="hbars">
-      {queues.map((q) => (
-        <div key={q.queue} class="hbar">
-          <span class="hbar-label mono">{q.queue}</span>
-          <span class="hbar-track">
-            <span class="hbar-fill tone-queued" style={{ width: `${(q.depth / max) * 100}%` }} />
-          </span>
-          <span class="hbar-value">{formatCount(q.depth)}</span>
-        </div>
-      ))}
+      {[...queues]
+        .sort((a, b) => b.depth - a.depth || a.queue.localeCompare(b.queue))
+        .map((q) => (
+          <div key={q.queue} class="hbar">
+            <span class="hbar-label mono">{q.queue}</span>
+            <span class="hbar-track">
+              {q.depth > 0 ? (
+                <span class="hbar-fill tone-queued" style={{ width: `${(q.depth / max) * 100}%` }} />
+              ) : null}
+            </span>
+            <span class="hbar-value">{formatCount(q.depth)}</span>
+          </div>
+        ))}
     </div>
   );
 }
@@ -199,15 +203,7 @@ export function Overview() {
       <div class="card">
         <h2>Tasks over time</h2>
         {data ? (
-          <SeriesChart
-            label="Tasks created, completed and failed over time"
-            times={data.buckets.map((b) => b.start)}
-            series={[
-              { name: 'created', class: 'series-created', values: data.buckets.map((b) => b.created) },
-              { name: 'completed', class: 'series-completed', values: data.buckets.map((b) => b.completed) },
-              { name: 'failed', class: 'series-failed', values: data.buckets.map((b) => b.failed) },
-            ]}
-          />
+          <BucketChart label="Tasks created and finished over time" buckets={data.buckets} />
         ) : (
           <p class="muted">Loading…</p>
         )}

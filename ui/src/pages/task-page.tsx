@@ -78,7 +78,8 @@ function TaskHeader({
   streaming: boolean;
   onCancelled: () => void;
 }) {
-  const end = task.completed_at ? Date.parse(task.completed_at) : now;
+  // The clock of this page ticks once a second: never show a running task younger than zero.
+  const end = task.completed_at ? Date.parse(task.completed_at) : Math.max(now, Date.parse(task.created_at));
   const done = task.steps_total - task.steps_remaining;
   return (
     <header class="task-head card">
