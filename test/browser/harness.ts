@@ -99,6 +99,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const overrides: DeepPartial<TaskerConfig> = {
     ...options.overrides,
     orchestration: { ...options.overrides?.orchestration, api: { host: '127.0.0.1', port: 0, auth } },
+    // Gated handlers wait for the test (or their cancellation): longer than the test environment's 5 s limit.
+    worker: { handler_timeout_ms: 120_000, ...options.overrides?.worker },
   };
   const engine = await startEngine(db, {
     templates: options.templates,

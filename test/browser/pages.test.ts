@@ -32,6 +32,23 @@ const report = defineTemplate({ namespace: 'reports', name: 'nightly_report', ve
   .step('render', { handler: 'report.render', dependsOn: ['extract'] })
   .step('publish', { handler: 'report.publish', dependsOn: ['render'] })
   .build();
+/** 1,000 steps: one root, 998 in parallel, one join. */
+const wide = (() => {
+  let builder = defineTemplate({ namespace: 'reports', name: 'wide_fanout', version: '1.0.0' }).step(
+    'start',
+    {
+      handler: 'report.extract',
+    },
+  ) as unknown as { step(name: string, options: { handler: string; dependsOn?: string[] }): typeof builder };
+  const workers = Array.from({ length: 998 }, (_, i) => `part_${String(i).padStart(3, '0')}`);
+  for (const name of workers)
+    builder = builder.step(name, { handler: 'report.extract', dependsOn: ['start'] });
+  return (
+    builder.step('join', { handler: 'report.extract', dependsOn: workers }) as unknown as {
+      build(): TaskTemplate;
+    }
+  ).build();
+})();
 const gates = new Gates();
 const handlers = [
   defineHandler('report.extract', (ctx) => ({ rows: 1200 + Number(ctx.context.day ?? 0) })),
@@ -62,7 +79,7 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard pages in Chromium (${CHROMIUM})`, () =
     const examples = await loadTemplatesFromDir(
       fileURLToPath(new URL('../../examples/templates', import.meta.url)),
     );
-    const templates: TaskTemplate[] = [...examples, report];
+    const templates: TaskTemplate[] = [...examples, report, wide];
     d = await startDashboard({
       templates,
       handlers: [...handlersFromModule(exampleHandlerModule), ...handlers],
@@ -172,6 +189,21 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard pages in Chromium (${CHROMIUM})`, () =
     expect(resolved.items.map((e) => e.resolution_notes)).toEqual([
       'region missing from the upstream feed; re-ran by hand',
     ]);
+  });
+
+  it('draws a 1,000-step task whole, recolours it live, and keeps its timeline rows virtualised', async () => {
+    const task = await createTask(d, 'reports', 'wide_fanout', { day: 0 });
+    await page.goto(`${d.url}/ui/#/tasks/${task.task_uuid}`);
+    await expect.poll(() => page.locator('g.dag-node').count()).toBe(1000);
+    await page.locator('g.dag-node[data-node="start"][data-state="complete"]').waitFor();
+    await expect.poll(() => page.locator('g.dag-node[data-state="complete"]').count()).toBeGreaterThan(20);
+    await screenshot(page, 'task-large');
+    const rows = await page.locator('.timeline-row').count();
+    expect(rows).toBeGreaterThan(0);
+    expect(rows).toBeLessThan(60);
+    // The rest of the work is not this test's: stop it.
+    await d.request('DELETE', `/v1/tasks/${task.task_uuid}?reason=test%20done`);
+    await page.locator('section.task-page[data-task-state="cancelled"]').waitFor();
   });
 
   it('shows a read-only user no operator action, and the API refuses them anyway', async () => {

@@ -45,10 +45,12 @@ function ActiveByState({ byState }: { byState: Record<string, number> }) {
         <a key={r.state} class="hbar" href={hrefOf({ page: 'tasks', query: { state: r.state } })}>
           <span class="hbar-label">{stateLabel(r.state)}</span>
           <span class="hbar-track">
-            <span
-              class={`hbar-fill tone-${toneOf(r.state)}`}
-              style={{ width: `${(r.count / max) * 100}%` }}
-            />
+            {r.count > 0 ? (
+              <span
+                class={`hbar-fill tone-${toneOf(r.state)}`}
+                style={{ width: `${(r.count / max) * 100}%` }}
+              />
+            ) : null}
           </span>
           <span class="hbar-value">{formatCount(r.count)}</span>
         </a>
@@ -91,7 +93,7 @@ function HealthCard({ health }: { health: HealthBody }) {
         <dt>Database</dt>
         <dd>
           {health.database.ok
-            ? `ok, ${health.database.latency_ms ?? '–'} ms`
+            ? `ok, ${health.database.latency_ms === null ? '–' : Math.round(health.database.latency_ms)} ms`
             : (health.database.message ?? 'down')}
         </dd>
         <dt>Pool</dt>
