@@ -41,8 +41,9 @@ const wide = (() => {
     },
   ) as unknown as { step(name: string, options: { handler: string; dependsOn?: string[] }): typeof builder };
   const workers = Array.from({ length: 998 }, (_, i) => `part_${String(i).padStart(3, '0')}`);
-  for (const name of workers)
+  for (const name of workers) {
     builder = builder.step(name, { handler: 'report.extract', dependsOn: ['start'] });
+  }
   return (
     builder.step('join', { handler: 'report.extract', dependsOn: workers }) as unknown as {
       build(): TaskTemplate;
