@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { createApiServer, type ApiServer } from '../../src/api/index.js';
 import type { DeepPartial, TaskerConfig } from '../../src/config/index.js';
 import type { TaskTemplate } from '../../src/templates/types.js';
@@ -23,6 +24,8 @@ export const HAS_CHROMIUM = existsSync(CHROMIUM);
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 export const READER_KEY = 'test-reader-key-0123456789';
 export const READ_PERMISSIONS = ['tasks:read', 'steps:read', 'templates:read', 'dlq:read', 'system:read'];
+/** HS256 secret the server verifies JWTs with. */
+export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef0123456789';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -95,6 +98,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       { name: 'admin', key: ADMIN_KEY, permissions: ['*' as const] },
       { name: 'viewer', key: READER_KEY, permissions: READ_PERMISSIONS as never[] },
     ],
+    jwt_hs256_secret: JWT_SECRET,
   };
   const overrides: DeepPartial<TaskerConfig> = {
     ...options.overrides,
@@ -209,3 +213,10 @@ export class Gates {
     this.#gate(key).open();
   }
 }
+
+/**
+ * `expect.poll` with the patience of a browser test (20 s, like the locators'), for values read from the page or
+ * the API that reach their state when the engine and the page have caught up.
+ */
+export const poll: typeof expect.poll = (read, options) =>
+  expect.poll(read, { timeout: 20_000, interval: 50, ...options });

@@ -14,6 +14,7 @@ import {
   CHROMIUM,
   Gates,
   HAS_CHROMIUM,
+  poll,
   screenshot,
   signIn,
   startDashboard,
@@ -113,7 +114,7 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard operations in Chromium (${CHROMIUM})`,
     await taskState(page, 'complete').waitFor();
     expect(await stripeFill(page, 'gate')).toBe('rgb(22, 163, 74)');
     expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).__noReload)).toBe(true);
-    await expect.poll(() => page.locator('.timeline-row .bar-attempt').count()).toBe(3);
+    await poll(() => page.locator('.timeline-row .bar-attempt').count()).toBe(3);
   });
 
   it('opens a failed step, reads its error, retries it and sees the task complete', async () => {
@@ -123,23 +124,23 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard operations in Chromium (${CHROMIUM})`,
     await node(page, 'charge', 'error').waitFor();
     await node(page, 'charge').click();
     const panel = page.getByRole('complementary', { name: 'Step charge' });
-    await expect
-      .poll(() => panel.getByTestId('step-error').first().textContent())
-      .toContain('card declined: insufficient funds');
-    await expect.poll(() => panel.getByTestId('step-error').first().textContent()).toContain('DECLINED');
+    await poll(() => panel.getByTestId('step-error').first().textContent()).toContain(
+      'card declined: insufficient funds',
+    );
+    await poll(() => panel.getByTestId('step-error').first().textContent()).toContain('DECLINED');
     await screenshot(page, 'step-failed');
 
     chargeFixed = true;
     await panel.getByRole('button', { name: 'Retry step' }).click();
     const dialog = page.getByRole('dialog', { name: 'Retry step: charge' });
-    await expect.poll(() => dialog.textContent()).toContain('goes back to pending with its attempts reset');
+    await poll(() => dialog.textContent()).toContain('goes back to pending with its attempts reset');
     await dialog.getByLabel('Reason').fill('card limit raised');
     await dialog.getByRole('button', { name: 'Retry step' }).click();
     await taskState(page, 'complete').waitFor();
     await node(page, 'ship', 'complete').waitFor();
-    await expect
-      .poll(() => panel.getByTestId('audit-trail').textContent())
-      .toContain('reset for retry by admin — “card limit raised”');
+    await poll(() => panel.getByTestId('audit-trail').textContent()).toContain(
+      'reset for retry by admin — “card limit raised”',
+    );
   });
 
   it('re-runs from a step: that step and those below it run again, the rest keep their results', async () => {
@@ -151,20 +152,18 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard operations in Chromium (${CHROMIUM})`,
     const panel = page.getByRole('complementary', { name: 'Step charge' });
     await panel.getByRole('button', { name: 'Re-run from here…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Re-run from here: charge' });
-    await expect
-      .poll(() => dialog.textContent())
-      .toContain(
-        'charge and 1 step below it (ship) go back to pending and run again. The other 1 step keeps its result.',
-      );
+    await poll(() => dialog.textContent()).toContain(
+      'charge and 1 step below it (ship) go back to pending and run again. The other 1 step keeps its result.',
+    );
     await dialog.getByLabel('Reason').fill('replay after the fix');
     await dialog.getByRole('button', { name: 'Re-run from here' }).click();
-    await expect.poll(() => runs.get(`${task.task_uuid}:ship`)).toBe(2);
+    await poll(() => runs.get(`${task.task_uuid}:ship`)).toBe(2);
     await taskState(page, 'complete').waitFor();
     await node(page, 'ship', 'complete').waitFor();
     expect(runs.get(`${task.task_uuid}:fetch`)).toBe(1);
     expect(runs.get(`${task.task_uuid}:charge`)).toBe(2);
-    await expect.poll(() => page.locator('.timeline-row[data-step="charge"] .bar-attempt').count()).toBe(2);
-    await expect.poll(() => panel.getByTestId('audit-trail').textContent()).toContain('rerun from by admin');
+    await poll(() => page.locator('.timeline-row[data-step="charge"] .bar-attempt').count()).toBe(2);
+    await poll(() => panel.getByTestId('audit-trail').textContent()).toContain('rerun from by admin');
   });
 
   it('cancels a task', async () => {
@@ -174,7 +173,7 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard operations in Chromium (${CHROMIUM})`,
     await screenshot(page, 'task');
     await page.getByRole('button', { name: 'Cancel task' }).click();
     const dialog = page.getByRole('dialog', { name: 'Cancel this task?' });
-    await expect.poll(() => dialog.textContent()).toContain('its 2 unfinished steps become cancelled');
+    await poll(() => dialog.textContent()).toContain('its 2 unfinished steps become cancelled');
     await dialog.getByLabel('Reason').fill('customer withdrew');
     await dialog.getByRole('button', { name: 'Cancel task' }).click();
     await taskState(page, 'cancelled').waitFor();
@@ -186,14 +185,14 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard operations in Chromium (${CHROMIUM})`,
     const heldTasks = await Promise.all([1, 2, 3, 4].map(() => createTask(d, 'dash_bulk', 'held')));
     const bystander = await createTask(d, ns, 'live');
     await page.goto(`${d.url}/ui/#/tasks?namespace=dash_bulk`);
-    await expect.poll(() => page.locator('.task-row[data-task]').count()).toBe(4);
+    await poll(() => page.locator('.task-row[data-task]').count()).toBe(4);
     await page.getByRole('button', { name: 'Cancel all matching…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Cancel 4 tasks?' });
-    await expect.poll(() => dialog.textContent()).toContain('Cancel 4 tasks matching namespace "dash_bulk".');
+    await poll(() => dialog.textContent()).toContain('Cancel 4 tasks matching namespace "dash_bulk".');
     await dialog.getByLabel('Reason').fill('stuck batch');
     await dialog.getByRole('button', { name: 'Cancel 4 tasks' }).click();
     await page.getByRole('status').filter({ hasText: 'Cancelled 4 tasks.' }).waitFor();
-    await expect.poll(() => page.locator('.task-row[data-state="cancelled"]').count()).toBe(4);
+    await poll(() => page.locator('.task-row[data-state="cancelled"]').count()).toBe(4);
     for (const t of heldTasks) {
       expect((await d.request<TaskBody>('GET', `/v1/tasks/${t.task_uuid}`)).state).toBe('cancelled');
     }

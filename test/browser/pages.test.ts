@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskBody } from '../../src/api/index.js';
 import { PermanentError } from '../../src/errors.js';
@@ -20,6 +21,8 @@ import {
   CHROMIUM,
   Gates,
   HAS_CHROMIUM,
+  poll,
+  JWT_SECRET,
   READER_KEY,
   screenshot,
   signIn,
@@ -106,40 +109,57 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard pages in Chromium (${CHROMIUM})`, () =
     await page.goto(`${d.url}/ui/`);
     await page.getByLabel('API key or JWT').fill('not-the-right-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('This key or token was refused');
+    await poll(() => page.getByRole('alert').textContent()).toContain('This key or token was refused');
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     await screenshot(page, 'sign-in');
+  });
+
+  it('signs in with a JWT and shows only the pages its permissions open', async () => {
+    const token = await new SignJWT({ permissions: ['tasks:read', 'steps:read'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('jwt-operator')
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    const { context, page: jwtPage } = await d.newPage();
+    await signIn(jwtPage, d.url, `Bearer ${token}`, '#/tasks');
+    const whoami = jwtPage.locator('.whoami');
+    await poll(() => whoami.textContent()).toContain('jwt-operator');
+    expect(await whoami.textContent()).toContain('JWT');
+    const nav = jwtPage.getByRole('navigation', { name: 'Main' });
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Tasker', 'Overview', 'Tasks']);
+    await poll(() => jwtPage.locator('.task-row[data-task]').count()).toBeGreaterThan(0);
+    await context.close();
   });
 
   it('shows the overview: tasks over time, active tasks, queues, dead letters and health', async () => {
     await signIn(page, d.url, ADMIN_KEY);
     const overview = page.locator('section[data-page="overview"]');
     await overview.getByText('Tasks over time').waitFor();
-    await expect
-      .poll(() => overview.locator('.stat').filter({ hasText: 'Open dead letters' }).textContent())
-      .toContain('2');
+    await poll(() =>
+      overview.locator('.stat').filter({ hasText: 'Open dead letters' }).textContent(),
+    ).toContain('2');
     await overview.getByText('Circuit breakers').waitFor();
     await screenshot(page, 'overview');
   });
 
   it('lists tasks with filters and finds one by id prefix', async () => {
     await page.goto(`${d.url}/ui/#/tasks`);
-    await expect.poll(() => page.locator('.task-row[data-task]').count()).toBeGreaterThanOrEqual(18);
+    await poll(() => page.locator('.task-row[data-task]').count()).toBeGreaterThanOrEqual(18);
     await screenshot(page, 'tasks');
     await page.locator('.chip[data-state="error"]').click();
-    await expect.poll(() => page.locator('.task-row[data-task]').count()).toBe(2);
+    await poll(() => page.locator('.task-row[data-task]').count()).toBe(2);
     expect(page.url()).toContain('state=error');
     // A prefix long enough to reach the random bits (UUIDv7 ids made in the same millisecond share 12 digits).
     await page.getByLabel('Search tasks').fill(failed.task_uuid.slice(0, 24));
     await page.getByLabel('Search tasks').press('Enter');
-    await expect.poll(() => page.locator('.task-row[data-task]').count()).toBe(1);
+    await poll(() => page.locator('.task-row[data-task]').count()).toBe(1);
     await page.locator(`.task-row[data-task="${failed.task_uuid}"]`).waitFor();
   });
 
   it('shows a task with a retried step: its timeline has both attempts and the wait between them', async () => {
     await page.goto(`${d.url}/ui/#/tasks/${order.task_uuid}`);
     const payment = page.locator('.timeline-row[data-step="process_payment"]');
-    await expect.poll(() => payment.locator('.bar-attempt').count()).toBe(2);
+    await poll(() => payment.locator('.bar-attempt').count()).toBe(2);
     await payment.locator('.bar-attempt[data-outcome="retry"]').waitFor();
     await payment.locator('.bar-wait').waitFor();
     await page.locator('g.dag-node[data-node="process_payment"]').click();
@@ -159,30 +179,28 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard pages in Chromium (${CHROMIUM})`, () =
       .getByRole('link', { name: 'nightly_report' })
       .click();
     const grid = page.getByTestId('runs-grid');
-    await expect.poll(() => grid.locator('a.cell[data-step="render"][data-state="error"]').count()).toBe(2);
+    await poll(() => grid.locator('a.cell[data-step="render"][data-state="error"]').count()).toBe(2);
     await page.locator('g.dag-node[data-node="publish"]').waitFor();
     await screenshot(page, 'template');
     await grid.locator('a.cell[data-step="render"][data-state="error"]').first().click();
     const panel = page.getByRole('complementary', { name: 'Step render' });
-    await expect
-      .poll(() => panel.getByTestId('step-error').first().textContent())
-      .toContain('template variable "region"');
+    await poll(() => panel.getByTestId('step-error').first().textContent()).toContain(
+      'template variable "region"',
+    );
   });
 
   it('shows the dead-letter queue with reasons; notes are kept and an entry resolved', async () => {
     await page.goto(`${d.url}/ui/#/dlq`);
     const entries = page.locator('article.dlq-entry');
-    await expect.poll(() => entries.count()).toBe(2);
-    await expect
-      .poll(() => entries.first().textContent())
-      .toContain('template variable "region" is undefined');
+    await poll(() => entries.count()).toBe(2);
+    await poll(() => entries.first().textContent()).toContain('template variable "region" is undefined');
     await screenshot(page, 'dead-letters');
     const entry = entries.first();
     await entry
       .getByLabel('Investigation notes')
       .fill('region missing from the upstream feed; re-ran by hand');
     await entry.getByRole('button', { name: 'Mark resolved' }).click();
-    await expect.poll(() => entries.count()).toBe(2);
+    await poll(() => entries.count()).toBe(2);
     await page.locator('article.dlq-entry[data-status="manually_resolved"]').waitFor();
     const resolved = await d.request<{
       items: { resolution_status: string; resolution_notes: string | null }[];
@@ -195,9 +213,9 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard pages in Chromium (${CHROMIUM})`, () =
   it('draws a 1,000-step task whole, recolours it live, and keeps its timeline rows virtualised', async () => {
     const task = await createTask(d, 'reports', 'wide_fanout', { day: 0 });
     await page.goto(`${d.url}/ui/#/tasks/${task.task_uuid}`);
-    await expect.poll(() => page.locator('g.dag-node').count()).toBe(1000);
+    await poll(() => page.locator('g.dag-node').count()).toBe(1000);
     await page.locator('g.dag-node[data-node="start"][data-state="complete"]').waitFor();
-    await expect.poll(() => page.locator('g.dag-node[data-state="complete"]').count()).toBeGreaterThan(20);
+    await poll(() => page.locator('g.dag-node[data-state="complete"]').count()).toBeGreaterThan(20);
     await screenshot(page, 'task-large');
     const rows = await page.locator('.timeline-row').count();
     expect(rows).toBeGreaterThan(0);
@@ -211,7 +229,7 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard pages in Chromium (${CHROMIUM})`, () =
     const { context, page: reader } = await d.newPage();
     await signIn(reader, d.url, READER_KEY, '#/tasks');
     await reader.locator('.whoami').getByText('read-only').waitFor();
-    await expect.poll(() => reader.locator('.task-row[data-task]').count()).toBeGreaterThan(0);
+    await poll(() => reader.locator('.task-row[data-task]').count()).toBeGreaterThan(0);
     expect(await reader.locator('input[type="checkbox"]').count()).toBe(0);
     expect(await reader.getByRole('toolbar', { name: 'Bulk actions' }).count()).toBe(0);
 
@@ -222,15 +240,13 @@ describe.skipIf(!HAS_CHROMIUM)(`dashboard pages in Chromium (${CHROMIUM})`, () =
     await reader.goto(`${d.url}/ui/#/tasks/${failed.task_uuid}`);
     await reader.locator('g.dag-node[data-node="render"][data-state="error"]').click();
     const panel = reader.getByRole('complementary', { name: 'Step render' });
-    await expect
-      .poll(() => panel.getByTestId('step-error').first().textContent())
-      .toContain('template variable');
+    await poll(() => panel.getByTestId('step-error').first().textContent()).toContain('template variable');
     await panel.getByTestId('audit-trail').waitFor();
     expect(await panel.getByRole('group', { name: 'Step actions' }).count()).toBe(0);
     expect(await panel.getByRole('button', { name: /Retry|Resolve|Complete|Re-run/ }).count()).toBe(0);
 
     await reader.goto(`${d.url}/ui/#/dlq?status=all`);
-    await expect.poll(() => reader.locator('article.dlq-entry').count()).toBe(2);
+    await poll(() => reader.locator('article.dlq-entry').count()).toBe(2);
     expect(await reader.getByLabel('Investigation notes').count()).toBe(0);
 
     const refused = await fetch(`${d.url}/v1/tasks/${running.task_uuid}`, {

@@ -130,14 +130,6 @@ export class Api {
     return this.request('GET', `/v1/tasks/${enc(taskUuid)}/steps/${enc(stepUuid)}`);
   }
 
-  transitions(taskUuid: string): Promise<{ items: TransitionBody[] }> {
-    return this.request('GET', `/v1/tasks/${enc(taskUuid)}/transitions`);
-  }
-
-  stepTransitions(taskUuid: string, stepUuid: string): Promise<{ items: TransitionBody[] }> {
-    return this.request('GET', `/v1/tasks/${enc(taskUuid)}/steps/${enc(stepUuid)}/transitions`);
-  }
-
   stepAction(taskUuid: string, stepUuid: string, action: StepAction): Promise<StepBody> {
     return this.request('PATCH', `/v1/tasks/${enc(taskUuid)}/steps/${enc(stepUuid)}`, action);
   }

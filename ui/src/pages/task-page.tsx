@@ -3,7 +3,7 @@
  * opens the step panel (inputs, results, errors, audit trail, operator actions). Operators can cancel the task.
  */
 import { useMemo, useState } from 'preact/hooks';
-import type { TaskBody } from '../api-types.js';
+import type { TaskBody, TransitionBody } from '../api-types.js';
 import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { DagView } from '../components/dag-view.js';
 import { ErrorNote } from '../components/error-note.js';
@@ -152,6 +152,13 @@ export function TaskPage({ taskUuid, stepUuid }: { taskUuid: string; stepUuid: s
     () => (task ? layoutDag(dagOfSteps(task.steps.map((s) => ({ ...s, id: s.step_uuid })))) : undefined),
     [shape],
   );
+  const trails = useMemo(() => {
+    const byStep = new Map<string, TransitionBody[]>();
+    for (const t of live.transitions) {
+      if (t.step_uuid !== null) byStep.set(t.step_uuid, [...(byStep.get(t.step_uuid) ?? []), t]);
+    }
+    return byStep;
+  }, [live.transitions]);
   const timeline = useMemo(
     () => buildTimeline(live.transitions, now, task ? FINISHED_TASK_STATES.has(task.state) : false),
     [live.transitions, now, task?.state],
@@ -215,6 +222,7 @@ export function TaskPage({ taskUuid, stepUuid }: { taskUuid: string; stepUuid: s
           taskUuid={taskUuid}
           step={selected}
           steps={task.steps}
+          trail={trails.get(selected.step_uuid) ?? []}
           onClose={() => select(undefined)}
           onActed={live.refresh}
         />
