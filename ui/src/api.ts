@@ -16,7 +16,6 @@ import type {
   TemplateDetailBody,
   TemplateRunsBody,
   TemplateSummaryBody,
-  TransitionBody,
   WhoAmI,
 } from './api-types.js';
 import { credentialHeaders, type Credential } from './credentials.js';
