@@ -21,6 +21,9 @@ import { FINISHED_TASK_STATES, TONE_LEGEND } from '../states.js';
 import { useLiveTask } from '../task-live.js';
 import { buildTimeline } from '../timeline.js';
 
+/** Step states that count as done in the header's progress (as the engine counts them). */
+const DONE_STEP_STATES: ReadonlySet<string> = new Set(['complete', 'resolved_manually', 'skipped']);
+
 function CancelTask({ task, onDone }: { task: TaskBody; onDone: () => void }) {
   const { api, principal } = useSession();
   const [open, setOpen] = useState(false);
@@ -80,7 +83,8 @@ function TaskHeader({
 }) {
   // The clock of this page ticks once a second: never show a running task younger than zero.
   const end = task.completed_at ? Date.parse(task.completed_at) : Math.max(now, Date.parse(task.created_at));
-  const done = task.steps_total - task.steps_remaining;
+  // Counted from the live step states, which the event stream updates before the task is re-read.
+  const done = task.steps.filter((s) => DONE_STEP_STATES.has(s.state)).length;
   return (
     <header class="task-head card">
       <div class="task-title">
@@ -107,7 +111,7 @@ function TaskHeader({
       <dl class="facts facts-inline">
         <dt>Steps</dt>
         <dd>
-          {done} / {task.steps_total} done
+          {done} / {task.steps.length} done
         </dd>
         <dt>Created</dt>
         <dd>{formatTime(task.created_at)}</dd>
