@@ -18,6 +18,8 @@ export type {
   TemplateStepBody,
   TemplateSummaryBody,
   TransitionBody,
+  StepDetailBody,
+  StepAttemptBody as StepAttempt,
 } from '../../src/api/schemas.js';
 export type { StepState, TaskState } from '../../src/state/index.js';
 
@@ -37,17 +39,3 @@ export type OverviewBucket = OverviewBody['buckets'][number];
 export type TemplateRun = TemplateRunsBody['runs'][number];
 /** A step of one run. */
 export type RunStepCell = TemplateRun['steps'][string];
-
-/** One attempt of a step, when the server reports them (`GET .../steps/{step_uuid}` `attempt_history`). */
-export interface StepAttempt {
-  attempt: number;
-  /** 1 for the first run; each operator reset starts the next. */
-  run?: number;
-  started_at: string | null;
-  finished_at: string | null;
-  /** `running`, `succeeded`, `failed`, `lease_expired`, `released`, `cancelled`, `superseded`. */
-  outcome: string | null;
-  worker?: string | null;
-  error?: { message: string; name?: string; code?: string; stack?: string; retryable?: boolean } | null;
-  result?: unknown;
-}

@@ -9,8 +9,8 @@ import type {
   DlqListBody,
   HealthBody,
   OverviewBody,
-  StepAttempt,
   StepBody,
+  StepDetailBody,
   TaskBody,
   TaskListBody,
   TemplateDetailBody,
@@ -32,15 +32,6 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 }
-
-/**
- * A step as `GET .../steps/{step_uuid}` returns it: the step, and what the server knows beyond it (per-attempt
- * history, inputs, checkpoints), read by step-detail.ts.
- */
-export type StepDetail = Omit<StepBody, 'attempts'> & {
-  attempts: number | StepAttempt[];
-  [extra: string]: unknown;
-};
 
 /** Query parameters of `GET /v1/tasks`. */
 export type TaskQuery = Record<string, string | string[] | undefined>;
@@ -125,7 +116,7 @@ export class Api {
     return this.request('GET', `/v1/tasks/${enc(taskUuid)}`);
   }
 
-  getStep(taskUuid: string, stepUuid: string): Promise<StepDetail> {
+  getStep(taskUuid: string, stepUuid: string): Promise<StepDetailBody> {
     return this.request('GET', `/v1/tasks/${enc(taskUuid)}/steps/${enc(stepUuid)}`);
   }
 

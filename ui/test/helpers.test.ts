@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DlqEntryBody, TemplateSummaryBody } from '../src/api-types.js';
-import type { StepDetail } from '../src/api.js';
+import type { DlqEntryBody, StepAttempt, StepDetailBody, TemplateSummaryBody } from '../src/api-types.js';
 import { niceMax } from '../src/chart-scale.js';
 import { dlqSummary } from '../src/dlq-snapshot.js';
 import { formatAgo, formatDuration, plural, shortId } from '../src/format.js';
@@ -55,35 +54,37 @@ describe('step actions by state', () => {
 });
 
 describe('step detail extras', () => {
-  const base = { step_uuid: 's', name: 'x' } as unknown as StepDetail;
-  it('reads an attempts history under either name, oldest first', () => {
-    const attempts = [
-      { attempt: 1, run: 2, started_at: null, finished_at: null, outcome: 'succeeded' },
-      { attempt: 2, run: 1, started_at: null, finished_at: null, outcome: 'succeeded' },
-      {
-        attempt: 1,
-        run: 1,
-        started_at: null,
-        finished_at: null,
-        outcome: 'failed',
-        error: { message: 'boom' },
-      },
-    ];
-    expect(extrasOf({ ...base, attempts }).attempts?.map((a) => `${a.run}.${a.attempt}`)).toEqual([
-      '1.1',
-      '1.2',
-      '2.1',
-    ]);
-    expect(extrasOf({ ...base, attempts: 2, attempt_history: attempts }).attemptCount).toBe(2);
-    expect(extrasOf({ ...base, attempts: 3 })).toEqual({
-      attempts: undefined,
-      attemptCount: 3,
-      inputs: undefined,
-      checkpoints: undefined,
+  const base = { step_uuid: 's', name: 'x', attempts: 2 } as unknown as StepDetailBody;
+  const attempt = (run: number, n: number, outcome: StepAttempt['outcome']): StepAttempt => ({
+    attempt: n,
+    run,
+    started_at: '2024-05-01T10:00:00.000Z',
+    finished_at: null,
+    outcome,
+    worker: null,
+  });
+
+  it('orders attempts by run, then attempt, and leaves out empty inputs', () => {
+    const extras = extrasOf({
+      ...base,
+      attempt_history: [attempt(2, 1, 'succeeded'), attempt(1, 2, 'failed'), attempt(1, 1, 'failed')],
+      inputs: {},
+      dependency_results: { fetch: { ok: 1 } },
+      checkpoint: null,
     });
-    expect(extrasOf({ ...base, attempts: 1, inputs: { a: 1 }, checkpoints: [{ n: 1 }] }).checkpoints).toEqual(
-      [{ n: 1 }],
-    );
+    expect(extras.attempts.map((a) => `${a.run}.${a.attempt}`)).toEqual(['1.1', '1.2', '2.1']);
+    expect(extras.inputs).toBeUndefined();
+    expect(extras.dependencyResults).toEqual({ fetch: { ok: 1 } });
+    expect(extras.checkpoint).toBeUndefined();
+    expect(
+      extrasOf({
+        ...base,
+        attempt_history: [],
+        inputs: { a: 1 },
+        dependency_results: {},
+        checkpoint: { cursor: 3 },
+      }),
+    ).toEqual({ attempts: [], inputs: { a: 1 }, dependencyResults: undefined, checkpoint: { cursor: 3 } });
   });
 });
 

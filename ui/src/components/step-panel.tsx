@@ -3,8 +3,7 @@
  * result, every attempt when the server reports them, inputs and checkpoints, and the audit trail of its
  * transitions (operator actions with who and why).
  */
-import type { StepDetail } from '../api.js';
-import type { StepBody, StepErrorBody, TransitionBody } from '../api-types.js';
+import type { StepBody, StepDetailBody, StepErrorBody, TransitionBody } from '../api-types.js';
 import { formatClock, formatDuration, formatTime } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { useSession } from '../session.js';
@@ -36,22 +35,22 @@ function StepError({ error }: { error: StepErrorBody | null | undefined }) {
   );
 }
 
-function Attempts({ step }: { step: StepDetail }) {
+function Attempts({ step }: { step: StepDetailBody }) {
   const { attempts } = extrasOf(step);
-  if (!attempts || attempts.length === 0) return null;
-  const runs = new Set(attempts.map((a) => a.run ?? 1)).size;
+  if (attempts.length === 0) return null;
+  const runs = new Set(attempts.map((a) => a.run)).size;
   return (
     <section>
       <h3>Attempts</h3>
       <ol class="attempts">
         {attempts.map((a) => (
-          <li key={`${a.run ?? 1}.${a.attempt}`} class="attempt" data-outcome={a.outcome}>
+          <li key={`${a.run}.${a.attempt}`} class="attempt" data-outcome={a.outcome}>
             <div class="attempt-head">
-              <strong>{runs > 1 ? `run ${a.run ?? 1} · #${a.attempt}` : `#${a.attempt}`}</strong>
-              <StateBadge state={a.outcome ?? 'running'} />
+              <strong>{runs > 1 ? `run ${a.run} · #${a.attempt}` : `#${a.attempt}`}</strong>
+              <StateBadge state={a.outcome} />
               <span class="muted small">
-                {formatClock(a.started_at ?? '')}
-                {a.started_at && a.finished_at
+                {formatClock(a.started_at)}
+                {a.finished_at
                   ? ` · ${formatDuration(Date.parse(a.finished_at) - Date.parse(a.started_at))}`
                   : ''}
                 {a.worker ? ` · ${a.worker}` : ''}
@@ -134,7 +133,7 @@ export function StepPanel({ taskUuid, step, steps, trail, onClose, onActed }: St
         <dd>{step.type}</dd>
         <dt>Attempts</dt>
         <dd>
-          {extras?.attemptCount ?? step.attempts} of {step.max_attempts}
+          {step.attempts} of {step.max_attempts}
         </dd>
         <dt>Readiness</dt>
         <dd>{stateLabel(step.readiness)}</dd>
@@ -178,10 +177,10 @@ export function StepPanel({ taskUuid, step, steps, trail, onClose, onActed }: St
           <JsonBlock value={extras.dependencyResults} />
         </section>
       ) : null}
-      {extras?.checkpoints !== undefined ? (
+      {extras?.checkpoint !== undefined ? (
         <section>
           <h3>Checkpoint</h3>
-          <JsonBlock value={extras.checkpoints} />
+          <JsonBlock value={extras.checkpoint} />
         </section>
       ) : null}
       <section>
