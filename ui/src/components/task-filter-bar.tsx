@@ -22,6 +22,29 @@ const RANGE_LABELS: Record<TimeRange, string> = {
   custom: 'Custom…',
 };
 
+type State = (typeof TASK_STATE_ORDER)[number];
+
+/** One chip per task state; several can be on at once. */
+function StateChips({ states, onToggle }: { states: readonly string[]; onToggle: (state: State) => void }) {
+  return (
+    <div class="chips" role="group" aria-label="States">
+      {TASK_STATE_ORDER.map((s) => (
+        <button
+          key={s}
+          type="button"
+          class={`chip tone-${toneOf(s)}${states.includes(s) ? ' on' : ''}`}
+          aria-pressed={states.includes(s)}
+          data-state={s}
+          onClick={() => onToggle(s)}
+        >
+          <span class="dot" />
+          {stateLabel(s)}
+        </button>
+      ))}
+    </div>
+  );
+}
+
 export function TaskFilterBar({ filters, templates, onChange }: TaskFilterBarProps) {
   const [search, setSearch] = useState(filters.search);
   useEffect(() => setSearch(filters.search), [filters.search]);
@@ -32,7 +55,7 @@ export function TaskFilterBar({ filters, templates, onChange }: TaskFilterBarPro
     ),
   ].sort();
   const set = (patch: Partial<TaskFilters>) => onChange({ ...filters, ...patch });
-  const toggleState = (state: (typeof TASK_STATE_ORDER)[number]) =>
+  const toggleState = (state: State) =>
     set({
       states: filters.states.includes(state)
         ? filters.states.filter((s) => s !== state)
@@ -116,21 +139,7 @@ export function TaskFilterBar({ filters, templates, onChange }: TaskFilterBarPro
           Clear
         </button>
       </div>
-      <div class="chips" role="group" aria-label="States">
-        {TASK_STATE_ORDER.map((s) => (
-          <button
-            key={s}
-            type="button"
-            class={`chip tone-${toneOf(s)}${filters.states.includes(s) ? ' on' : ''}`}
-            aria-pressed={filters.states.includes(s)}
-            data-state={s}
-            onClick={() => toggleState(s)}
-          >
-            <span class="dot" />
-            {stateLabel(s)}
-          </button>
-        ))}
-      </div>
+      <StateChips states={filters.states} onToggle={toggleState} />
     </div>
   );
 }
