@@ -21,6 +21,17 @@ export const CHROMIUM = process.env.TASKER_CHROMIUM ?? '/usr/bin/chromium';
 /** True when the browser the tests drive is installed (CI installs it; see .ci/run). */
 export const HAS_CHROMIUM = existsSync(CHROMIUM);
 
+/**
+ * The name of a browser suite. Without Chromium the suite is skipped, and both its name and a warning on the
+ * console say why.
+ */
+export function suiteName(title: string): string {
+  if (HAS_CHROMIUM) return `${title} in Chromium (${CHROMIUM})`;
+  const why = `${title}: SKIPPED, chromium not installed at ${CHROMIUM} (apt-get install chromium; CI installs it)`;
+  console.warn(why);
+  return why;
+}
+
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 export const READER_KEY = 'test-reader-key-0123456789';
 export const READ_PERMISSIONS = ['tasks:read', 'steps:read', 'templates:read', 'dlq:read', 'system:read'];

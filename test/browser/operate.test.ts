@@ -11,13 +11,13 @@ import { defineTemplate } from '../../src/templates/index.js';
 import { defineHandler } from '../../src/worker/handler.js';
 import {
   ADMIN_KEY,
-  CHROMIUM,
   Gates,
   HAS_CHROMIUM,
   poll,
   screenshot,
   signIn,
   startDashboard,
+  suiteName,
   type Dashboard,
 } from './harness.js';
 
@@ -85,7 +85,7 @@ interface BrowserGlobals {
   __noReload?: boolean;
 }
 
-describe.skipIf(!HAS_CHROMIUM)(`dashboard operations in Chromium (${CHROMIUM})`, () => {
+describe.skipIf(!HAS_CHROMIUM)(suiteName('dashboard operations'), () => {
   let d: Dashboard;
   let page: Page;
 

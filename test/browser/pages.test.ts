@@ -18,7 +18,6 @@ import * as exampleHandlerModule from '../../examples/handlers.js';
 import { waitForTask } from '../support/engine.js';
 import {
   ADMIN_KEY,
-  CHROMIUM,
   Gates,
   HAS_CHROMIUM,
   poll,
@@ -27,6 +26,7 @@ import {
   screenshot,
   signIn,
   startDashboard,
+  suiteName,
   type Dashboard,
 } from './harness.js';
 
@@ -72,7 +72,7 @@ async function createTask(d: Dashboard, namespace: string, name: string, context
   return d.request<TaskBody>('POST', '/v1/tasks', { namespace, name, context });
 }
 
-describe.skipIf(!HAS_CHROMIUM)(`dashboard pages in Chromium (${CHROMIUM})`, () => {
+describe.skipIf(!HAS_CHROMIUM)(suiteName('dashboard pages'), () => {
   let d: Dashboard;
   let page: Page;
   let failed: TaskBody;
