@@ -19,6 +19,7 @@ import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSi
 import { action, globalsOf, type CliRuntime } from '../context.js';
 import { println } from '../io.js';
 import { UsageError } from '../exit-codes.js';
+import { dashboardNotice } from '../dashboard-notice.js';
 
 /** What `--templates` accepts, for the help text. */
 const TEMPLATES_HELP =
@@ -133,6 +134,8 @@ async function runOrchestrator(opts: OrchestratorCommandOptions, cmd: Command): 
     await orchestrator.stop();
     throw e;
   }
+  const dashboard = api ? dashboardNotice(api.url, api.server.dashboard) : undefined;
+  if (dashboard) logger.info({ url: api?.url }, dashboard);
   onShutdownSignal(async () => {
     // Stop taking requests before the pool they use goes away.
     await api?.server.close();
