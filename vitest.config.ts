@@ -8,7 +8,8 @@ export default defineConfig({
     alias: [{ find: /^tasker$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
+    // test/: the engine, API, CLI and browser tests; ui/test/: the dashboard's own logic (pure, no DOM).
+    include: ['test/**/*.test.ts', 'ui/test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -7,7 +7,8 @@ AS $function$
     (p_from || '>' || p_to) = ANY ('{pending>enqueued,enqueued>in_progress,in_progress>enqueued_for_orchestration,
     in_progress>enqueued_as_error_for_orchestration,in_progress>enqueued,enqueued_for_orchestration>complete,
     enqueued_for_orchestration>error,enqueued_as_error_for_orchestration>waiting_for_retry,
-    enqueued_as_error_for_orchestration>error,waiting_for_retry>pending,error>pending,pending>skipped}'::text[])
+    enqueued_as_error_for_orchestration>error,waiting_for_retry>pending,error>pending,pending>skipped,
+    complete>pending,cancelled>pending,resolved_manually>pending,skipped>pending}'::text[])
       OR (p_to IN ('cancelled', 'resolved_manually', 'complete')
           AND p_from = ANY ('{pending,enqueued,in_progress,enqueued_for_orchestration,
             enqueued_as_error_for_orchestration,waiting_for_retry,error}'::text[])), false) END

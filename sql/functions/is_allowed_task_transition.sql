@@ -11,6 +11,7 @@ AS $function$
     evaluating_results>blocked_by_failures,waiting_for_dependencies>evaluating_results,waiting_for_retry>enqueuing_steps,
     blocked_by_failures>error,blocked_by_failures>resolved_manually,blocked_by_failures>evaluating_results,
     error>evaluating_results,waiting_for_retry>evaluating_results,
+    complete>evaluating_results,resolved_manually>evaluating_results,
     pending>cancelled,initializing>cancelled,enqueuing_steps>cancelled,steps_in_process>cancelled,
     evaluating_results>cancelled,waiting_for_dependencies>cancelled,waiting_for_retry>cancelled,
     blocked_by_failures>cancelled}'::text[]), false) END

@@ -1,5 +1,8 @@
 -- ---------------------------------------------------------------------------------------------------------
 -- Re-evaluation after an operator action: recount the task's steps and move it to the state they call for.
+-- Counted as resolve_steps counts them: skipped steps and tolerated failures (a `continue` batch) are done, and
+-- a tolerated failure does not fail the task. A complete or resolved_manually task is reopened only by a re-run
+-- from a step (rerun_from_step, event Rerun).
 -- ---------------------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tasker.reevaluate_task(p_task uuid, p_processor text, p_metadata jsonb)
  RETURNS text
@@ -7,6 +10,7 @@ CREATE OR REPLACE FUNCTION tasker.reevaluate_task(p_task uuid, p_processor text,
 AS $function$
 DECLARE
   v_state text;
+  v_total int;
   v_remaining int;
   v_in_flight int;
   v_errors int;
@@ -19,8 +23,10 @@ BEGIN
   SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task;
 
   -- Steps that became ready (a reset step with no parents left, or dependents of a resolved step).
-  IF v_state IN ('steps_in_process', 'waiting_for_retry', 'blocked_by_failures', 'error')
-     AND NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.task_uuid = p_task AND s.state = 'error') THEN
+  IF v_state IN ('steps_in_process', 'waiting_for_retry', 'blocked_by_failures', 'error', 'complete',
+                 'resolved_manually')
+     AND NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                     WHERE s.task_uuid = p_task AND s.state = 'error' AND NOT s.tolerate_failure) THEN
     WITH moved AS (
       UPDATE tasker.workflow_steps s SET state = 'enqueued', updated_at = now()
       WHERE s.task_uuid = p_task AND s.state = 'pending' AND s.pending_parents = 0
@@ -33,17 +39,19 @@ BEGIN
     END IF;
   END IF;
 
-  SELECT count(*) FILTER (WHERE s.state NOT IN ('complete', 'resolved_manually')),
+  SELECT count(*),
+         count(*) FILTER (WHERE s.state NOT IN ('complete', 'resolved_manually', 'skipped')
+                           AND NOT (s.state = 'error' AND s.tolerate_failure)),
          count(*) FILTER (WHERE s.state IN ('enqueued', 'in_progress', 'enqueued_for_orchestration',
                                             'enqueued_as_error_for_orchestration')),
-         count(*) FILTER (WHERE s.state = 'error'),
+         count(*) FILTER (WHERE s.state = 'error' AND NOT s.tolerate_failure),
          count(*) FILTER (WHERE s.state = 'waiting_for_retry'),
          (array_agg(jsonb_build_object('step_uuid', s.step_uuid, 'step_name', s.name, 'error', s.results->'error'))
-            FILTER (WHERE s.state = 'error'))[1]
-  INTO v_remaining, v_in_flight, v_errors, v_retries, v_first
+            FILTER (WHERE s.state = 'error' AND NOT s.tolerate_failure))[1]
+  INTO v_total, v_remaining, v_in_flight, v_errors, v_retries, v_first
   FROM tasker.workflow_steps s WHERE s.task_uuid = p_task;
 
-  UPDATE tasker.tasks t SET steps_remaining = v_remaining, steps_in_flight = v_in_flight,
+  UPDATE tasker.tasks t SET steps_total = v_total, steps_remaining = v_remaining, steps_in_flight = v_in_flight,
          error = CASE WHEN v_errors > 0 THEN coalesce(t.error, v_first) ELSE NULL END, updated_at = now()
   WHERE t.task_uuid = p_task;
 
@@ -53,8 +61,13 @@ BEGIN
     WHEN 'waiting_for_retry' THEN ARRAY['evaluating_results']
     WHEN 'blocked_by_failures' THEN ARRAY['evaluating_results']
     WHEN 'error' THEN ARRAY['evaluating_results']
+    WHEN 'complete' THEN ARRAY['evaluating_results']
+    WHEN 'resolved_manually' THEN ARRAY['evaluating_results']
     ELSE NULL END;
-  v_events := CASE v_state WHEN 'steps_in_process' THEN ARRAY['StepCompleted'] ELSE ARRAY['Resume'] END;
+  v_events := CASE
+    WHEN v_state = 'steps_in_process' THEN ARRAY['StepCompleted']
+    WHEN v_state IN ('complete', 'resolved_manually') THEN ARRAY['Rerun']
+    ELSE ARRAY['Resume'] END;
   IF v_path IS NULL THEN
     RAISE EXCEPTION 'task % is %; it cannot be re-evaluated', p_task, v_state USING ERRCODE = 'TK410';
   END IF;
@@ -81,7 +94,10 @@ BEGIN
   -- A failed task that an operator brought back closes its open dead-letter entry.
   IF v_state = 'error' AND v_path[cardinality(v_path)] <> 'error' THEN
     UPDATE tasker.tasks_dlq SET resolution_status = 'manually_resolved', resolution_timestamp = now(),
-           resolution_notes = coalesce(resolution_notes, 'task resumed by an operator action on a step'),
+           resolution_notes = coalesce(resolution_notes,
+             CASE WHEN p_metadata->>'action' = 'rerun_from'
+                  THEN format('task re-run from step %s by an operator', p_metadata->>'origin_step_name')
+                  ELSE 'task resumed by an operator action on a step' END),
            resolved_by = coalesce(resolved_by, p_metadata->>'by'), updated_at = now()
     WHERE task_uuid = p_task AND resolution_status = 'pending';
   END IF;

@@ -30,6 +30,7 @@ CREATE TABLE tasker.tasks (
   CONSTRAINT tasks_context_check CHECK (jsonb_typeof(context) = 'object'::text),
   CONSTRAINT tasks_state_check CHECK (tasker.is_task_state(state))
 );
+CREATE INDEX tasks_completed_at_idx ON tasker.tasks USING btree (completed_at) WHERE (completed_at IS NOT NULL);
 CREATE INDEX tasks_correlation_idx ON tasker.tasks USING btree (correlation_id);
 CREATE UNIQUE INDEX tasks_identity_hash_key ON tasker.tasks USING btree (identity_hash);
 CREATE INDEX tasks_state_idx ON tasker.tasks USING btree (state, task_uuid);

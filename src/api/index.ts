@@ -1,5 +1,12 @@
 /** The REST API: server factory, wire schemas (shared with clients) and the pieces worth reusing. */
-export { createApiServer, API_VERSION, type ApiServer, type ApiServerOptions } from './server.js';
+export {
+  createApiServer,
+  API_VERSION,
+  type ApiServer,
+  type ApiServerOptions,
+  type DashboardStatus,
+} from './server.js';
+export { DEFAULT_UI_ROOT, UI_CONTENT_SECURITY_POLICY, UI_NOT_BUILT, UI_PATH } from './ui.js';
 export type { EventStreamOptions } from './routes/events.js';
 export { RESUME_MARGIN_MS, KEEP_ALIVE_MS } from './routes/events.js';
 export { ApiError, ApiErrorCode, toErrorResponse, type ErrorResponse } from './errors.js';

@@ -25,7 +25,8 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   templates: 'Registered task templates; validate and register new ones.',
   dlq: 'The dead-letter queue of tasks that need an operator.',
   health: 'Liveness, readiness, detailed health and metrics.',
-  meta: 'This document.',
+  dashboard: 'Reads the web dashboard makes beyond the resources above (the overview).',
+  meta: 'This document, and who the caller is.',
 };
 
 /** Generic error responses every route of a kind can produce. */

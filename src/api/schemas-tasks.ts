@@ -183,6 +183,17 @@ export const listTasksQuery = z.strictObject({
   created_from: inputTimestamp.optional().describe('Tasks created at or after this time.'),
   created_to: inputTimestamp.optional().describe('Tasks created before this time.'),
   tag: repeated.optional().describe('Tasks carrying every given tag; repeat the parameter for several.'),
+  search: z
+    .string()
+    .trim()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe(
+      'Find tasks by id: a task uuid or a hex prefix of one (at least 4 hex digits, dashes ignored), a ' +
+        'correlation id, an idempotency key as it was sent, or a stored identity hash (`key:...`, `ctx:...`). ' +
+        'Combines with the other filters; served by indexes.',
+    ),
   limit,
   cursor,
 });
@@ -213,6 +224,12 @@ export const stepActionBody = z
   .discriminatedUnion('action_type', [
     z.strictObject({ action_type: z.literal('reset_for_retry'), ...actionCommon }),
     z.strictObject({ action_type: z.literal('resolve_manually'), ...actionCommon }),
+    z
+      .strictObject({ action_type: z.literal('rerun_from'), ...actionCommon })
+      .describe(
+        'Re-run the task from this step: the step and everything below it run again (attempts 0, results and ' +
+          'checkpoints cleared, what they had kept in their `Rerun` audit rows); the other steps keep their results.',
+      ),
     z.strictObject({
       action_type: z.literal('complete_manually'),
       ...actionCommon,

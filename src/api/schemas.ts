@@ -7,6 +7,9 @@
  */
 export * from './schemas-common.js';
 export * from './schemas-tasks.js';
+export * from './schemas-step-detail.js';
 export * from './schemas-templates.js';
 export * from './schemas-dlq.js';
 export * from './schemas-health.js';
+export * from './schemas-bulk.js';
+export * from './schemas-dashboard.js';

@@ -23,12 +23,15 @@ import type { DatabaseBreaker } from '../resilience/breaker.js';
 import { ApiMetrics } from './metrics.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
 import { defineRoute, type ApiContext, type ApiRoute, type DegradationSource } from './route.js';
+import { bulkRoutes } from './routes/bulk.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { dlqRoutes } from './routes/dlq.js';
 import { eventRoutes, type EventStreamOptions } from './routes/events.js';
 import { stepRoutes } from './routes/steps.js';
 import { taskRoutes } from './routes/tasks.js';
 import { templateRoutes } from './routes/templates.js';
 import { TaskEventHub } from './task-events.js';
+import { DEFAULT_UI_ROOT, mountUi } from './ui.js';
 
 /** Version reported in the OpenAPI document: the version of the wire format, not of the package. */
 export const API_VERSION = '1.0.0';
@@ -63,7 +66,15 @@ export interface ApiServerOptions {
    * degraded, with their reasons, while one of them says it is.
    */
   degradationSources?: readonly DegradationSource[];
+  /**
+   * The directory the dashboard is served from at `/ui` (when `orchestration.api.ui.enabled`): the package's
+   * `dist/ui` by default; tests point it at a directory of their own.
+   */
+  uiRoot?: string;
 }
+
+/** Whether the dashboard is served at `/ui`: yes, not built (`/ui` answers 404 saying so), or switched off. */
+export type DashboardStatus = 'served' | 'not_built' | 'disabled';
 
 /** A created (not yet listening) API server. */
 export interface ApiServer {
@@ -73,6 +84,8 @@ export interface ApiServer {
   readonly routes: readonly ApiRoute[];
   /** The OpenAPI document served at `/openapi.json`. */
   readonly openapi: OpenApiDocument;
+  /** Whether the dashboard is served at `/ui`. */
+  readonly dashboard: DashboardStatus;
   /** Starts listening on `orchestration.api.host`/`port` (port 0 = any free port). */
   listen(): Promise<{ url: string }>;
   /** Ends open event streams, stops accepting requests and waits for in-flight ones. Leaves the pool open. */
@@ -131,10 +144,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
 
   const routes: ApiRoute[] = [
     ...taskRoutes(ctx),
+    ...bulkRoutes(ctx),
     ...eventRoutes(ctx, shutdown.signal, options.eventStreams),
     ...stepRoutes(ctx),
     ...templateRoutes(ctx),
     ...dlqRoutes(ctx),
+    ...dashboardRoutes(ctx),
     ...healthRoutes(ctx, loop),
   ];
   const openapiRoute = defineRoute({
@@ -154,6 +169,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const principals = installRequestHooks(app, { authenticator, metrics, taskMetrics, logger });
   installErrorHandlers(app, logger);
   mountRoutes(app, routes, principals);
+  let dashboard: DashboardStatus = 'disabled';
+  if (apiConfig.ui.enabled) {
+    const root = options.uiRoot ?? DEFAULT_UI_ROOT;
+    dashboard = (await mountUi(app, root)) ? 'served' : 'not_built';
+    if (dashboard === 'not_built') {
+      logger.warn({ root }, 'the dashboard is not built (run `npm run build`); /ui answers 404');
+    }
+  }
 
   await app.ready();
 
@@ -162,6 +185,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     app,
     routes,
     openapi,
+    dashboard,
     async listen() {
       await app.listen({ host: apiConfig.host, port: apiConfig.port });
       const address = app.server.address() as AddressInfo;

@@ -24,6 +24,8 @@ import type {
   TransitionBody,
 } from './schemas.js';
 
+import type { StepAttempt, StepInputs } from '../orchestration/step-attempts.js';
+import type { StepAttemptBody, StepDetailBody } from './schemas.js';
 import { snapshotWithoutStack, withoutStack } from './redact.js';
 
 const iso = (d: Date): string => d.toISOString();
@@ -48,6 +50,37 @@ export function stepBody(taskUuid: string, s: StepView, stacks: boolean): StepBo
     error: s.error && !stacks ? withoutStack(s.error) : s.error,
     next_retry_at: isoOrNull(s.nextRetryAt),
     processed_at: isoOrNull(s.processedAt),
+  };
+}
+
+/** An attempt of a step on the wire; `stacks` as for {@link stepBody}. */
+export function stepAttemptBody(a: StepAttempt, stacks: boolean): StepAttemptBody {
+  return {
+    attempt: a.attempt,
+    run: a.run,
+    started_at: iso(a.startedAt),
+    finished_at: isoOrNull(a.finishedAt),
+    outcome: a.outcome,
+    worker: a.worker,
+    ...('result' in a ? { result: a.result } : {}),
+    ...(a.error ? { error: stacks ? a.error : withoutStack(a.error) } : {}),
+  };
+}
+
+/** A step with its attempts and what it runs with, on the wire; `stacks` as for {@link stepBody}. */
+export function stepDetailBody(
+  taskUuid: string,
+  s: StepView,
+  attempts: readonly StepAttempt[],
+  inputs: StepInputs,
+  stacks: boolean,
+): StepDetailBody {
+  return {
+    ...stepBody(taskUuid, s, stacks),
+    attempt_history: attempts.map((a) => stepAttemptBody(a, stacks)),
+    inputs: inputs.inputs,
+    dependency_results: inputs.dependencyResults,
+    checkpoint: inputs.checkpoint,
   };
 }
 

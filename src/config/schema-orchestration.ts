@@ -55,6 +55,22 @@ const apiSchema = z
       HOUR_MS,
       'Time limit of one request, in ms (0 = none; event streams are exempt).',
     ),
+    bulk_max_tasks: int(
+      1,
+      1_000_000,
+      'Most tasks one `POST /v1/tasks/bulk` call may change; a filter selecting more is refused with 400 (narrow ' +
+        'it). They are changed in chunks of 100, each its own transaction.',
+    ),
+    ui: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .describe(
+            'Serve the web dashboard at `/ui` (the assets in `dist/ui`, built by `npm run build`). The page itself ' +
+              'is public; everything it shows comes from the API under the same authentication.',
+          ),
+      })
+      .describe('The web dashboard served by the API.'),
     auth: z
       .strictObject({
         enabled: z

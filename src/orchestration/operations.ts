@@ -10,26 +10,15 @@ import { STEP_ACTIONS } from '../contract/names.js';
 import { ErrorCode, TaskerError } from '../errors.js';
 import type { StepState, TaskState } from '../state/index.js';
 import { decodeCursor, encodeCursor, notFound, type Page } from './operations-common.js';
+import { rerunFromStep } from './rerun.js';
+import { taskFilterJson, type TaskListFilter } from './task-filter.js';
 import { getTask, type StepErrorInfo, type StepView, type TaskView } from './task-queries.js';
 
 export type { Page } from './operations-common.js';
 export * from './operations-dlq.js';
 export * from './operations-templates.js';
-
-/** Filters of {@link listTasks}; every field is optional and they combine with AND. */
-export interface TaskListFilter {
-  namespace?: string;
-  /** Template name. */
-  name?: string;
-  version?: string;
-  state?: TaskState[];
-  /** Tasks created at or after this time. */
-  createdFrom?: Date;
-  /** Tasks created before this time. */
-  createdTo?: Date;
-  /** Tasks carrying every one of these tags. */
-  tags?: string[];
-}
+export { rerunFromStep, type RerunResult } from './rerun.js';
+export type { TaskListFilter } from './task-filter.js';
 
 /** A task in a listing (no steps). */
 export interface TaskSummary {
@@ -64,11 +53,15 @@ export interface TransitionView {
   createdAt: Date;
 }
 
-/** Operator actions on a step (each records who and why in the audit trail). */
+/**
+ * Operator actions on a step (each records who and why in the audit trail). `rerun_from` re-runs the task from
+ * the step: the step and everything below it run again (see {@link rerunFromStep}).
+ */
 export type StepAction =
   | { action: typeof STEP_ACTIONS.ResetForRetry; reason: string; by: string }
   | { action: typeof STEP_ACTIONS.ResolveManually; reason: string; by: string }
-  | { action: typeof STEP_ACTIONS.CompleteManually; reason: string; by: string; result: unknown };
+  | { action: typeof STEP_ACTIONS.CompleteManually; reason: string; by: string; result: unknown }
+  | { action: 'rerun_from'; reason: string; by: string };
 
 export type { StepErrorInfo, StepView, TaskView, StepState, TaskState };
 
@@ -94,20 +87,13 @@ export async function listTasks(
   page: { limit?: number; cursor?: string } = {},
 ): Promise<Page<TaskSummary>> {
   const limit = Math.min(1000, Math.max(1, Math.trunc(page.limit ?? 50)));
-  const sqlFilter = {
-    namespace: filter.namespace,
-    name: filter.name,
-    version: filter.version,
-    states: filter.state && filter.state.length > 0 ? filter.state : undefined,
-    created_from: filter.createdFrom?.toISOString(),
-    created_to: filter.createdTo?.toISOString(),
-    tags: filter.tags && filter.tags.length > 0 ? filter.tags : undefined,
-  };
-  const rows = await queryRows<TaskSummaryRow>(
-    db,
-    { name: 'tasker_list_tasks', text: 'SELECT * FROM tasker.list_tasks($1, $2, $3)' },
-    [JSON.stringify(sqlFilter), decodeCursor(page.cursor), limit + 1],
-  );
+  // Unnamed on purpose: each call is planned with its filter's values, so a selective filter (a search, a rare
+  // state, a recent time range) uses its index instead of a plan cached for some other filter.
+  const rows = await queryRows<TaskSummaryRow>(db, { text: 'SELECT * FROM tasker.list_tasks($1, $2, $3)' }, [
+    taskFilterJson(filter),
+    decodeCursor(page.cursor),
+    limit + 1,
+  ]);
   const items = rows.slice(0, limit).map((r) => ({
     taskUuid: r.task_uuid,
     namespace: r.namespace,
@@ -212,7 +198,7 @@ export async function cancelTask(
 
 /**
  * Applies an operator action to a step and re-evaluates its task in the same transaction, so a blocked or
- * failed task really resumes. Returns the new states.
+ * failed task really resumes. Returns the new states (for `rerun_from`, the origin step's).
  */
 export async function applyStepAction(
   db: Queryable,
@@ -225,6 +211,10 @@ export async function applyStepAction(
     throw new TaskerError(ErrorCode.TaskInvalid, 'reason is required for a step action', {
       details: { field: 'reason' },
     });
+  }
+  if (action.action === 'rerun_from') {
+    const rerun = await rerunFromStep(db, taskUuid, stepUuid, { ...action, processorId });
+    return { stepState: rerun.stepState, taskState: rerun.taskState };
   }
   const result =
     action.action === STEP_ACTIONS.CompleteManually ? JSON.stringify(action.result ?? null) : null;

@@ -46,6 +46,8 @@ export const StepEvent = {
   ResolveManually: 'ResolveManually',
   CompleteManually: 'CompleteManually',
   Skip: 'Skip',
+  /** An operator re-runs the task from this step or from one above it (`tasker.rerun_from_step`). */
+  Rerun: 'Rerun',
 } as const;
 /** A step event name. */
 export type StepEvent = (typeof StepEvent)[keyof typeof StepEvent];
@@ -54,8 +56,9 @@ export type StepEvent = (typeof StepEvent)[keyof typeof StepEvent];
 export const STEP_EVENTS: readonly StepEvent[] = Object.freeze(Object.values(StepEvent));
 
 /**
- * States from which a step never moves again. `error` is deliberately absent: an errored step can still be
- * reset for retry, cancelled or resolved by an operator.
+ * States the engine never moves a step out of. `error` is deliberately absent: an errored step can still be
+ * reset for retry, cancelled or resolved by an operator. Only an operator's re-run from a step (`Rerun`) sends
+ * a step in one of these states back to `pending`.
  */
 export const TERMINAL_STEP_STATES: ReadonlySet<StepState> = new Set<StepState>([
   StepState.Complete,
@@ -78,6 +81,15 @@ function t(from: StepState, event: StepEvent, to: StepState): Transition<StepSta
 }
 
 const NON_TERMINAL: readonly StepState[] = STEP_STATES.filter((s) => !TERMINAL_STEP_STATES.has(s));
+/** The states a re-run sends back to `pending`: every state in which the step is neither pending nor running. */
+const RERUNNABLE: readonly StepState[] = [
+  S.WaitingForRetry,
+  S.Complete,
+  S.Error,
+  S.Cancelled,
+  S.ResolvedManually,
+  S.Skipped,
+];
 
 /**
  * The complete step transition table. Anything not listed is rejected. Unlike the reference, the manual events
@@ -109,6 +121,9 @@ export const STEP_TRANSITIONS: readonly Transition<StepState, StepEvent>[] = Obj
     t(s, E.ResolveManually, S.ResolvedManually),
     t(s, E.CompleteManually, S.Complete),
   ]),
+  // An operator re-runs the task from a step: that step and everything below it start again. Steps that are
+  // running refuse it; a pending step is already where a re-run would put it.
+  ...RERUNNABLE.map((s) => t(s, E.Rerun, S.Pending)),
 ]);
 
 const machine = buildMachine('step', STEP_TRANSITIONS);
@@ -118,7 +133,10 @@ export function isStepState(value: string): value is StepState {
   return (STEP_STATES as readonly string[]).includes(value);
 }
 
-/** True for `complete`, `cancelled`, `resolved_manually` and `skipped` (not `error`). */
+/**
+ * True for `complete`, `cancelled`, `resolved_manually` and `skipped` (not `error`), which only an operator's
+ * `Rerun` leaves.
+ */
 export function isTerminalStepState(state: StepState): boolean {
   return TERMINAL_STEP_STATES.has(state);
 }
@@ -130,7 +148,8 @@ export function satisfiesDependency(state: StepState): boolean {
 
 /**
  * The state a step in `from` moves to on `event`.
- * @throws InvalidTransitionError when the table has no row for (from, event); always for a terminal `from`.
+ * @throws InvalidTransitionError when the table has no row for (from, event); for a terminal `from`, for
+ * every event but `Rerun`.
  */
 export function nextStepState(from: StepState, event: StepEvent): StepState {
   return machine.next(from, event);

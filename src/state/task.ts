@@ -48,6 +48,8 @@ export const TaskEvent = {
   GiveUp: 'GiveUp',
   ManualResolution: 'ManualResolution',
   Resume: 'Resume',
+  /** An operator re-runs a finished task from one of its steps (`tasker.rerun_from_step`). */
+  Rerun: 'Rerun',
   Cancel: 'Cancel',
 } as const;
 /** A task event name. */
@@ -56,7 +58,10 @@ export type TaskEvent = (typeof TaskEvent)[keyof typeof TaskEvent];
 /** Every task event. */
 export const TASK_EVENTS: readonly TaskEvent[] = Object.freeze(Object.values(TaskEvent));
 
-/** States from which a task never moves again; they reject every event. */
+/**
+ * States the engine never moves a task out of. Only an operator's re-run from a step (`Rerun`) reopens a
+ * `complete` or `resolved_manually` task; a `cancelled` task stays cancelled.
+ */
 export const TERMINAL_TASK_STATES: ReadonlySet<TaskState> = new Set<TaskState>([
   TaskState.Complete,
   TaskState.Cancelled,
@@ -109,6 +114,9 @@ export const TASK_TRANSITIONS: readonly Transition<TaskState, TaskEvent>[] = Obj
   // Operator actions on a step re-evaluate a failed task, or one waiting for a retry.
   t(S.Error, E.Resume, S.EvaluatingResults),
   t(S.WaitingForRetry, E.Resume, S.EvaluatingResults),
+  // An operator re-runs a finished task from one of its steps (error and blocked tasks re-run through Resume).
+  t(S.Complete, E.Rerun, S.EvaluatingResults),
+  t(S.ResolvedManually, E.Rerun, S.EvaluatingResults),
   // Cancellation is allowed from every state the engine may still move on from.
   ...TASK_STATES.filter((s) => !FINISHED_TASK_STATES.has(s)).map((s) => t(s, E.Cancel, S.Cancelled)),
 ]);
@@ -120,14 +128,15 @@ export function isTaskState(value: string): value is TaskState {
   return (TASK_STATES as readonly string[]).includes(value);
 }
 
-/** True for `complete`, `cancelled` and `resolved_manually`. */
+/** True for `complete`, `cancelled` and `resolved_manually` (which only an operator's `Rerun` leaves). */
 export function isTerminalTaskState(state: TaskState): boolean {
   return TERMINAL_TASK_STATES.has(state);
 }
 
 /**
  * The state a task in `from` moves to on `event`.
- * @throws InvalidTransitionError when the table has no row for (from, event); always for a terminal `from`.
+ * @throws InvalidTransitionError when the table has no row for (from, event); for a terminal `from`, for
+ * every event but `Rerun`.
  */
 export function nextTaskState(from: TaskState, event: TaskEvent): TaskState {
   return machine.next(from, event);

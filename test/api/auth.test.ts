@@ -24,6 +24,8 @@ const EXPECTED_PERMISSIONS: Record<string, string | null> = {
   'POST /v1/tasks': 'tasks:create',
   'GET /v1/tasks': 'tasks:read',
   'GET /v1/tasks/:task_uuid': 'tasks:read',
+  // The action decides: tasks:cancel for cancel, steps:resolve for retry_failed (checked after the body).
+  'POST /v1/tasks/bulk': 'authenticated',
   'DELETE /v1/tasks/:task_uuid': 'tasks:cancel',
   'GET /v1/tasks/:task_uuid/transitions': 'tasks:read',
   'GET /v1/tasks/:task_uuid/events': 'tasks:read',
@@ -38,6 +40,9 @@ const EXPECTED_PERMISSIONS: Record<string, string | null> = {
   'GET /v1/dlq': 'dlq:read',
   'GET /v1/dlq/:dlq_entry_uuid': 'dlq:read',
   'PATCH /v1/dlq/:dlq_entry_uuid': 'dlq:update',
+  'GET /v1/whoami': 'authenticated',
+  'GET /v1/overview': 'tasks:read',
+  'GET /v1/templates/:namespace/:name/runs': 'tasks:read',
   'GET /health': 'system:read',
   'GET /metrics': 'system:read',
   'GET /openapi.json': 'authenticated',

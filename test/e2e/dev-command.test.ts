@@ -50,7 +50,8 @@ describe('tasker dev (what `npm run dev` runs)', () => {
   it('--keep-running stays up after the examples and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [bin, 'dev', '--keep-running'], {
       cwd: root,
-      env: { ...process.env, DATABASE_URL: db.url, TASKER_ENV: 'development' },
+      // Any free port: the API (and the dashboard line) must come up whatever else listens here.
+      env: { ...process.env, DATABASE_URL: db.url, TASKER_ENV: 'development', TASKER_API_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -62,6 +63,12 @@ describe('tasker dev (what `npm run dev` runs)', () => {
       child.once('exit', (code) => reject(new Error(`exited early (${code}): ${out}`)));
     });
     expect(child.exitCode).toBeNull();
+    // With the API up, dev says where the dashboard is (or that it needs `npm run build` first).
+    const api = /^API listening on (http:\/\/\S+)/m.exec(out)?.[1];
+    expect(api, out).toBeDefined();
+    expect(out).toMatch(
+      new RegExp(`^Dashboard(: ${api}/ui| not built: run \`npm run build\` to serve it at ${api}/ui)$`, 'm'),
+    );
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

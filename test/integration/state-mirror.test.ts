@@ -5,7 +5,11 @@ import {
   canTransitionStep,
   canTransitionTask,
   STEP_STATES,
+  STEP_TRANSITIONS,
+  StepEvent,
   TASK_STATES,
+  TASK_TRANSITIONS,
+  TaskEvent,
   TERMINAL_STEP_STATES,
   TERMINAL_TASK_STATES,
 } from '../../src/state/index.js';
@@ -118,13 +122,28 @@ describe('the SQL state tables and CHECK predicates mirror src/state', () => {
     );
   });
 
-  it('no transition leaves a terminal state in the database', async () => {
-    const res = await db.pool.query(`
-      SELECT 'task' AS kind, t.from_state FROM tasker.task_state_transitions t
+  it('no transition leaves a terminal state in the database but an operator re-run', async () => {
+    const res = await db.pool.query<{ kind: string; from_state: string; to_state: string }>(`
+      SELECT 'task' AS kind, t.from_state, t.to_state FROM tasker.task_state_transitions t
         JOIN tasker.task_states s ON s.state = t.from_state WHERE s.terminal
       UNION ALL
-      SELECT 'step', t.from_state FROM tasker.step_state_transitions t
-        JOIN tasker.step_states s ON s.state = t.from_state WHERE s.terminal`);
-    expect(res.rows).toEqual([]);
+      SELECT 'step', t.from_state, t.to_state FROM tasker.step_state_transitions t
+        JOIN tasker.step_states s ON s.state = t.from_state WHERE s.terminal
+      ORDER BY 1, 2`);
+    // Exactly the Rerun rows of src/state: a finished task back to evaluation, a finished step back to pending.
+    const rerun = [
+      ...TASK_TRANSITIONS.filter((r) => r.event === TaskEvent.Rerun).map((r) => ({ kind: 'task', ...r })),
+      ...STEP_TRANSITIONS.filter((r) => r.event === StepEvent.Rerun && TERMINAL_STEP_STATES.has(r.from)).map(
+        (r) => ({ kind: 'step', ...r }),
+      ),
+    ];
+    expect(res.rows).toEqual(
+      rerun
+        .map((r) => ({ kind: r.kind, from_state: r.from, to_state: r.to }))
+        .sort((a, b) => (a.kind + a.from_state).localeCompare(b.kind + b.from_state)),
+    );
+    expect(res.rows.length).toBe(6);
+    // Cancelled tasks are never re-run.
+    expect(res.rows.some((r) => r.kind === 'task' && r.from_state === 'cancelled')).toBe(false);
   });
 });

@@ -183,7 +183,7 @@ describe('the database enforces the transition protocol', () => {
     const step = steps[0]!;
     for (const [from, to] of [
       ['enqueued', 'waiting_for_retry'],
-      ['complete', 'pending'],
+      ['complete', 'enqueued'],
       ['pending', 'in_progress'],
       ['cancelled', 'enqueued'],
       [null, 'complete'],

@@ -49,6 +49,8 @@ blocked_by_failures ManualResolution resolved_manually
 blocked_by_failures Resume evaluating_results
 error Resume evaluating_results
 waiting_for_retry Resume evaluating_results
+complete Rerun evaluating_results
+resolved_manually Rerun evaluating_results
 pending Cancel cancelled
 initializing Cancel cancelled
 enqueuing_steps Cancel cancelled
@@ -86,7 +88,15 @@ pending Skip skipped
 ` +
   STEP_NON_TERMINAL.map(
     (s) => `${s} Cancel cancelled\n${s} ResolveManually resolved_manually\n${s} CompleteManually complete`,
-  ).join('\n');
+  ).join('\n') +
+  `
+waiting_for_retry Rerun pending
+complete Rerun pending
+error Rerun pending
+cancelled Rerun pending
+resolved_manually Rerun pending
+skipped Rerun pending
+`;
 
 function parseTable(text: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -166,13 +176,21 @@ describe('task machine', () => {
     expect(rejected).toBe(TASK_STATES.length * TASK_EVENTS.length - expectedTask.size);
   });
 
-  it('terminal states reject every event', () => {
+  it('terminal states reject every event but an operator re-run, which only complete and resolved_manually take', () => {
     for (const from of TASK_STATES.filter(isTerminalTaskState)) {
-      for (const event of TASK_EVENTS) {
+      for (const event of TASK_EVENTS.filter((e) => e !== TaskEvent.Rerun)) {
         expect(() => nextTaskState(from, event)).toThrow(InvalidTransitionError);
       }
-      for (const to of TASK_STATES) expect(canTransitionTask(from, to)).toBe(false);
+      for (const to of TASK_STATES) {
+        expect(canTransitionTask(from, to)).toBe(
+          to === TaskState.EvaluatingResults && from !== TaskState.Cancelled,
+        );
+      }
     }
+    expect(nextTaskState(TaskState.Complete, TaskEvent.Rerun)).toBe(TaskState.EvaluatingResults);
+    expect(() => nextTaskState(TaskState.Cancelled, TaskEvent.Rerun)).toThrow(InvalidTransitionError);
+    // A running task is not re-run (its steps are still moving).
+    expect(tryNextTaskState(TaskState.StepsInProcess, TaskEvent.Rerun)).toBeUndefined();
   });
 
   it('the thrown error carries the code and names the state and event', () => {
@@ -251,17 +269,30 @@ describe('step machine', () => {
     expect(rejected).toBe(STEP_STATES.length * STEP_EVENTS.length - expectedStep.size);
   });
 
-  it('terminal states reject every event, including the manual ones', () => {
+  it('terminal states reject every event, including the manual ones, but an operator re-run', () => {
     for (const from of [
       StepState.Complete,
       StepState.Cancelled,
       StepState.ResolvedManually,
       StepState.Skipped,
     ]) {
-      for (const event of STEP_EVENTS) {
+      for (const event of STEP_EVENTS.filter((e) => e !== StepEvent.Rerun)) {
         expect(() => nextStepState(from, event), `${from} ${event}`).toThrow(InvalidTransitionError);
       }
-      for (const to of STEP_STATES) expect(canTransitionStep(from, to)).toBe(false);
+      expect(nextStepState(from, StepEvent.Rerun)).toBe(StepState.Pending);
+      for (const to of STEP_STATES) expect(canTransitionStep(from, to)).toBe(to === StepState.Pending);
+    }
+  });
+
+  it('a re-run never touches a pending or running step', () => {
+    for (const from of [
+      StepState.Pending,
+      StepState.Enqueued,
+      StepState.InProgress,
+      StepState.EnqueuedForOrchestration,
+      StepState.EnqueuedAsErrorForOrchestration,
+    ]) {
+      expect(tryNextStepState(from, StepEvent.Rerun), from).toBeUndefined();
     }
   });
 

@@ -5,21 +5,24 @@ import {
   getStep,
   requireTask,
   stepTransitions,
+  taskTransitions,
   type StepAction,
 } from '../../orchestration/operations.js';
+import { deriveAttempts, stepInputs } from '../../orchestration/step-attempts.js';
 import { seesStacks } from '../redact.js';
 import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
 import {
   errorBody,
   stepActionBody,
   stepBody as stepSchema,
+  stepDetailBody as stepDetailSchema,
   stepListBody,
   stepParams,
   taskParams,
   transitionListBody,
   type StepActionBody,
 } from '../schemas.js';
-import { stepBody, transitionBody } from '../views.js';
+import { stepBody, stepDetailBody, transitionBody } from '../views.js';
 
 /** The wire's `action_type` (the HTTP API's own names) to the action apply_step_action takes. */
 function toAction(body: StepActionBody, by: string): StepAction {
@@ -30,6 +33,8 @@ function toAction(body: StepActionBody, by: string): StepAction {
       return { action: STEP_ACTIONS.ResetForRetry, reason: body.reason, by };
     case 'resolve_manually':
       return { action: STEP_ACTIONS.ResolveManually, reason: body.reason, by };
+    case 'rerun_from':
+      return { action: 'rerun_from', reason: body.reason, by };
   }
 }
 
@@ -64,14 +69,22 @@ export function stepRoutes(ctx: ApiContext): ApiRoute[] {
       method: 'GET',
       url: '/v1/tasks/:task_uuid/steps/:step_uuid',
       operationId: 'getStep',
-      summary: 'One step of a task.',
+      summary: 'One step of a task, with every attempt, its inputs and its last checkpoint.',
+      description:
+        'Attempts are derived from the audit trail; results and errors are stored for the latest attempt (and ' +
+        "the last one before a re-run) only, since each attempt overwrites the step's results.",
       tag: 'steps',
       permission: 'steps:read',
       params: stepParams,
-      responses: [{ status: 200, description: 'The step.', schema: stepSchema }, notFound],
+      responses: [{ status: 200, description: 'The step.', schema: stepDetailSchema }, notFound],
       async handle({ params, principal }) {
         const step = await getStep(ctx.pool, params.task_uuid, params.step_uuid);
-        return stepBody(params.task_uuid, step, seesStacks(principal));
+        const [trail, inputs] = await Promise.all([
+          taskTransitions(ctx.pool, params.task_uuid, params.step_uuid),
+          stepInputs(ctx.pool, params.task_uuid, params.step_uuid),
+        ]);
+        const stacks = seesStacks(principal);
+        return stepDetailBody(params.task_uuid, step, deriveAttempts(trail, inputs.results), inputs, stacks);
       },
     }),
     defineRoute({
@@ -96,10 +109,16 @@ export function stepRoutes(ctx: ApiContext): ApiRoute[] {
       url: '/v1/tasks/:task_uuid/steps/:step_uuid',
       operationId: 'applyStepAction',
       summary:
-        'Operator action on a step: reset it for retry, resolve it manually, or complete it with a result.',
+        'Operator action on a step: reset it for retry, resolve it manually, complete it with a result, or ' +
+        're-run the task from it.',
       description:
         'The action and the re-evaluation of the task happen in one transaction, so a blocked or failed task ' +
-        'resumes. `by` defaults to the authenticated principal.',
+        'resumes. `by` defaults to the authenticated principal. `rerun_from` re-runs a complete, resolved, ' +
+        'failed, blocked or retry-waiting task from the step: the step and its transitive dependents go back to ' +
+        '`pending` (the step is enqueued at once when its parents are done), batch instances of a batchable ' +
+        'step among them are removed (it expands again), steps skipped from above stay skipped, the other ' +
+        'steps keep their results, and an open dead-letter entry is closed. It is refused (409) for a cancelled ' +
+        'or still running task and while a step below is running.',
       tag: 'steps',
       permission: 'steps:resolve',
       params: stepParams,
@@ -109,7 +128,9 @@ export function stepRoutes(ctx: ApiContext): ApiRoute[] {
         notFound,
         {
           status: 409,
-          description: "The action is not allowed in the step's or the task's state (`INVALID_TRANSITION`).",
+          description:
+            "The action is not allowed in the step's or the task's state, or a step below a re-run is running " +
+            '(`INVALID_TRANSITION`).',
           schema: errorBody,
         },
       ],

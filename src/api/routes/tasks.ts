@@ -3,17 +3,12 @@ import { workerQueueName } from '../../contract/names.js';
 import { localClaimerFor } from '../../runtime/local-claimers.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
-import {
-  cancelTask,
-  listTasks,
-  requireTask,
-  taskTransitions,
-  type TaskListFilter,
-} from '../../orchestration/operations.js';
+import { cancelTask, listTasks, requireTask, taskTransitions } from '../../orchestration/operations.js';
 import type { TraceContextCarrier } from '../../observability/tracing.js';
 import { createTask, priorityProblem } from '../../orchestration/task-creator.js';
 import { ApiError, ApiErrorCode } from '../errors.js';
 import { seesStacks } from '../redact.js';
+import { toTaskListFilter } from '../task-filter-input.js';
 import { defineRoute, type ApiContext, type ApiRoute } from '../route.js';
 import {
   createTaskBody,
@@ -167,15 +162,7 @@ export function taskRoutes(ctx: ApiContext): ApiRoute[] {
       query: listTasksQuery,
       responses: [{ status: 200, description: 'One page of tasks.', schema: taskListBody }],
       async handle({ query }) {
-        const filter: TaskListFilter = {
-          ...(query.namespace ? { namespace: query.namespace } : {}),
-          ...(query.name ? { name: query.name } : {}),
-          ...(query.version ? { version: query.version } : {}),
-          ...(query.state ? { state: query.state } : {}),
-          ...(query.created_from ? { createdFrom: new Date(query.created_from) } : {}),
-          ...(query.created_to ? { createdTo: new Date(query.created_to) } : {}),
-          ...(query.tag ? { tags: query.tag } : {}),
-        };
+        const filter = toTaskListFilter(query);
         const page = await listTasks(ctx.pool, filter, {
           limit: query.limit,
           ...(query.cursor ? { cursor: query.cursor } : {}),

@@ -20,6 +20,7 @@ import {
 } from '../common.js';
 import { ErrorCode, TaskCancelledError, TaskerError, TaskFailedError } from '../../errors.js';
 import { importUserModule } from '../../runtime/optional.js';
+import { dashboardNotice } from '../dashboard-notice.js';
 import { startApiIfEnabled } from './engine.js';
 
 export interface DevOptions extends GlobalOptions {
@@ -264,7 +265,11 @@ async function startApi(
       metricSets: [worker.metrics],
       degradationSources: [orchestrator, worker],
     });
-    if (api) console.log(`API listening on ${api.url}  (try: tasker task list --url ${api.url})`);
+    if (api) {
+      console.log(`API listening on ${api.url}  (try: tasker task list --url ${api.url})`);
+      const dashboard = dashboardNotice(api.url, api.server.dashboard);
+      if (dashboard) console.log(dashboard);
+    }
     return api;
   } catch (e) {
     // The examples do not need the API: a taken port should not stop a demo.

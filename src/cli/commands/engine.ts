@@ -19,6 +19,7 @@ import { configFromOptions, loadHandlers, loadTemplates, loggerFor, onShutdownSi
 import { action, globalsOf, type CliRuntime } from '../context.js';
 import { println } from '../io.js';
 import { UsageError } from '../exit-codes.js';
+import { dashboardNotice } from '../dashboard-notice.js';
 
 /** What `--templates` accepts, for the help text. */
 const TEMPLATES_HELP =
@@ -134,6 +135,8 @@ async function runOrchestrator(opts: OrchestratorCommandOptions, cmd: Command): 
       await orchestrator.stop();
       throw e;
     }
+    const dashboard = api ? dashboardNotice(api.url, api.server.dashboard) : undefined;
+    if (dashboard) logger.info({ url: api?.url }, dashboard);
   })();
   // Installed before start-up ends: a signal while starting waits for it, then stops what started.
   onShutdownSignal(async () => {
