@@ -125,6 +125,13 @@ if (server) {
     `SELECT funcname, calls, round(total_time::numeric, 1)::float8 AS total, round(self_time::numeric, 1)::float8 AS self
      FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT 25`,
   );
+  const total = await pool.query<{ n: string }>(
+    `SELECT sum(calls)::bigint AS n FROM pg_stat_statements
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  console.log(
+    `\nstatements executed, nested ones included: ${(Number(total.rows[0]!.n) / (TASKS * 4)).toFixed(1)} per step`,
+  );
   console.log('\nfunctions by self time (pg_stat_user_functions):');
   for (const f of fns.rows) {
     console.log(
