@@ -27,6 +27,7 @@ const template = defineTemplate({ namespace: ns, name: 'linear2', version: '1.0.
   .step('s2', { handler: 'noop', dependsOn: ['s1'] })
   .build();
 const STEPS_PER_TASK = 2;
+const LAST_STEP = 's2';
 const handlers = [defineHandler('noop', () => ({ ok: true }))];
 /** Task creations in flight at once (the orchestrator's pool has 20 connections; this keeps them all busy). */
 const CREATORS = 64;
@@ -149,7 +150,7 @@ class QueueDepthSampler {
 interface RunningEngine {
   orchestrator: Orchestrator;
   worker: Worker;
-  /** Resolves once the orchestrator has finalized `n` tasks. */
+  /** Resolves once `n` tasks were finalized (by the orchestrator or by the worker's completions). */
   finalized: (n: number) => Promise<void>;
   start: () => Promise<void>;
   stop: () => Promise<void>;
@@ -157,24 +158,43 @@ interface RunningEngine {
 
 function engine(config: TaskerConfig): RunningEngine {
   let waiter: { target: number; resolve: () => void } | undefined;
-  let done = 0;
+  // Tasks finalized by the orchestrator (four-transaction path) plus those the worker's completions finalized
+  // (the default: a task is final once its last step's completion committed).
+  let byOrchestrator = 0;
+  let byWorker = 0;
+  const check = (): void => {
+    if (waiter && byOrchestrator + byWorker >= waiter.target) {
+      const w = waiter;
+      waiter = undefined;
+      w.resolve();
+    }
+  };
   const orchestrator = createOrchestrator({
     config,
     onResultBatch: (s) => {
-      done = s.tasksFinalized;
-      if (waiter && done >= waiter.target) {
-        const w = waiter;
-        waiter = undefined;
-        w.resolve();
+      byOrchestrator = s.tasksFinalized;
+      check();
+    },
+  });
+  const resolvesInCompletion = config.worker.resolve_in_completion;
+  const worker = createWorker({
+    config,
+    templates: [template],
+    handlers,
+    onStepFinished: (e) => {
+      if (resolvesInCompletion && e.stepName === LAST_STEP && e.success) {
+        byWorker += 1;
+        check();
       }
     },
   });
-  const worker = createWorker({ config, templates: [template], handlers });
   return {
     orchestrator,
     worker,
     finalized: (n) =>
-      done >= n ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { target: n, resolve })),
+      byOrchestrator + byWorker >= n
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => (waiter = { target: n, resolve })),
     start: async () => {
       await orchestrator.start();
       await worker.start();
