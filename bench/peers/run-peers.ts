@@ -1,7 +1,9 @@
 /**
- * `npm run bench -- --only peers`: W1-W4 on Tasker and on graphile-worker, side by side in one run on the same
+ * `npm run bench -- --only peers`: W1-W4 on Tasker (default, and on the four-transaction path) and on
+ * graphile-worker, side by side in one run on the same
  * server, each system on a fresh database, 10 concurrent handlers each, trivial handlers. Workloads are
- * interleaved (every system runs W1, then every system runs W2, ...), so drift hits all alike.
+ * interleaved (every system runs W1, then every system runs W2, ...), so drift hits all alike; each system runs
+ * alone in its turn.
  *
  * - W1 linear-4 and W2 diamond-4: one task at a time, 50 runs after 5 warm-ups, nearest-rank percentiles.
  * - W3: 2,000 linear-4 tasks submitted at once after 20 warm-up tasks; wall time to the last completion.
@@ -88,63 +90,102 @@ export async function runPeers(options: {
   log(`durable one-row commit p50 ${floorP50.toFixed(3)} ms`);
   await admin.query(`DROP DATABASE ${floorDb.name} WITH (FORCE)`);
 
-  const entries: { system: PeerSystem; db: Db; figures: Partial<PeerFigures> }[] = [];
+  // Each system runs alone, started for its turn and stopped after it (databases are kept between turns):
+  // three systems' pools at once would exceed a default server's max_connections.
+  interface Entry {
+    label: string;
+    db: Db;
+    start: () => Promise<PeerSystem>;
+    figures: Partial<PeerFigures>;
+  }
+  const entries: Entry[] = [];
   const taskerDb = await migrated(await createDatabase(admin, serverUrl, 'tasker'));
   entries.push({
-    system: await startTasker(taskerDb.url, SHAPES, 'Tasker (default)'),
+    label: 'Tasker (default)',
     db: taskerDb,
+    start: () => startTasker(taskerDb.url, SHAPES, 'Tasker (default)'),
+    figures: {},
+  });
+  // The path that was the default before ADR 0009, for the before/after in the same run.
+  const fourDb = await migrated(await createDatabase(admin, serverUrl, 'tasker4'));
+  entries.push({
+    label: 'Tasker, 4 transactions per step',
+    db: fourDb,
+    start: () =>
+      startTasker(fourDb.url, SHAPES, 'Tasker, 4 transactions per step', {
+        worker: { resolve_in_completion: false },
+      }),
     figures: {},
   });
   const gwDb = await createDatabase(admin, serverUrl, 'graphile');
-  entries.push({ system: await startGraphileWorker(gwDb.url, SHAPES, CONCURRENCY), db: gwDb, figures: {} });
+  entries.push({
+    label: 'graphile-worker',
+    db: gwDb,
+    start: () => startGraphileWorker(gwDb.url, SHAPES, CONCURRENCY),
+    figures: {},
+  });
+  const turn = async (e: Entry, body: (system: PeerSystem) => Promise<void>): Promise<void> => {
+    const system = await e.start();
+    try {
+      await body(system);
+    } finally {
+      await system.stop();
+    }
+  };
   try {
     for (const e of entries) {
-      e.figures.w1 = await latency(e.system, LINEAR4, runs, warmups);
+      await turn(e, async (system) => {
+        e.figures.w1 = await latency(system, LINEAR4, runs, warmups);
+      });
       log(
-        `[${e.system.label}] W1 linear-4 p50 ${e.figures.w1.p50.toFixed(2)} ms p95 ${e.figures.w1.p95.toFixed(2)} ms`,
+        `[${e.label}] W1 linear-4 p50 ${e.figures.w1!.p50.toFixed(2)} ms p95 ${e.figures.w1!.p95.toFixed(2)} ms`,
       );
     }
     for (const e of entries) {
-      e.figures.w2 = await latency(e.system, DIAMOND4, runs, warmups);
+      await turn(e, async (system) => {
+        e.figures.w2 = await latency(system, DIAMOND4, runs, warmups);
+      });
       log(
-        `[${e.system.label}] W2 diamond-4 p50 ${e.figures.w2.p50.toFixed(2)} ms p95 ${e.figures.w2.p95.toFixed(2)} ms`,
+        `[${e.label}] W2 diamond-4 p50 ${e.figures.w2!.p50.toFixed(2)} ms p95 ${e.figures.w2!.p95.toFixed(2)} ms`,
       );
     }
     for (const e of entries) {
-      await e.system.runMany(LINEAR4, 20, 100_000);
-      const cpu = new BackendCpu(admin, e.db.name);
-      await cpu.start();
-      const t0 = performance.now();
-      await e.system.runMany(LINEAR4, burst, 200_000);
-      const seconds = (performance.now() - t0) / 1000;
-      const cpuMs = await cpu.stopMs();
-      const steps = burst * 4;
-      e.figures.w3 = { seconds, stepsPerSec: steps / seconds, cpuMsPerStep: cpuMs / steps };
-      log(
-        `[${e.system.label}] W3 ${burst} linear-4 at once: ${seconds.toFixed(2)} s, ${(steps / seconds).toFixed(0)} steps/s, server CPU ${(cpuMs / steps).toFixed(3)} ms/step`,
-      );
-    }
-    for (const e of entries) {
-      await e.system.run(FANOUT200, 0);
-      const walls: number[] = [];
-      for (let i = 0; i < 3; i++) {
+      await turn(e, async (system) => {
+        await system.runMany(LINEAR4, 20, 100_000);
+        const cpu = new BackendCpu(admin, e.db.name);
+        await cpu.start();
         const t0 = performance.now();
-        await e.system.run(FANOUT200, i + 1);
-        walls.push(performance.now() - t0);
-      }
-      e.figures.w4 = { wallMs: median(walls) };
-      log(`[${e.system.label}] W4 1 → 200 → 1 wall (median of 3) ${e.figures.w4.wallMs.toFixed(0)} ms`);
+        await system.runMany(LINEAR4, burst, 200_000);
+        const seconds = (performance.now() - t0) / 1000;
+        const cpuMs = await cpu.stopMs();
+        const steps = burst * 4;
+        e.figures.w3 = { seconds, stepsPerSec: steps / seconds, cpuMsPerStep: cpuMs / steps };
+      });
+      const w3 = e.figures.w3!;
+      log(
+        `[${e.label}] W3 ${burst} linear-4 at once: ${w3.seconds.toFixed(2)} s, ${w3.stepsPerSec.toFixed(0)} steps/s, server CPU ${w3.cpuMsPerStep.toFixed(3)} ms/step`,
+      );
+    }
+    for (const e of entries) {
+      await turn(e, async (system) => {
+        await system.run(FANOUT200, 0);
+        const walls: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const t0 = performance.now();
+          await system.run(FANOUT200, i + 1);
+          walls.push(performance.now() - t0);
+        }
+        e.figures.w4 = { wallMs: median(walls) };
+      });
+      log(`[${e.label}] W4 1 → 200 → 1 wall (median of 3) ${e.figures.w4!.wallMs.toFixed(0)} ms`);
     }
   } finally {
-    for (const e of entries) {
-      await e.system.stop();
-      await admin.query(`DROP DATABASE ${e.db.name} WITH (FORCE)`);
-    }
+    for (const e of entries) await admin.query(`DROP DATABASE ${e.db.name} WITH (FORCE)`);
   }
   return {
     floorP50,
     quick,
-    systems: entries.map((e) => ({ label: e.system.label, ...(e.figures as Omit<PeerFigures, 'label'>) })),
+    systems: entries.map((e) => ({ label: e.label, ...(e.figures as Omit<PeerFigures, 'label'>) })),
   };
 }
 

@@ -14,6 +14,15 @@ import { NotificationWaiter } from './waiter.js';
 
 const NS = 'peers';
 
+function mergeOverrides(
+  base: DeepPartial<TaskerConfig>,
+  extra: string | undefined,
+): DeepPartial<TaskerConfig> {
+  if (!extra) return base;
+  const more = JSON.parse(extra) as DeepPartial<TaskerConfig>;
+  return { ...base, ...more, worker: { ...base.worker, ...more.worker } };
+}
+
 /** The Tasker template of a shape: one `noop` step per node. */
 export function templateOf(shape: Shape): TaskTemplate {
   // The DSL types step names as they are added; a shape's names are only known at run time.
@@ -44,7 +53,11 @@ export async function startTasker(
   const config = loadConfig({
     environment: 'production',
     env: { DATABASE_URL: url },
-    overrides: { ...overrides, common: { logging: { level: 'silent' } } },
+    // PEERS_TASKER_CONFIG (JSON, merged over the system's own overrides) is for trying settings by hand.
+    overrides: mergeOverrides(
+      { ...overrides, common: { logging: { level: 'silent' } } },
+      process.env.PEERS_TASKER_CONFIG,
+    ),
   });
   const templates = shapes.map(templateOf);
   const orchestrator = createOrchestrator({ config });

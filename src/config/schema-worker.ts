@@ -24,7 +24,9 @@ export const workerSchema = z
     max_concurrent_completions: int(
       1,
       256,
-      'Completion batches written back to the database at the same time.',
+      'Completion batches written back to the database at the same time. With 1 (the default), outcomes that ' +
+        'finish while a batch is being written go together in the next batch: fewer, bigger transactions that ' +
+        'do not contend for the same tasks, and no added delay for an outcome that finishes alone.',
     ),
     completion_batch_size: int(1, 1_000, 'Maximum step completions written per batch.'),
     completion_timeout_ms: int(1, HOUR_MS, 'Time limit for writing one completion batch, in ms.'),
