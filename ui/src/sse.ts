@@ -1,88 +1,13 @@
 /**
  * Server-Sent Events over fetch. `EventSource` cannot send an `Authorization` or `X-API-Key` header, so the
- * dashboard reads the stream itself: {@link SseParser} turns chunks of text into events (the WHATWG rules:
- * `field: value` lines, blank line dispatches, `:` comments, CR/LF/CRLF line ends), and {@link followEvents}
- * reconnects with `Last-Event-ID` until the server sends `end` or the caller stops.
+ * dashboard reads the stream itself: the client's `SseParser` turns chunks of text into events, and
+ * {@link followEvents} reconnects with `Last-Event-ID` until the server sends `end` or the caller stops.
  */
 
-/** One dispatched event. */
-export interface SseEvent {
-  /** `event:` field; `message` when absent. */
-  event: string;
-  /** The `data:` lines joined by newlines. */
-  data: string;
-  /** The last `id:` seen (it persists across events, as in EventSource). */
-  id: string | undefined;
-}
+// The parser is the client's (WHATWG event-stream rules, pure, no I/O): one implementation for both.
+import { SseParser, type SseEvent } from '../../src/client/sse.js';
 
-/** Incremental parser: feed it text as it arrives, it returns the events completed by that text. */
-export class SseParser {
-  #buffer = '';
-  #event = '';
-  #data: string[] = [];
-  #hasData = false;
-  #lastId: string | undefined;
-  /** The `retry:` value last received, in milliseconds. */
-  retryMs: number | undefined;
-
-  get lastEventId(): string | undefined {
-    return this.#lastId;
-  }
-
-  /** Parses `chunk` (any split, even mid-line or between CR and LF) and returns the finished events. */
-  push(chunk: string): SseEvent[] {
-    this.#buffer += chunk;
-    const out: SseEvent[] = [];
-    for (;;) {
-      const match = /\r\n|\r|\n/.exec(this.#buffer);
-      if (!match) break;
-      // A CR at the very end may be the first half of CRLF: wait for the next chunk to decide.
-      if (match[0] === '\r' && match.index === this.#buffer.length - 1) break;
-      const line = this.#buffer.slice(0, match.index);
-      this.#buffer = this.#buffer.slice(match.index + match[0].length);
-      const event = this.#line(line);
-      if (event) out.push(event);
-    }
-    return out;
-  }
-
-  #line(line: string): SseEvent | undefined {
-    if (line === '') return this.#dispatch();
-    if (line.startsWith(':')) return undefined;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    switch (field) {
-      case 'event':
-        this.#event = value;
-        break;
-      case 'data':
-        this.#data.push(value);
-        this.#hasData = true;
-        break;
-      case 'id':
-        if (!value.includes('\0')) this.#lastId = value;
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.retryMs = Number(value);
-        break;
-      default:
-        break;
-    }
-    return undefined;
-  }
-
-  #dispatch(): SseEvent | undefined {
-    const event = this.#hasData
-      ? { event: this.#event === '' ? 'message' : this.#event, data: this.#data.join('\n'), id: this.#lastId }
-      : undefined;
-    this.#event = '';
-    this.#data = [];
-    this.#hasData = false;
-    return event;
-  }
-}
+export type { SseEvent };
 
 /** How {@link followEvents} reaches the server and reports. */
 export interface FollowOptions {
@@ -119,13 +44,13 @@ export async function followEvents(options: FollowOptions): Promise<void> {
   while (!options.signal.aborted) {
     let ended = false;
     try {
-      const res = await options.open(parser.lastEventId, options.signal);
+      const res = await options.open(parser.lastEventId || undefined, options.signal);
       if (!res.body) throw new Error('the event stream has no body');
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        for (const event of parser.push(value)) {
+        for (const event of parser.feed(value)) {
           options.onEvent(event);
           if (event.event === 'end') ended = true;
         }
@@ -134,6 +59,8 @@ export async function followEvents(options: FollowOptions): Promise<void> {
       if (options.signal.aborted) return;
       options.onError?.(e);
     }
+    // A half-received event of the dropped connection is discarded; the last event id is kept.
+    parser.end();
     if (ended) return;
     await delay(parser.retryMs ?? options.defaultRetryMs ?? 2000, options.signal);
   }

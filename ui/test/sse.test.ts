@@ -1,43 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { followEvents, SseParser, type SseEvent } from '../src/sse.js';
+import { followEvents, type SseEvent } from '../src/sse.js';
 
-describe('SseParser', () => {
-  it('parses events split anywhere, with comments, multi-line data and persistent ids', () => {
-    const text =
-      ': hello\nretry: 1500\n\nid: a\nevent: transition\ndata: {"x":1}\n\ndata: line1\ndata: line2\n\n';
-    const whole = new SseParser().push(text);
-    for (let i = 1; i < text.length; i++) {
-      const parser = new SseParser();
-      const events = [...parser.push(text.slice(0, i)), ...parser.push(text.slice(i))];
-      expect(events, `split at ${i}`).toEqual(whole);
-    }
-    expect(whole).toEqual([
-      { event: 'transition', data: '{"x":1}', id: 'a' },
-      { event: 'message', data: 'line1\nline2', id: 'a' },
-    ]);
-  });
-
-  it('accepts CR, LF and CRLF line ends, even a CRLF split between chunks', () => {
-    const parser = new SseParser();
-    const events = [
-      ...parser.push('id: 1\r'),
-      ...parser.push('\ndata: a\r\n\r'),
-      ...parser.push('\ndata: b\r\rdata: c\n\n'),
-    ];
-    expect(events.map((e) => e.data)).toEqual(['a', 'b', 'c']);
-    expect(parser.lastEventId).toBe('1');
-  });
-
-  it('reads retry, ignores unknown fields and events without data', () => {
-    const parser = new SseParser();
-    expect(parser.push('retry: 2000\nfoo: bar\nevent: ping\n\nretry: x\n\n')).toEqual([]);
-    expect(parser.retryMs).toBe(2000);
-    expect(parser.push('data\n\n')).toEqual([{ event: 'message', data: '', id: undefined }]);
-  });
-});
-
+// The parser itself is the client's, tested in test/client/sse.test.ts.
 describe('followEvents', () => {
   let server: Server | undefined;
   afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
