@@ -1,7 +1,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTask } from '../../src/orchestration/task-creator.js';
-import { exitCode, ROOT, startCli, startExampleWorker, TASKER_BIN } from '../support/cli-process.js';
+import { exitCode, ROOT, startCli, startExampleWorker, TASKER_BIN, waitForOutput } from '../support/cli-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { waitForTask } from '../support/engine.js';
 
@@ -26,9 +26,15 @@ describe('tasker orchestrator and tasker worker as separate processes', () => {
   });
 
   it('run a task created from code through CLI processes, then stop them gracefully', async () => {
-    const orchestrator = startCli(['orchestrator', '--templates', 'examples/templates'], env);
-    const worker = startExampleWorker(env);
+    // Info level: the test waits for each process's start-up line.
+    const orchestrator = startCli(['--log-level', 'info', 'orchestrator', '--templates', 'examples/templates'], env);
+    const worker = startExampleWorker(env, ['--log-level', 'info']);
     children.push(orchestrator, worker);
+    // The worker can finish the task on its own before the orchestrator is up; the stop below is of running processes.
+    const started = Promise.all([
+      waitForOutput(orchestrator, 'orchestrator started'),
+      waitForOutput(worker, 'worker started'),
+    ]);
 
     // The worker registers the templates at start-up; retry until it has.
     let taskUuid: string | undefined;
@@ -51,6 +57,7 @@ describe('tasker orchestrator and tasker worker as separate processes', () => {
     expect(task.state).toBe('complete');
     expect(task.steps.find((s) => s.name === 'diamond_end')!.result).toEqual({ value: 9 ** 2 + 9 ** 3 });
 
+    await started;
     orchestrator.kill('SIGTERM');
     worker.kill('SIGTERM');
     expect(await exitCode(orchestrator)).toBe(0);

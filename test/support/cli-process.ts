@@ -30,3 +30,32 @@ export function exitCode(child: ChildProcess): Promise<number | null> {
     else child.once('exit', (code) => resolve(code));
   });
 }
+
+/**
+ * Resolves once the child has written `text` to stdout or stderr (pino logs go to stdout); rejects if it exits
+ * first. Tests that signal a process wait for its start-up line: a signal that arrives while Node is still loading
+ * modules meets the default handler, not the CLI's graceful one.
+ */
+export function waitForOutput(child: ChildProcess, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString();
+      if (!seen.includes(text)) return;
+      cleanup();
+      resolve();
+    };
+    const onExit = (code: number | null): void => {
+      cleanup();
+      reject(new Error(`process exited (${code}) before printing ${JSON.stringify(text)}:\n${seen}`));
+    };
+    const cleanup = (): void => {
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+      child.off('exit', onExit);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
