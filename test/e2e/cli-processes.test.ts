@@ -1,7 +1,14 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTask } from '../../src/orchestration/task-creator.js';
-import { exitCode, ROOT, startCli, startExampleWorker, TASKER_BIN, waitForOutput } from '../support/cli-process.js';
+import {
+  exitCode,
+  ROOT,
+  startCli,
+  startExampleWorker,
+  TASKER_BIN,
+  waitForOutput,
+} from '../support/cli-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { waitForTask } from '../support/engine.js';
 
@@ -27,7 +34,10 @@ describe('tasker orchestrator and tasker worker as separate processes', () => {
 
   it('run a task created from code through CLI processes, then stop them gracefully', async () => {
     // Info level: the test waits for each process's start-up line.
-    const orchestrator = startCli(['--log-level', 'info', 'orchestrator', '--templates', 'examples/templates'], env);
+    const orchestrator = startCli(
+      ['--log-level', 'info', 'orchestrator', '--templates', 'examples/templates'],
+      env,
+    );
     const worker = startExampleWorker(env, ['--log-level', 'info']);
     children.push(orchestrator, worker);
     // The worker can finish the task on its own before the orchestrator is up; the stop below is of running processes.
