@@ -1,3 +1,5 @@
+-- A worker's step results, recorded in one transaction. With p_resolve (worker.resolve_in_completion) they are
+-- also resolved here: all successes of plain steps by settle_successes, anything else by resolve_steps.
 -- Task outcomes on the worker fast path (worker.resolve_in_completion): complete_steps also returns the
 -- tasks its resolution finalized, grouped as resolve_steps groups them, on the first row only (NULL
 -- elsewhere and on the default path), so a worker counts completed and failed tasks by template like an
@@ -29,14 +31,27 @@ DECLARE
   v_claimed jsonb;
   v_msgs bigint[];
   v_tasks uuid[];
-  v_queue text;
+  v_plain boolean;
   v_ids uuid[] := ARRAY(SELECT (e->>'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
 BEGIN
   IF p_resolve THEN
-    PERFORM 1 FROM tasker.tasks t
-    WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_ids)))
-    ORDER BY t.task_uuid
-    FOR UPDATE OF t;
+    -- Locks the tasks (in uuid order, as resolve_steps does) and sees whether every step is plain: neither a
+    -- decision nor a batchable step, whose successes need more than completing.
+    SELECT array_agg(l.task_uuid), coalesce(bool_and(l.plain), false) INTO v_tasks, v_plain FROM (
+      SELECT t.task_uuid, NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                                      WHERE s.step_uuid = ANY(v_ids) AND s.task_uuid = t.task_uuid
+                                        AND s.step_type IN ('decision', 'batchable')) AS plain
+      FROM tasker.tasks t
+      WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_ids)))
+      ORDER BY t.task_uuid
+      FOR UPDATE OF t
+    ) l;
+    IF v_plain AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_results) e
+                               WHERE NOT coalesce((e->>'success')::boolean, false)) THEN
+      RETURN QUERY SELECT * FROM tasker.settle_successes(p_results, v_ids, v_tasks, p_worker, p_claim_queues,
+                                                         p_claim_limit, p_lease_seconds);
+      RETURN;
+    END IF;
   END IF;
 
   WITH input AS (
@@ -85,21 +100,7 @@ BEGIN
 
     -- Durable domain events of the applied results, in this same transaction: an event exists exactly when its
     -- step's result was recorded and handed to orchestration. Refused results (a lost lease) publish nothing.
-    IF p_results @? '$[*].events' THEN
-      FOR v_queue IN
-        WITH ins AS (
-          INSERT INTO tasker.queue_messages (queue_name, message)
-          SELECT tasker.domain_events_queue_name(ev->>'namespace'), ev
-          FROM jsonb_array_elements(p_results) e CROSS JOIN LATERAL jsonb_array_elements(e->'events') ev
-          WHERE jsonb_typeof(e->'events') = 'array'
-            AND (e->>'step_uuid') || ':' || (e->>'attempt') = ANY(v_applied)
-          RETURNING queue_name
-        )
-        SELECT DISTINCT ins.queue_name FROM ins
-      LOOP
-        PERFORM pg_notify(tasker.queue_channel(v_queue), '');
-      END LOOP;
-    END IF;
+    PERFORM tasker.publish_step_events(p_results, v_applied);
   END IF;
 
   RETURN QUERY

@@ -28,23 +28,24 @@ BEGIN
     ELSE
       v_failing_tasks := '{}';
     END IF;
-    SELECT coalesce(array_agg(c.step_uuid), '{}') INTO enqueued
-    FROM tasker.workflow_steps c JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
-    WHERE c.step_uuid = ANY(p_ready) AND t.state = 'steps_in_process' AND NOT (t.task_uuid = ANY(v_failing_tasks));
+    -- One statement picks the steps to enqueue, and splits them: among those on the caller's queues the first
+    -- p_claim_limit (by priority, then task, then step name) to claim, the rest to send.
+    SELECT coalesce(array_agg(x.step_uuid), '{}'),
+           coalesce(array_agg(x.step_uuid) FILTER (WHERE x.claim_rank <= p_claim_limit), '{}'),
+           coalesce(array_agg(x.step_uuid) FILTER (WHERE x.claim_rank IS NULL OR x.claim_rank > p_claim_limit), '{}')
+    INTO enqueued, claimed_steps, v_rest
+    FROM (
+      SELECT c.step_uuid,
+             CASE WHEN tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues)
+                  THEN row_number() OVER (PARTITION BY tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues)
+                                          ORDER BY t.priority DESC, c.task_uuid, c.name) END AS claim_rank
+      FROM tasker.workflow_steps c JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
+      WHERE c.step_uuid = ANY(p_ready) AND t.state = 'steps_in_process' AND NOT (t.task_uuid = ANY(v_failing_tasks))
+    ) x;
   END IF;
   IF cardinality(enqueued) = 0 THEN RETURN; END IF;
 
-  IF p_claim_limit > 0 THEN
-    SELECT coalesce(array_agg(x.step_uuid), '{}') INTO claimed_steps FROM (
-      SELECT c.step_uuid FROM tasker.workflow_steps c JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
-      WHERE c.step_uuid = ANY(enqueued) AND tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues)
-      ORDER BY t.priority DESC, c.task_uuid, c.name
-      LIMIT p_claim_limit
-    ) x;
-  END IF;
-
-  IF cardinality(claimed_steps) < cardinality(enqueued) THEN
-    v_rest := ARRAY(SELECT u FROM unnest(enqueued) u WHERE NOT (u = ANY(claimed_steps)));
+  IF cardinality(v_rest) > 0 THEN
     UPDATE tasker.workflow_steps SET state = 'enqueued', updated_at = now() WHERE step_uuid = ANY(v_rest);
     PERFORM tasker.log_step_transitions(v_rest, 'enqueued', 'Enqueue', p_processor);
     PERFORM tasker.send_step_messages(v_rest);

@@ -1,6 +1,6 @@
 -- Part of resolve_steps: moves each settled step to its state (complete, error, waiting_for_retry with the delay
 -- the worker computed, or error-but-tolerated for a `continue` batch) with its audit row, and releases the
--- dependents of completed and tolerated steps (O(1) per edge through pending_parents). Returns the dependents that
+-- dependents of completed and tolerated steps (release_dependents). Returns the dependents that
 -- became ready and the earliest retry time. Steps in p_unaudited (successful results stored by the calling worker
 -- completion) get their `enqueued_for_orchestration` audit row here, in the statement that logs their outcome.
 CREATE OR REPLACE FUNCTION tasker.resolve_record_outcomes(p_complete uuid[], p_error uuid[], p_retry uuid[],
@@ -14,8 +14,6 @@ CREATE OR REPLACE FUNCTION tasker.resolve_record_outcomes(p_complete uuid[], p_e
  SET jit TO 'off'
 AS $function$
 #variable_conflict use_column
-DECLARE
-  v_children uuid[];
 BEGIN
   IF cardinality(p_tolerated) > 0 THEN
     UPDATE tasker.workflow_steps SET state = 'error', updated_at = now() WHERE step_uuid = ANY(p_tolerated);
@@ -31,18 +29,7 @@ BEGIN
     END IF;
 
     -- tolerated failures release their dependents like completions.
-    v_children := ARRAY(SELECT DISTINCT e.to_step_uuid FROM tasker.workflow_step_edges e
-                        WHERE e.from_step_uuid = ANY(p_complete || p_tolerated));
-    WITH released AS (
-      SELECT e.to_step_uuid, count(*)::int AS n FROM tasker.workflow_step_edges e
-      WHERE e.from_step_uuid = ANY(p_complete || p_tolerated) GROUP BY e.to_step_uuid
-    ), decremented AS (
-      UPDATE tasker.workflow_steps c SET pending_parents = c.pending_parents - released.n
-      FROM released WHERE c.step_uuid = ANY(v_children) AND c.step_uuid = released.to_step_uuid
-      RETURNING c.step_uuid, c.pending_parents, c.state
-    )
-    SELECT coalesce(array_agg(step_uuid) FILTER (WHERE pending_parents = 0 AND state = 'pending'), '{}')
-    INTO ready FROM decremented;
+    ready := tasker.release_dependents(p_complete || p_tolerated);
   ELSE
     ready := '{}';
   END IF;

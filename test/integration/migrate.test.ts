@@ -37,6 +37,9 @@ const HOT_PATH_FUNCTIONS = [
   'fail_lost_leases',
   'claimed_step_contexts',
   'resolve_log_outcome',
+  'settle_successes',
+  'release_dependents',
+  'publish_step_events',
 ];
 
 interface FreshDatabase {

@@ -1,0 +1,30 @@
+-- Part of step resolution: the dependents of the given finished steps (completed, or failed but tolerated) have
+-- one parent fewer to wait for (O(1) per edge through pending_parents). Returns those that became ready: no
+-- parent left to wait for and still pending.
+CREATE OR REPLACE FUNCTION tasker.release_dependents(p_finished uuid[])
+ RETURNS uuid[]
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET jit TO 'off'
+AS $function$
+DECLARE
+  v_ready uuid[];
+BEGIN
+  IF cardinality(p_finished) = 0 THEN RETURN '{}'; END IF;
+  WITH released AS (
+    SELECT e.to_step_uuid, count(*)::int AS n FROM tasker.workflow_step_edges e
+    WHERE e.from_step_uuid = ANY(p_finished) GROUP BY e.to_step_uuid
+  ), decremented AS (
+    UPDATE tasker.workflow_steps c SET pending_parents = c.pending_parents - released.n
+    FROM released
+    -- The ANY() gives the planner an index condition on the dependents.
+    WHERE c.step_uuid = ANY(ARRAY(SELECT r.to_step_uuid FROM released r)) AND c.step_uuid = released.to_step_uuid
+    RETURNING c.step_uuid, c.pending_parents, c.state
+  )
+  SELECT coalesce(array_agg(d.step_uuid) FILTER (WHERE d.pending_parents = 0 AND d.state = 'pending'), '{}')
+  INTO v_ready FROM decremented d;
+  RETURN v_ready;
+END $function$;

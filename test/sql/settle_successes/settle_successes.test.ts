@@ -1,0 +1,196 @@
+/**
+ * settle_successes, complete_steps' common case (ADR 0010): every result a success of a plain step. It must leave
+ * exactly what the general path leaves (the worker storing results, the orchestrator resolving them): the same
+ * step states, audit trails, task counters, task states and dead letters. Each task is run to its end both ways,
+ * each in a rolled-back transaction, and the two pictures compared.
+ */
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { workerQueueName } from '../../../src/contract/names.js';
+import { defineTemplate } from '../../../src/templates/index.js';
+import type { TaskTemplate } from '../../../src/templates/types.js';
+import { sqlTestDatabase, taskOf } from '../support.js';
+
+const ns = 'sql_settle';
+const QUEUE = workerQueueName(ns);
+const diamond = defineTemplate({ namespace: ns, name: 'diamond', version: '1.0.0' })
+  .step('a', { handler: 'h' })
+  .step('b', { handler: 'h', dependsOn: ['a'] })
+  .step('c', { handler: 'h', dependsOn: ['a'] })
+  .step('d', { handler: 'h', dependsOn: ['b', 'c'] })
+  .build();
+const branches = defineTemplate({ namespace: ns, name: 'branches', version: '1.0.0' })
+  .step('a', { handler: 'h' })
+  .step('b', { handler: 'h', dependsOn: ['a'] })
+  .step('c', { handler: 'h', dependsOn: ['a'] })
+  .step('b2', { handler: 'h', dependsOn: ['b'] })
+  .build();
+
+const { inRollback } = sqlTestDatabase();
+
+type Path = 'fused' | 'orchestrator';
+
+/**
+ * Runs the task to its end: claims what is visible, completes failures first, then successes in name order,
+ * each result in its own complete_steps call. `fused`: the worker resolves (complete_steps with p_resolve, no
+ * self-claim, so both paths claim alike); `orchestrator`: the worker only stores, process_step_results resolves.
+ */
+async function run(c: pg.PoolClient, path: Path, fail: ReadonlySet<string>): Promise<void> {
+  for (let round = 0; round < 20; round++) {
+    const claimed = await c.query<{ msg_id: string; step_uuid: string; attempt: number; step_name: string }>(
+      'SELECT msg_id, step_uuid, attempt, step_name FROM tasker.claim_steps($1, 100, 30, $2)',
+      [QUEUE, 'w'],
+    );
+    if (claimed.rowCount === 0) return;
+    const order = [...claimed.rows].sort(
+      (x, y) =>
+        Number(fail.has(y.step_name)) - Number(fail.has(x.step_name)) ||
+        x.step_name.localeCompare(y.step_name),
+    );
+    for (const step of order) {
+      const success = !fail.has(step.step_name);
+      const payload = JSON.stringify([
+        {
+          step_uuid: step.step_uuid,
+          msg_id: step.msg_id,
+          attempt: step.attempt,
+          success,
+          results: success
+            ? { success, result: { by: step.step_name }, metadata: {} }
+            : { success, error: { message: 'no', retryable: false }, metadata: {} },
+        },
+      ]);
+      if (path === 'fused') {
+        await c.query('SELECT * FROM tasker.complete_steps($1, $2, true, $3, 0, 30)', [
+          payload,
+          'w',
+          [QUEUE],
+        ]);
+      } else {
+        await c.query('SELECT * FROM tasker.complete_steps($1, $2, false)', [payload, 'w']);
+        await c.query('SELECT * FROM tasker.process_step_results(100, $1)', ['w']);
+      }
+    }
+  }
+  throw new Error('the task did not settle in 20 rounds');
+}
+
+/** Everything the engine recorded about the task, without uuids and times. */
+async function picture(c: pg.PoolClient, task: string): Promise<unknown> {
+  const one = async (sql: string): Promise<unknown[]> =>
+    (await c.query<Record<string, unknown>>(sql, [task])).rows;
+  return {
+    steps: await one(
+      `SELECT name, state, attempts, pending_parents, results, processed_at IS NOT NULL AS processed
+       FROM tasker.workflow_steps WHERE task_uuid = $1 ORDER BY name`,
+    ),
+    trails: await one(
+      `SELECT s.name, t.sort_key, t.from_state, t.to_state, t.event, t.processor, t.metadata, t.most_recent
+       FROM tasker.workflow_step_transitions t JOIN tasker.workflow_steps s USING (step_uuid)
+       WHERE s.task_uuid = $1 ORDER BY s.name, t.sort_key`,
+    ),
+    task: await one(
+      `SELECT state, steps_remaining, steps_in_flight, error - 'step_uuid' AS error, completed_at IS NOT NULL AS done
+       FROM tasker.tasks WHERE task_uuid = $1`,
+    ),
+    taskTrail: await one(
+      `SELECT sort_key, from_state, to_state, event, most_recent FROM tasker.task_transitions
+       WHERE task_uuid = $1 ORDER BY sort_key`,
+    ),
+    deadLetters: await one(`SELECT count(*)::int AS n FROM tasker.tasks_dlq WHERE task_uuid = $1`),
+    messages: await one(
+      `SELECT count(*)::int AS n FROM tasker.queue_messages WHERE message->>'task_uuid' = $1::text`,
+    ),
+  };
+}
+
+/** The task run to its end one way, with the functions its transaction called. */
+async function runOnce(
+  template: TaskTemplate,
+  path: Path,
+  fail: ReadonlySet<string>,
+): Promise<{ picture: unknown; calls: Record<string, number> }> {
+  return inRollback(async (c) => {
+    // Function call counts, as deltas: the server may not have flushed an earlier transaction's counts yet.
+    await c.query(`SET LOCAL track_functions = 'all'`);
+    const counts = async (): Promise<Record<string, number>> => {
+      const res = await c.query<{ funcname: string; calls: string }>(
+        `SELECT funcname, calls FROM pg_stat_xact_user_functions
+         WHERE schemaname = 'tasker' AND funcname IN ('settle_successes', 'resolve_steps')`,
+      );
+      return Object.fromEntries(res.rows.map((r) => [r.funcname, Number(r.calls)]));
+    };
+    const t = await taskOf(c, template);
+    const before = await counts();
+    await run(c, path, fail);
+    const after = await counts();
+    const calls = Object.fromEntries(
+      Object.entries(after)
+        .map(([name, n]) => [name, n - (before[name] ?? 0)] as const)
+        .filter(([, n]) => n > 0),
+    );
+    return { picture: await picture(c, t.task), calls };
+  });
+}
+
+describe('settle_successes', () => {
+  it('a diamond of successes: settled without resolve_steps, leaving what the orchestrator path leaves', async () => {
+    const fused = await runOnce(diamond, 'fused', new Set());
+    const general = await runOnce(diamond, 'orchestrator', new Set());
+    expect(fused.calls).toEqual({ settle_successes: 4 });
+    expect(general.calls.settle_successes).toBeUndefined();
+    expect(fused.picture).toEqual(general.picture);
+    expect(fused.picture).toMatchObject({
+      task: [{ state: 'complete', steps_remaining: 0, steps_in_flight: 0 }],
+    });
+  });
+
+  it('a success after a sibling failed for good: nothing new starts, the task ends in error with its dead letter', async () => {
+    const fail = new Set(['c']);
+    const fused = await runOnce(branches, 'fused', fail);
+    const general = await runOnce(branches, 'orchestrator', fail);
+    // a and b are settled here; c's failure takes resolve_steps.
+    expect(fused.calls).toEqual({ settle_successes: 2, resolve_steps: 1 });
+    expect(fused.picture).toEqual(general.picture);
+    expect(fused.picture).toMatchObject({
+      steps: [
+        { name: 'a', state: 'complete' },
+        { name: 'b', state: 'complete' },
+        { name: 'b2', state: 'pending' },
+        { name: 'c', state: 'error' },
+      ],
+      task: [{ state: 'error' }],
+      deadLetters: [{ n: 1 }],
+    });
+  });
+
+  it('a result for an attempt the step no longer runs is refused and changes nothing', async () => {
+    await inRollback(async (c) => {
+      const t = await taskOf(c, diamond);
+      const claimed = await c.query<{ msg_id: string; step_uuid: string }>(
+        'SELECT msg_id, step_uuid FROM tasker.claim_steps($1, 10, 30, $2)',
+        [QUEUE, 'w'],
+      );
+      const step = claimed.rows[0]!;
+      const before = await picture(c, t.task);
+      const res = await c.query<{ applied: boolean; claimed: unknown }>(
+        'SELECT applied, claimed FROM tasker.complete_steps($1, $2, true, $3, 5, 30)',
+        [
+          JSON.stringify([
+            {
+              step_uuid: step.step_uuid,
+              msg_id: step.msg_id,
+              attempt: 2,
+              success: true,
+              results: { success: true },
+            },
+          ]),
+          'w',
+          [QUEUE],
+        ],
+      );
+      expect(res.rows).toEqual([{ applied: false, claimed: null }]);
+      expect(await picture(c, t.task)).toEqual(before);
+    });
+  });
+});
