@@ -104,8 +104,13 @@ export class CompletionWriter {
     for (;;) {
       const first = await this.#o.completions.receive();
       if (first === undefined) return;
-      const batch = [first, ...this.#o.completions.drain(batchSize - 1)];
+      // The batch is taken once a write slot is free, so outcomes that arrive while the writes in flight run
+      // join it (group commit under load); and one macrotask later, so steps that finished in the same turn of
+      // the event loop (siblings started together) share a transaction. No timer: one outcome alone waits for
+      // nothing.
       const release = await this.#slots.acquire();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const batch = [first, ...this.#o.completions.drain(batchSize - 1)];
       const write = this.#writeCompletions(batch).finally(release);
       this.#writes.add(write);
       void write.finally(() => this.#writes.delete(write));
