@@ -20,6 +20,12 @@ const linear = defineTemplate({ namespace: ns, name: 'linear', version: '1.0.0' 
   .step('c', { handler: 'noop', dependsOn: ['b'] })
   .step('d', { handler: 'noop', dependsOn: ['c'] })
   .build();
+const diamond = defineTemplate({ namespace: ns, name: 'diamond', version: '1.0.0' })
+  .step('a', { handler: 'noop' })
+  .step('b', { handler: 'noop', dependsOn: ['a'] })
+  .step('c', { handler: 'noop', dependsOn: ['a'] })
+  .step('d', { handler: 'noop', dependsOn: ['b', 'c'] })
+  .build();
 
 const HOUR = 3_600_000;
 const calls: string[] = [];
@@ -55,7 +61,7 @@ describe('round trips on the per-step path', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     engine = await startEngine(db, {
-      templates: [linear],
+      templates: [linear, diamond],
       handlers: [defineHandler('noop', () => ({ ok: true }))],
       // Pollers and heartbeats off for the measurement: only notification-driven work remains.
       overrides: {
@@ -98,6 +104,20 @@ describe('round trips on the per-step path', () => {
     expect(engine.worker.stats.selfClaimed).toBeGreaterThanOrEqual(4);
   });
 
+  it('siblings claimed together and finishing together share one completion: a diamond costs three', async () => {
+    calls.length = 0;
+    const before = engine.finished.length;
+    await engine.orchestrator.createTask({ namespace: ns, name: 'diamond', context: {} });
+    await until(() => engine.finished.length === before + 4);
+
+    expect(count('create_task')).toBe(1);
+    expect(count('claim_steps')).toBe(0);
+    // a's completion claims b and c; their handlers finish in one turn of the event loop, so one completion
+    // writes both and claims d; d's completion finishes the task.
+    expect(count('complete_steps')).toBe(3);
+    expect(count('other')).toBe(0);
+  });
+
   it('many tasks at once share round trips through batching', async () => {
     calls.length = 0;
     const before = engine.finished.length;
@@ -119,7 +139,7 @@ describe('round trips on the per-step path', () => {
 
   it('with results processed by orchestrators, a step costs at most four round trips', async () => {
     const four = await startEngine(db, {
-      templates: [linear],
+      templates: [linear, diamond],
       handlers: [defineHandler('noop', () => ({ ok: true }))],
       overrides: {
         orchestration: {
