@@ -2,7 +2,7 @@
 -- decides nor batches, in tasks the caller (complete_steps) has locked (p_tasks). Such a result can only complete
 -- its step, so the step goes straight to `complete` (its audit trail still passes through
 -- `enqueued_for_orchestration`) and its dependents are released, enqueued or claimed, and its task's counters and
--- state moved on, with a third of the statements resolve_steps needs for the general case. Same arguments and
+-- state moved on, in far fewer statements than resolve_steps needs for the general case. Same arguments and
 -- rows as complete_steps; p_ids are the step uuids of p_results.
 CREATE OR REPLACE FUNCTION tasker.settle_successes(p_results jsonb, p_ids uuid[], p_tasks uuid[], p_worker text,
   p_claim_queues text[], p_claim_limit integer, p_lease_seconds double precision)
