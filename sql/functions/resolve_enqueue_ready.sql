@@ -3,9 +3,11 @@
 -- The caller may claim some of them for itself (a worker completing their parents, ADR 0009): up to
 -- p_claim_limit of those on the queues p_claim_queues go straight on to in_progress with a leased message (no
 -- notification, nobody else races for them); the rest are sent and notified as usual. Returns those claimed.
+-- p_completed (settle_successes): completed steps whose audit rows, through `enqueued_for_orchestration` to
+-- `complete`, go in the same audit statement as those of the steps enqueued here.
 CREATE OR REPLACE FUNCTION tasker.resolve_enqueue_ready(p_ready uuid[], p_failed uuid[], p_processor text,
   p_claim_queues text[] DEFAULT NULL, p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0,
-  OUT enqueued uuid[], OUT claimed_steps uuid[], OUT claimed_msgs bigint[])
+  p_completed uuid[] DEFAULT '{}', OUT enqueued uuid[], OUT claimed_steps uuid[], OUT claimed_msgs bigint[])
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
@@ -14,19 +16,20 @@ CREATE OR REPLACE FUNCTION tasker.resolve_enqueue_ready(p_ready uuid[], p_failed
  SET jit TO 'off'
 AS $function$
 DECLARE
-  v_failing_tasks uuid[];
-  v_rest uuid[];
+  v_failing_tasks uuid[] := '{}';
+  v_rest uuid[] := '{}';
+  v_done int := cardinality(p_completed);
+  v_claim int;
+  v_send int;
 BEGIN
-  -- Tasks with a failure (now or before) enqueue nothing new: they are on their way to error.
   enqueued := '{}';
   claimed_steps := '{}';
   claimed_msgs := '{}';
   IF cardinality(p_ready) > 0 THEN
+    -- Tasks with a failure (now or before) enqueue nothing new: they are on their way to error.
     IF cardinality(p_failed) > 0 THEN
       SELECT coalesce(array_agg(DISTINCT s.task_uuid), '{}') INTO v_failing_tasks
       FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(p_failed);
-    ELSE
-      v_failing_tasks := '{}';
     END IF;
     -- One statement picks the steps to enqueue, and splits them: among those on the caller's queues the first
     -- p_claim_limit (by priority, then task, then step name) to claim, the rest to send.
@@ -43,21 +46,35 @@ BEGIN
       WHERE c.step_uuid = ANY(p_ready) AND t.state = 'steps_in_process' AND NOT (t.task_uuid = ANY(v_failing_tasks))
     ) x;
   END IF;
-  IF cardinality(enqueued) = 0 THEN RETURN; END IF;
+  v_claim := cardinality(claimed_steps);
+  v_send := cardinality(v_rest);
 
-  IF cardinality(v_rest) > 0 THEN
-    UPDATE tasker.workflow_steps SET state = 'enqueued', updated_at = now() WHERE step_uuid = ANY(v_rest);
-    PERFORM tasker.log_step_transitions(v_rest, 'enqueued', 'Enqueue', p_processor);
-    PERFORM tasker.send_step_messages(v_rest);
-  END IF;
-  IF cardinality(claimed_steps) > 0 THEN
+  IF v_claim + v_send > 0 THEN
     -- Claimed as claim_steps would: a new attempt, in_progress, under a lease of the claimer's visibility timeout.
-    -- The audit trail reads as if enqueued and then claimed.
     UPDATE tasker.workflow_steps s
-    SET state = 'in_progress', attempts = s.attempts + 1, last_attempted_at = now(), updated_at = now()
-    WHERE s.step_uuid = ANY(claimed_steps);
-    PERFORM tasker.log_step_transitions(claimed_steps, 'in_progress', 'Start', p_processor, NULL, 'enqueued', 'Enqueue');
-    SELECT array_agg(m.step_uuid), array_agg(m.msg_id) INTO claimed_steps, claimed_msgs
-    FROM tasker.send_step_messages(claimed_steps, p_lease_seconds) m;
+    SET state = CASE WHEN s.step_uuid = ANY(claimed_steps) THEN 'in_progress' ELSE 'enqueued' END,
+        attempts = s.attempts + CASE WHEN s.step_uuid = ANY(claimed_steps) THEN 1 ELSE 0 END,
+        last_attempted_at = CASE WHEN s.step_uuid = ANY(claimed_steps) THEN now() ELSE s.last_attempted_at END,
+        updated_at = now()
+    WHERE s.step_uuid = ANY(enqueued);
+  END IF;
+  -- One audit statement: completed steps passed through orchestration, claimed steps read as enqueued and then
+  -- claimed, the rest as enqueued.
+  PERFORM tasker.log_step_paths(
+    p_completed || claimed_steps || v_rest,
+    array_fill('complete'::text, ARRAY[v_done]) || array_fill('in_progress'::text, ARRAY[v_claim])
+      || array_fill('enqueued'::text, ARRAY[v_send]),
+    array_fill('Complete'::text, ARRAY[v_done]) || array_fill('Start'::text, ARRAY[v_claim])
+      || array_fill('Enqueue'::text, ARRAY[v_send]),
+    array_fill('enqueued_for_orchestration'::text, ARRAY[v_done]) || array_fill('enqueued'::text, ARRAY[v_claim])
+      || array_fill(NULL::text, ARRAY[v_send]),
+    array_fill('EnqueueForOrchestration'::text, ARRAY[v_done]) || array_fill('Enqueue'::text, ARRAY[v_claim])
+      || array_fill(NULL::text, ARRAY[v_send]),
+    p_processor);
+  IF v_claim + v_send > 0 THEN
+    SELECT coalesce(array_agg(m.step_uuid), '{}'), coalesce(array_agg(m.msg_id), '{}')
+    INTO claimed_steps, claimed_msgs
+    FROM tasker.send_step_messages(enqueued, p_lease_seconds, claimed_steps) m
+    WHERE m.step_uuid = ANY(claimed_steps);
   END IF;
 END $function$;

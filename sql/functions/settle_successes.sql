@@ -1,9 +1,10 @@
 -- The common case of complete_steps on the worker path (ADR 0010): every result a success of a step that neither
 -- decides nor batches, in tasks the caller (complete_steps) has locked (p_tasks). Such a result can only complete
 -- its step, so the step goes straight to `complete` (its audit trail still passes through
--- `enqueued_for_orchestration`) and its dependents are released, enqueued or claimed, and its task's counters and
--- state moved on, in far fewer statements than resolve_steps needs for the general case. Same arguments and
--- rows as complete_steps; p_ids are the step uuids of p_results.
+-- `enqueued_for_orchestration`, written in one statement with those of the dependents), its dependents are
+-- released and enqueued or claimed for the caller, and its task's counters and state move on: the parts of
+-- resolve_steps that have work for successes, called directly. Same arguments and rows as complete_steps; p_ids
+-- are the step uuids of p_results.
 CREATE OR REPLACE FUNCTION tasker.settle_successes(p_results jsonb, p_ids uuid[], p_tasks uuid[], p_worker text,
   p_claim_queues text[], p_claim_limit integer, p_lease_seconds double precision)
  RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb, claimed jsonb)
@@ -40,11 +41,10 @@ BEGIN
   FROM upd;
 
   IF v_done IS NOT NULL THEN
-    PERFORM tasker.log_step_transitions(v_done, 'complete', 'Complete', p_worker, NULL, 'enqueued_for_orchestration',
-                                        'EnqueueForOrchestration');
     DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(v_msgs);
+    -- The completed steps' audit rows are written with those of the dependents enqueued or claimed.
     SELECT * INTO e FROM tasker.resolve_enqueue_ready(tasker.release_dependents(v_done), '{}', p_worker,
-                                                      p_claim_queues, p_claim_limit, p_lease_seconds);
+                                                      p_claim_queues, p_claim_limit, p_lease_seconds, v_done);
     -- Also notifies the tasks' event streams.
     SELECT f.finalized INTO v_finalized
     FROM tasker.resolve_finalize_tasks(p_tasks, v_done, '{}', '{}', e.enqueued, '{}', '{}', '{}', p_worker) f;

@@ -40,6 +40,7 @@ const HOT_PATH_FUNCTIONS = [
   'settle_successes',
   'release_dependents',
   'publish_step_events',
+  'log_step_paths',
 ];
 
 interface FreshDatabase {

@@ -1,8 +1,9 @@
 /**
  * settle_successes, complete_steps' common case (ADR 0010): every result a success of a plain step. It must leave
- * exactly what the general path leaves (the worker storing results, the orchestrator resolving them): the same
- * step states, audit trails, task counters, task states and dead letters. Each task is run to its end both ways,
- * each in a rolled-back transaction, and the two pictures compared.
+ * exactly what the general path leaves (the worker storing results, the orchestrator resolving them, workers
+ * claiming what it enqueued): the same step states, audit trails, task counters, task states and dead letters,
+ * whether or not the worker claims the released steps for itself. Each task is run to its end each way, each in
+ * a rolled-back transaction, and the pictures compared.
  */
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -28,51 +29,64 @@ const branches = defineTemplate({ namespace: ns, name: 'branches', version: '1.0
 
 const { inRollback } = sqlTestDatabase();
 
-type Path = 'fused' | 'orchestrator';
+type Path = 'fused' | 'fused-claiming' | 'orchestrator';
+
+interface Claim {
+  msg_id: string | number;
+  step_uuid: string;
+  attempt: number;
+  step_name: string;
+}
 
 /**
- * Runs the task to its end: claims what is visible, completes failures first, then successes in name order,
- * each result in its own complete_steps call. `fused`: the worker resolves (complete_steps with p_resolve, no
- * self-claim, so both paths claim alike); `orchestrator`: the worker only stores, process_step_results resolves.
+ * Runs the task to its end, one result per complete_steps call, failures first and then in name order.
+ * `fused`: the worker resolves (complete_steps with p_resolve) and claims with claim_steps, as the orchestrator
+ * path does; `fused-claiming`: it also claims for itself what its completions release (up to 10), as workers do
+ * by default; `orchestrator`: the worker only stores, process_step_results resolves.
  */
 async function run(c: pg.PoolClient, path: Path, fail: ReadonlySet<string>): Promise<void> {
-  for (let round = 0; round < 20; round++) {
-    const claimed = await c.query<{ msg_id: string; step_uuid: string; attempt: number; step_name: string }>(
-      'SELECT msg_id, step_uuid, attempt, step_name FROM tasker.claim_steps($1, 100, 30, $2)',
-      [QUEUE, 'w'],
-    );
-    if (claimed.rowCount === 0) return;
-    const order = [...claimed.rows].sort(
+  const claimVisible = async (): Promise<Claim[]> =>
+    (
+      await c.query<Claim>(
+        'SELECT msg_id, step_uuid, attempt, step_name FROM tasker.claim_steps($1, 100, 30, $2)',
+        [QUEUE, 'w'],
+      )
+    ).rows;
+  let queue: Claim[] = [];
+  for (let turn = 0; turn < 50; turn++) {
+    if (queue.length === 0) queue = await claimVisible();
+    if (queue.length === 0) return;
+    queue.sort(
       (x, y) =>
         Number(fail.has(y.step_name)) - Number(fail.has(x.step_name)) ||
         x.step_name.localeCompare(y.step_name),
     );
-    for (const step of order) {
-      const success = !fail.has(step.step_name);
-      const payload = JSON.stringify([
-        {
-          step_uuid: step.step_uuid,
-          msg_id: step.msg_id,
-          attempt: step.attempt,
-          success,
-          results: success
-            ? { success, result: { by: step.step_name }, metadata: {} }
-            : { success, error: { message: 'no', retryable: false }, metadata: {} },
-        },
-      ]);
-      if (path === 'fused') {
-        await c.query('SELECT * FROM tasker.complete_steps($1, $2, true, $3, 0, 30)', [
-          payload,
-          'w',
-          [QUEUE],
-        ]);
-      } else {
-        await c.query('SELECT * FROM tasker.complete_steps($1, $2, false)', [payload, 'w']);
-        await c.query('SELECT * FROM tasker.process_step_results(100, $1)', ['w']);
-      }
+    const step = queue.shift()!;
+    const success = !fail.has(step.step_name);
+    const payload = JSON.stringify([
+      {
+        step_uuid: step.step_uuid,
+        msg_id: String(step.msg_id),
+        attempt: step.attempt,
+        success,
+        results: success
+          ? { success, result: { by: step.step_name }, metadata: {} }
+          : { success, error: { message: 'no', retryable: false }, metadata: {} },
+      },
+    ]);
+    if (path === 'orchestrator') {
+      await c.query('SELECT * FROM tasker.complete_steps($1, $2, false)', [payload, 'w']);
+      await c.query('SELECT * FROM tasker.process_step_results(100, $1)', ['w']);
+    } else {
+      const limit = path === 'fused-claiming' ? 10 : 0;
+      const res = await c.query<{ claimed: Claim[] | null }>(
+        'SELECT claimed FROM tasker.complete_steps($1, $2, true, $3, $4, 30)',
+        [payload, 'w', [QUEUE], limit],
+      );
+      queue.push(...(res.rows[0]?.claimed ?? []));
     }
   }
-  throw new Error('the task did not settle in 20 rounds');
+  throw new Error('the task did not settle in 50 turns');
 }
 
 /** Everything the engine recorded about the task, without uuids and times. */
@@ -136,10 +150,13 @@ async function runOnce(
 describe('settle_successes', () => {
   it('a diamond of successes: settled without resolve_steps, leaving what the orchestrator path leaves', async () => {
     const fused = await runOnce(diamond, 'fused', new Set());
+    const claiming = await runOnce(diamond, 'fused-claiming', new Set());
     const general = await runOnce(diamond, 'orchestrator', new Set());
     expect(fused.calls).toEqual({ settle_successes: 4 });
+    expect(claiming.calls).toEqual({ settle_successes: 4 });
     expect(general.calls.settle_successes).toBeUndefined();
     expect(fused.picture).toEqual(general.picture);
+    expect(claiming.picture).toEqual(general.picture);
     expect(fused.picture).toMatchObject({
       task: [{ state: 'complete', steps_remaining: 0, steps_in_flight: 0 }],
     });
@@ -148,10 +165,13 @@ describe('settle_successes', () => {
   it('a success after a sibling failed for good: nothing new starts, the task ends in error with its dead letter', async () => {
     const fail = new Set(['c']);
     const fused = await runOnce(branches, 'fused', fail);
+    const claiming = await runOnce(branches, 'fused-claiming', fail);
     const general = await runOnce(branches, 'orchestrator', fail);
     // a and b are settled here; c's failure takes resolve_steps.
     expect(fused.calls).toEqual({ settle_successes: 2, resolve_steps: 1 });
+    expect(claiming.calls).toEqual({ settle_successes: 2, resolve_steps: 1 });
     expect(fused.picture).toEqual(general.picture);
+    expect(claiming.picture).toEqual(general.picture);
     expect(fused.picture).toMatchObject({
       steps: [
         { name: 'a', state: 'complete' },
