@@ -3,11 +3,9 @@
 -- The caller may claim some of them for itself (a worker completing their parents, ADR 0009): up to
 -- p_claim_limit of those on the queues p_claim_queues go straight on to in_progress with a leased message (no
 -- notification, nobody else races for them); the rest are sent and notified as usual. Returns those claimed.
--- p_completed (settle_successes): completed steps whose audit rows, through `enqueued_for_orchestration` to
--- `complete`, go in the same audit statement as those of the steps enqueued here.
 CREATE OR REPLACE FUNCTION tasker.resolve_enqueue_ready(p_ready uuid[], p_failed uuid[], p_processor text,
   p_claim_queues text[] DEFAULT NULL, p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0,
-  p_completed uuid[] DEFAULT '{}', OUT enqueued uuid[], OUT claimed_steps uuid[], OUT claimed_msgs bigint[])
+  OUT enqueued uuid[], OUT claimed_steps uuid[], OUT claimed_msgs bigint[])
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
@@ -18,7 +16,6 @@ AS $function$
 DECLARE
   v_failing_tasks uuid[] := '{}';
   v_rest uuid[] := '{}';
-  v_done int := cardinality(p_completed);
   v_claim int;
   v_send int;
 BEGIN
@@ -58,18 +55,13 @@ BEGIN
         updated_at = now()
     WHERE s.step_uuid = ANY(enqueued);
   END IF;
-  -- One audit statement: completed steps passed through orchestration, claimed steps read as enqueued and then
-  -- claimed, the rest as enqueued.
+  -- One audit statement: claimed steps read as enqueued and then claimed, the rest as enqueued.
   PERFORM tasker.log_step_paths(
-    p_completed || claimed_steps || v_rest,
-    array_fill('complete'::text, ARRAY[v_done]) || array_fill('in_progress'::text, ARRAY[v_claim])
-      || array_fill('enqueued'::text, ARRAY[v_send]),
-    array_fill('Complete'::text, ARRAY[v_done]) || array_fill('Start'::text, ARRAY[v_claim])
-      || array_fill('Enqueue'::text, ARRAY[v_send]),
-    array_fill('enqueued_for_orchestration'::text, ARRAY[v_done]) || array_fill('enqueued'::text, ARRAY[v_claim])
-      || array_fill(NULL::text, ARRAY[v_send]),
-    array_fill('EnqueueForOrchestration'::text, ARRAY[v_done]) || array_fill('Enqueue'::text, ARRAY[v_claim])
-      || array_fill(NULL::text, ARRAY[v_send]),
+    claimed_steps || v_rest,
+    array_fill('in_progress'::text, ARRAY[v_claim]) || array_fill('enqueued'::text, ARRAY[v_send]),
+    array_fill('Start'::text, ARRAY[v_claim]) || array_fill('Enqueue'::text, ARRAY[v_send]),
+    array_fill('enqueued'::text, ARRAY[v_claim]) || array_fill(NULL::text, ARRAY[v_send]),
+    array_fill('Enqueue'::text, ARRAY[v_claim]) || array_fill(NULL::text, ARRAY[v_send]),
     p_processor);
   IF v_claim + v_send > 0 THEN
     SELECT coalesce(array_agg(m.step_uuid), '{}'), coalesce(array_agg(m.msg_id), '{}')

@@ -1,10 +1,13 @@
 -- The common case of complete_steps on the worker path (ADR 0010): every result a success of a step that neither
 -- decides nor batches, in tasks the caller (complete_steps) has locked (p_tasks). Such a result can only complete
--- its step, so the step goes straight to `complete` (its audit trail still passes through
--- `enqueued_for_orchestration`, written in one statement with those of the dependents), its dependents are
--- released and enqueued or claimed for the caller, and its task's counters and state move on: the parts of
--- resolve_steps that have work for successes, called directly. Same arguments and rows as complete_steps; p_ids
--- are the step uuids of p_results.
+-- its step, so one statement does what resolve_steps' parts do for successes: the steps go straight to
+-- `complete` and their messages are acknowledged; their dependents are released (pending_parents), and those now
+-- ready in tasks still running are claimed for the caller (the first p_claim_limit on its queues p_claim_queues,
+-- by priority, task, step name: in_progress, a new attempt) or enqueued; the tasks' counters move. Then one audit
+-- statement for all of them (the results passing through `enqueued_for_orchestration`, claimed steps through
+-- `enqueued`), one message statement (claimed ones leased for p_lease_seconds), and, only for tasks whose
+-- counters say so, finalization. Same arguments and rows as complete_steps; p_ids are the step uuids of
+-- p_results. test/sql/settle_successes/ checks it leaves what the general path leaves.
 CREATE OR REPLACE FUNCTION tasker.settle_successes(p_results jsonb, p_ids uuid[], p_tasks uuid[], p_worker text,
   p_claim_queues text[], p_claim_limit integer, p_lease_seconds double precision)
  RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb, claimed jsonb)
@@ -18,38 +21,107 @@ AS $function$
 #variable_conflict use_column
 DECLARE
   v_done uuid[];
-  v_msgs bigint[];
   -- 'step_uuid:attempt' of every applied input: one batch may hold a stale attempt and its replacement.
   v_applied text[];
-  e record;
+  v_claim uuid[];
+  v_rest uuid[];
+  v_moving uuid[];
+  v_claimed_steps uuid[];
+  v_claimed_msgs bigint[];
   v_finalized jsonb;
   v_claimed jsonb;
+  n_done int;
+  n_claim int;
+  n_rest int;
 BEGIN
   WITH input AS (
     SELECT (x->>'step_uuid')::uuid AS step_uuid, (x->>'msg_id')::bigint AS msg_id, (x->>'attempt')::int AS attempt,
            x->'results' AS results
     FROM jsonb_array_elements(p_results) x
-  ), upd AS (
+  ), done AS (
     UPDATE tasker.workflow_steps s
     SET state = 'complete', results = i.results, processed_at = now(), updated_at = now()
     FROM input i
     WHERE s.step_uuid = ANY(p_ids) AND s.step_uuid = i.step_uuid AND s.state = 'in_progress' AND s.attempts = i.attempt
-    RETURNING s.step_uuid, i.msg_id, i.attempt
+    RETURNING s.step_uuid, s.task_uuid, i.msg_id, i.attempt
+  ), acked AS (
+    DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(ARRAY(SELECT d.msg_id FROM done d))
+  ), released AS (
+    SELECT e.to_step_uuid AS step_uuid, count(*)::int AS n FROM tasker.workflow_step_edges e
+    WHERE e.from_step_uuid = ANY(ARRAY(SELECT d.step_uuid FROM done d))
+    GROUP BY e.to_step_uuid
+  ), ready AS (
+    -- every parent it waited for finished (the statement sees pending_parents before its own decrement)
+    SELECT c.step_uuid, c.task_uuid,
+           coalesce(tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues), false) AS mine,
+           row_number() OVER (PARTITION BY coalesce(tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues), false)
+                              ORDER BY t.priority DESC, c.task_uuid, c.name) AS claim_rank
+    FROM released r
+    JOIN tasker.workflow_steps c ON c.step_uuid = r.step_uuid
+    JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
+    WHERE c.step_uuid = ANY(ARRAY(SELECT r2.step_uuid FROM released r2)) AND c.pending_parents = r.n
+      AND c.state = 'pending' AND t.task_uuid = ANY(p_tasks) AND t.state = 'steps_in_process'
+  ), split AS (
+    SELECT y.step_uuid, y.task_uuid, y.mine AND y.claim_rank <= p_claim_limit AS claim FROM ready y
+  ), children AS (
+    UPDATE tasker.workflow_steps c
+    SET pending_parents = c.pending_parents - r.n,
+        state = CASE WHEN sp.step_uuid IS NULL THEN c.state WHEN sp.claim THEN 'in_progress' ELSE 'enqueued' END,
+        attempts = c.attempts + CASE WHEN sp.claim THEN 1 ELSE 0 END,
+        last_attempted_at = CASE WHEN sp.claim THEN now() ELSE c.last_attempted_at END,
+        updated_at = CASE WHEN sp.step_uuid IS NULL THEN c.updated_at ELSE now() END
+    FROM released r LEFT JOIN split sp ON sp.step_uuid = r.step_uuid
+    WHERE c.step_uuid = ANY(ARRAY(SELECT r2.step_uuid FROM released r2)) AND c.step_uuid = r.step_uuid
+  ), per_task AS (
+    SELECT u.task_uuid, count(*) FILTER (WHERE u.done)::int AS completed, count(*) FILTER (WHERE NOT u.done)::int AS enqueued
+    FROM (SELECT d.task_uuid, true AS done FROM done d UNION ALL SELECT sp.task_uuid, false FROM split sp) u
+    GROUP BY u.task_uuid
+  ), counted AS (
+    UPDATE tasker.tasks t
+    SET steps_remaining = t.steps_remaining - p.completed,
+        steps_in_flight = t.steps_in_flight - p.completed + p.enqueued,
+        updated_at = now()
+    FROM per_task p WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = p.task_uuid
+    RETURNING t.task_uuid,
+      -- a task whose counters now call for a move (finalize_tasks' groups)
+      (t.state = 'steps_in_process' AND (t.steps_remaining = 0 OR t.steps_in_flight = 0 OR t.error IS NOT NULL))
+        OR (t.state = 'blocked_by_failures' AND t.steps_in_flight = 0) AS moving
   )
-  SELECT array_agg(upd.step_uuid), array_agg(upd.msg_id), array_agg(upd.step_uuid::text || ':' || upd.attempt)
-  INTO v_done, v_msgs, v_applied
-  FROM upd;
+  SELECT (SELECT array_agg(d.step_uuid) FROM done d),
+         (SELECT array_agg(d.step_uuid::text || ':' || d.attempt) FROM done d),
+         (SELECT coalesce(array_agg(sp.step_uuid), '{}') FROM split sp WHERE sp.claim),
+         (SELECT coalesce(array_agg(sp.step_uuid), '{}') FROM split sp WHERE NOT sp.claim),
+         (SELECT coalesce(array_agg(k.task_uuid) FILTER (WHERE k.moving), '{}') FROM counted k)
+  INTO v_done, v_applied, v_claim, v_rest, v_moving;
 
   IF v_done IS NOT NULL THEN
-    DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(v_msgs);
-    -- The completed steps' audit rows are written with those of the dependents enqueued or claimed.
-    SELECT * INTO e FROM tasker.resolve_enqueue_ready(tasker.release_dependents(v_done), '{}', p_worker,
-                                                      p_claim_queues, p_claim_limit, p_lease_seconds, v_done);
-    -- Also notifies the tasks' event streams.
-    SELECT f.finalized INTO v_finalized
-    FROM tasker.resolve_finalize_tasks(p_tasks, v_done, '{}', '{}', e.enqueued, '{}', '{}', '{}', p_worker) f;
-    IF cardinality(e.claimed_steps) > 0 THEN
-      SELECT jsonb_agg(to_jsonb(c)) INTO v_claimed FROM tasker.claimed_step_contexts(e.claimed_msgs, e.claimed_steps) c;
+    n_done := cardinality(v_done);
+    n_claim := cardinality(v_claim);
+    n_rest := cardinality(v_rest);
+    PERFORM tasker.log_step_paths(
+      v_done || v_claim || v_rest,
+      array_fill('complete'::text, ARRAY[n_done]) || array_fill('in_progress'::text, ARRAY[n_claim])
+        || array_fill('enqueued'::text, ARRAY[n_rest]),
+      array_fill('Complete'::text, ARRAY[n_done]) || array_fill('Start'::text, ARRAY[n_claim])
+        || array_fill('Enqueue'::text, ARRAY[n_rest]),
+      array_fill('enqueued_for_orchestration'::text, ARRAY[n_done]) || array_fill('enqueued'::text, ARRAY[n_claim])
+        || array_fill(NULL::text, ARRAY[n_rest]),
+      array_fill('EnqueueForOrchestration'::text, ARRAY[n_done]) || array_fill('Enqueue'::text, ARRAY[n_claim])
+        || array_fill(NULL::text, ARRAY[n_rest]),
+      p_worker);
+    IF n_claim + n_rest > 0 THEN
+      SELECT array_agg(m.step_uuid), array_agg(m.msg_id) INTO v_claimed_steps, v_claimed_msgs
+      FROM tasker.send_step_messages(v_claim || v_rest, p_lease_seconds, v_claim) m
+      WHERE m.step_uuid = ANY(v_claim);
+    END IF;
+    IF cardinality(v_moving) > 0 THEN
+      SELECT f.finalized INTO v_finalized FROM tasker.finalize_tasks(v_moving, p_worker) f;
+    ELSE
+      v_finalized := '[]';
+    END IF;
+    PERFORM tasker.notify_task_events(p_tasks);
+    IF cardinality(v_claimed_steps) > 0 THEN
+      SELECT jsonb_agg(to_jsonb(c)) INTO v_claimed FROM tasker.claimed_step_contexts(v_claimed_msgs, v_claimed_steps) c;
     END IF;
     PERFORM tasker.publish_step_events(p_results, v_applied);
   END IF;

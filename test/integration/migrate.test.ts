@@ -41,6 +41,7 @@ const HOT_PATH_FUNCTIONS = [
   'release_dependents',
   'publish_step_events',
   'log_step_paths',
+  'finalize_tasks',
 ];
 
 interface FreshDatabase {

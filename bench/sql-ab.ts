@@ -1,0 +1,80 @@
+/**
+ * `npx tsx bench/sql-ab.ts <variant.sql> [tasks]`: is a change to the engine's SQL faster? Two fresh databases on
+ * DATABASE_URL's server (default: the local PostgreSQL on 127.0.0.1:5432): A as migrated, B with `variant.sql`
+ * applied on top (for example the old or a new definition of a function). Linear-4 tasks then run through
+ * `complete_steps` on the one-transaction path, alternating between A and B, so both see the same drift of this
+ * machine (±30 % between runs). Prints the p50 of `complete_steps` in each and B / A.
+ */
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { migrate } from '../src/db/migrate.js';
+import { registerTemplate } from '../src/orchestration/template-registry.js';
+import { defineTemplate } from '../src/templates/index.js';
+
+const variant = process.argv[2];
+if (!variant) throw new Error('usage: npx tsx bench/sql-ab.ts <variant.sql> [tasks]');
+const TASKS = Number(process.argv[3] ?? 300);
+const QUEUE = 'worker_ab_queue';
+const serverUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const template = defineTemplate({ namespace: 'ab', name: 'linear', version: '1.0.0' })
+  .step('a', { handler: 'h' })
+  .step('b', { handler: 'h', dependsOn: ['a'] })
+  .step('c', { handler: 'h', dependsOn: ['b'] })
+  .step('d', { handler: 'h', dependsOn: ['c'] })
+  .build();
+
+interface Side {
+  name: string;
+  pool: pg.Pool;
+  times: number[];
+}
+
+const admin = new pg.Client({ connectionString: serverUrl });
+await admin.connect();
+
+async function side(label: string, extraSql?: string): Promise<Side> {
+  const name = `tasker_ab_${label}_${Date.now()}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  pool.on('error', () => {});
+  await migrate(pool);
+  await registerTemplate(pool, template);
+  if (extraSql) await pool.query(extraSql);
+  return { name, pool, times: [] };
+}
+
+async function runTask(s: Side): Promise<void> {
+  await s.pool.query(`SELECT * FROM tasker.create_task('ab', 'linear', NULL, '{}', '{}', 'ab')`);
+  let claimed = (await s.pool.query(`SELECT * FROM tasker.claim_steps($1, 10, 30, 'ab')`, [QUEUE])).rows;
+  for (let step = 0; step < 4; step++) {
+    const row = claimed[0] as { step_uuid: string; msg_id: string; attempt: number };
+    const results = { success: true, result: { ok: true }, metadata: {} };
+    const payload = JSON.stringify([{ ...row, success: true, results }]);
+    const t0 = performance.now();
+    const done = await s.pool.query({
+      name: 'complete',
+      text: `SELECT * FROM tasker.complete_steps($1, 'ab', true, $2, 10, 30)`,
+      values: [payload, [QUEUE]],
+    });
+    s.times.push(performance.now() - t0);
+    claimed = (done.rows[0] as { claimed: unknown[] | null }).claimed ?? [];
+    if (step < 3 && claimed.length !== 1) throw new Error('the next step was not claimed');
+  }
+}
+
+const a = await side('a');
+const b = await side('b', readFileSync(variant, 'utf8'));
+for (let i = 0; i < TASKS; i++) {
+  await runTask(a);
+  await runTask(b);
+}
+const p50 = (v: number[]): number => [...v].sort((x, y) => x - y)[v.length >> 1]!;
+console.log(
+  `complete_steps p50: A ${p50(a.times).toFixed(3)} ms, B ${p50(b.times).toFixed(3)} ms, ` +
+    `B / A ${(p50(b.times) / p50(a.times)).toFixed(2)} (${a.times.length} calls each)`,
+);
+for (const s of [a, b]) await s.pool.end();
+for (const s of [a, b]) await admin.query(`DROP DATABASE ${s.name} WITH (FORCE)`);
+await admin.end();
