@@ -12,7 +12,6 @@ import type {
   HealthBody,
   LiveBody,
   ReadyBody,
-  StepActionBody,
   StepBody,
   StepListBody,
   TaskBody,
@@ -29,15 +28,13 @@ import type {
 } from '../api/schemas.js';
 import { TaskerValidationError } from './errors.js';
 import { taskEvents, waitForTask } from './events.js';
-import { followPages, seg, Transport } from './transport.js';
+import { StepActionsClient } from './step-actions.js';
+import { followPages, seg } from './transport.js';
 import type {
   CallOptions,
   CreateTaskResult,
   DlqListQuery,
   EventsOptions,
-  ManualResult,
-  StepActionOptions,
-  TaskerClientOptions,
   TaskEvent,
   TaskListQuery,
   TemplateValidationResult,
@@ -74,16 +71,10 @@ export type {
  * const { task } = await client.createTask({ namespace: 'shop', name: 'checkout', context: { order: 1 } });
  * const done = await client.waitForTask(task.task_uuid, { onStep: (t) => console.log(t.step_name, t.to_state) });
  */
-export class TaskerClient {
-  readonly #transport: Transport;
-
-  constructor(options: TaskerClientOptions) {
-    this.#transport = new Transport(options);
-  }
-
+export class TaskerClient extends StepActionsClient {
   /** The API base URL (always ending in `/`). */
   get baseUrl(): string {
-    return this.#transport.base.href;
+    return this.transport.base.href;
   }
 
   // --- Tasks ---
@@ -94,7 +85,7 @@ export class TaskerClient {
    * `idempotency_key`.
    */
   async createTask(body: CreateTaskBody, options: CallOptions = {}): Promise<CreateTaskResult> {
-    const res = await this.#transport.request({
+    const res = await this.transport.request({
       method: 'POST',
       path: 'v1/tasks',
       json: body,
@@ -106,12 +97,12 @@ export class TaskerClient {
 
   /** A task with its steps. Throws {@link TaskerNotFoundError} for an unknown task. */
   async getTask(taskUuid: string, options: CallOptions = {}): Promise<TaskBody> {
-    return (await this.#transport.get(`v1/tasks/${seg(taskUuid)}`, options)) as TaskBody;
+    return (await this.transport.get(`v1/tasks/${seg(taskUuid)}`, options)) as TaskBody;
   }
 
   /** One page of tasks, newest first; pass `next_cursor` back as `cursor` for the next page. */
   async listTasks(query: TaskListQuery = {}, options: CallOptions = {}): Promise<TaskListBody> {
-    return (await this.#transport.get('v1/tasks', options, {
+    return (await this.transport.get('v1/tasks', options, {
       namespace: query.namespace,
       name: query.name,
       version: query.version,
@@ -139,7 +130,7 @@ export class TaskerClient {
    * finished. A retried cancel whose first attempt went through also reports that conflict.
    */
   async cancelTask(taskUuid: string, options: CallOptions & { reason?: string } = {}): Promise<TaskBody> {
-    const res = await this.#transport.request({
+    const res = await this.transport.request({
       method: 'DELETE',
       path: `v1/tasks/${seg(taskUuid)}`,
       query: { reason: options.reason },
@@ -152,7 +143,7 @@ export class TaskerClient {
   /** The task's audit trail (its own and its steps' transitions), oldest first. */
   async taskTransitions(taskUuid: string, options: CallOptions = {}): Promise<TransitionBody[]> {
     return (
-      (await this.#transport.get(`v1/tasks/${seg(taskUuid)}/transitions`, options)) as TransitionListBody
+      (await this.transport.get(`v1/tasks/${seg(taskUuid)}/transitions`, options)) as TransitionListBody
     ).items;
   }
 
@@ -160,12 +151,12 @@ export class TaskerClient {
 
   /** The steps of a task, in template order. */
   async listSteps(taskUuid: string, options: CallOptions = {}): Promise<StepBody[]> {
-    return ((await this.#transport.get(`v1/tasks/${seg(taskUuid)}/steps`, options)) as StepListBody).items;
+    return ((await this.transport.get(`v1/tasks/${seg(taskUuid)}/steps`, options)) as StepListBody).items;
   }
 
   /** One step of a task. */
   async getStep(taskUuid: string, stepUuid: string, options: CallOptions = {}): Promise<StepBody> {
-    return (await this.#transport.get(
+    return (await this.transport.get(
       `v1/tasks/${seg(taskUuid)}/steps/${seg(stepUuid)}`,
       options,
     )) as StepBody;
@@ -177,67 +168,11 @@ export class TaskerClient {
     stepUuid: string,
     options: CallOptions = {},
   ): Promise<TransitionBody[]> {
-    const body = await this.#transport.get(
+    const body = await this.transport.get(
       `v1/tasks/${seg(taskUuid)}/steps/${seg(stepUuid)}/transitions`,
       options,
     );
     return (body as TransitionListBody).items;
-  }
-
-  /**
-   * Applies an operator action to a step and returns the step afterwards. Never retried automatically.
-   * Throws {@link TaskerConflictError} when the action is not allowed in the step's or task's state.
-   */
-  async stepAction(
-    taskUuid: string,
-    stepUuid: string,
-    action: StepActionBody,
-    options: CallOptions = {},
-  ): Promise<StepBody> {
-    const res = await this.#transport.request({
-      method: 'PATCH',
-      path: `v1/tasks/${seg(taskUuid)}/steps/${seg(stepUuid)}`,
-      json: action,
-      idempotent: false,
-      signal: options.signal,
-    });
-    return res.body as StepBody;
-  }
-
-  /** Puts a failed step back to run again (attempts start over); its task resumes. */
-  resetForRetry(
-    taskUuid: string,
-    stepUuid: string,
-    action: StepActionOptions,
-    options: CallOptions = {},
-  ): Promise<StepBody> {
-    return this.stepAction(taskUuid, stepUuid, { action_type: 'reset_for_retry', ...action }, options);
-  }
-
-  /** Marks a step resolved by hand, without a result; its dependents may run. */
-  resolveManually(
-    taskUuid: string,
-    stepUuid: string,
-    action: StepActionOptions,
-    options: CallOptions = {},
-  ): Promise<StepBody> {
-    return this.stepAction(taskUuid, stepUuid, { action_type: 'resolve_manually', ...action }, options);
-  }
-
-  /** Completes a step by hand with `result` (any JSON value) as its result; its dependents see it. */
-  completeManually(
-    taskUuid: string,
-    stepUuid: string,
-    result: ManualResult,
-    action: StepActionOptions,
-    options: CallOptions = {},
-  ): Promise<StepBody> {
-    return this.stepAction(
-      taskUuid,
-      stepUuid,
-      { action_type: 'complete_manually', result, ...action },
-      options,
-    );
   }
 
   // --- Templates ---
@@ -248,7 +183,7 @@ export class TaskerClient {
     options: CallOptions = {},
   ): Promise<TemplateSummaryBody[]> {
     return (
-      (await this.#transport.get('v1/templates', options, { namespace: query.namespace })) as TemplateListBody
+      (await this.transport.get('v1/templates', options, { namespace: query.namespace })) as TemplateListBody
     ).items;
   }
 
@@ -259,7 +194,7 @@ export class TaskerClient {
     version?: string,
     options: CallOptions = {},
   ): Promise<TemplateDetailBody> {
-    return (await this.#transport.get(`v1/templates/${seg(namespace)}/${seg(name)}`, options, {
+    return (await this.transport.get(`v1/templates/${seg(namespace)}/${seg(name)}`, options, {
       version,
     })) as TemplateDetailBody;
   }
@@ -270,7 +205,7 @@ export class TaskerClient {
    */
   async validateTemplate(yamlText: string, options: CallOptions = {}): Promise<TemplateValidationResult> {
     try {
-      const res = await this.#transport.request({
+      const res = await this.transport.request({
         method: 'POST',
         path: 'v1/templates/validate',
         json: { yaml: yamlText },
@@ -292,7 +227,7 @@ export class TaskerClient {
    * {@link TaskerValidationError} with its issues.
    */
   async registerTemplate(yamlText: string, options: CallOptions = {}): Promise<TemplateRegistrationBody> {
-    const res = await this.#transport.request({
+    const res = await this.transport.request({
       method: 'POST',
       path: 'v1/templates',
       json: { yaml: yamlText },
@@ -307,7 +242,7 @@ export class TaskerClient {
 
   /** One page of dead-letter entries, newest first. */
   async listDlq(query: DlqListQuery = {}, options: CallOptions = {}): Promise<DlqListBody> {
-    return (await this.#transport.get('v1/dlq', options, {
+    return (await this.transport.get('v1/dlq', options, {
       resolution_status: query.resolution_status,
       reason: query.reason,
       limit: query.limit,
@@ -327,12 +262,12 @@ export class TaskerClient {
 
   /** One dead-letter entry. */
   async getDlq(entryUuid: string, options: CallOptions = {}): Promise<DlqEntryBody> {
-    return (await this.#transport.get(`v1/dlq/${seg(entryUuid)}`, options)) as DlqEntryBody;
+    return (await this.transport.get(`v1/dlq/${seg(entryUuid)}`, options)) as DlqEntryBody;
   }
 
   /** Updates the resolution of a dead-letter entry; only the given fields change. */
   async updateDlq(entryUuid: string, patch: UpdateDlqBody, options: CallOptions = {}): Promise<DlqEntryBody> {
-    const res = await this.#transport.request({
+    const res = await this.transport.request({
       method: 'PATCH',
       path: `v1/dlq/${seg(entryUuid)}`,
       json: patch,
@@ -347,22 +282,22 @@ export class TaskerClient {
 
   /** Detailed health; an unhealthy server's report (HTTP 503) is returned, not thrown. */
   async health(options: CallOptions = {}): Promise<HealthBody> {
-    return (await this.#transport.getReport('health', options)) as HealthBody;
+    return (await this.transport.getReport('health', options)) as HealthBody;
   }
 
   /** Liveness. */
   async healthLive(options: CallOptions = {}): Promise<LiveBody> {
-    return (await this.#transport.get('health/live', options)) as LiveBody;
+    return (await this.transport.get('health/live', options)) as LiveBody;
   }
 
   /** Readiness; a not-ready report (HTTP 503) is returned, not thrown. */
   async healthReady(options: CallOptions = {}): Promise<ReadyBody> {
-    return (await this.#transport.getReport('health/ready', options)) as ReadyBody;
+    return (await this.transport.getReport('health/ready', options)) as ReadyBody;
   }
 
   /** The Prometheus text exposition. */
   async metrics(options: CallOptions = {}): Promise<string> {
-    const res = await this.#transport.request({
+    const res = await this.transport.request({
       method: 'GET',
       path: 'metrics',
       idempotent: true,
@@ -381,7 +316,7 @@ export class TaskerClient {
    * loop closes the connection.
    */
   events(taskUuid: string, options: EventsOptions = {}): AsyncGenerator<TaskEvent, void, undefined> {
-    return taskEvents(this.#transport, taskUuid, options);
+    return taskEvents(this.transport, taskUuid, options);
   }
 
   /**

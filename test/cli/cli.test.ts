@@ -268,6 +268,34 @@ describe('tasker CLI against a running API', () => {
     expect((await tasker(['task', 'wait', task.task_uuid], env)).code).toBe(0);
   });
 
+  it('step rerun runs a finished step and the steps below it again; the steps above keep their results', async () => {
+    const { task } = json<{ task: TaskBody }>(await tasker(['task', 'create', ns, 'linear', '--json'], env));
+    expect((await tasker(['task', 'wait', task.task_uuid], env)).code).toBe(0);
+    const rerun = await tasker(
+      ['step', 'rerun', task.task_uuid, 'transform', '--reason', 'the input was fixed', '--json'],
+      env,
+    );
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(json<{ step: StepBody }>(rerun).step.name).toBe('transform');
+    expect((await tasker(['task', 'wait', task.task_uuid], env)).code).toBe(0);
+    const completions = async (step: string): Promise<number> =>
+      (
+        await db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM tasker.workflow_step_transitions t JOIN tasker.workflow_steps s USING (step_uuid)
+           WHERE s.task_uuid = $1 AND s.name = $2 AND t.to_state = 'complete'`,
+          [task.task_uuid, step],
+        )
+      ).rows[0]!.n;
+    // transform and store ran twice; fetch once.
+    expect(await completions('fetch')).toBe(1);
+    expect(await completions('transform')).toBe(2);
+    expect(await completions('store')).toBe(2);
+    // A step the task does not have: exit 3, naming the steps it has.
+    const unknown = await tasker(['step', 'rerun', task.task_uuid, 'nope', '--reason', 'x'], env);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('its steps: fetch, transform, store');
+  });
+
   it('template validate: a broken file exits 1 and names the problem and its location', async () => {
     const res = await tasker(['template', 'validate', brokenYaml], env);
     expect(res.code).toBe(1);

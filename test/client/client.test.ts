@@ -231,6 +231,35 @@ describe('TaskerClient against a real API server', () => {
     });
   });
 
+  describe('rerunFrom', () => {
+    it('runs a finished step and its dependents again; the steps above keep their first run', async () => {
+      const { task } = await client.createTask({ namespace: ns, name: 'linear', context: {} });
+      const done = await client.waitForTask(task.task_uuid, { timeoutMs: 30_000 });
+      const b = done.steps.find((s) => s.name === 'b')!;
+      const step = await client.rerunFrom(task.task_uuid, b.step_uuid, {
+        reason: 'input fixed',
+        by: 'tester',
+      });
+      expect(step.name).toBe('b');
+      const again = await client.waitForTask(task.task_uuid, { timeoutMs: 30_000 });
+      expect(again.state).toBe('complete');
+      const runs = async (name: string): Promise<number> => {
+        const s = again.steps.find((x) => x.name === name)!;
+        const trail = await client.stepTransitions(task.task_uuid, s.step_uuid);
+        return trail.filter((t) => t.to_state === 'complete').length;
+      };
+      expect([await runs('a'), await runs('b'), await runs('c')]).toEqual([1, 2, 2]);
+      // A step that has not finished cannot be re-run: a conflict.
+      const { task: slow } = await client.createTask({ namespace: ns, name: 'slow', context: {} });
+      const waiting = (await client.listSteps(slow.task_uuid))[0]!;
+      const e = await client
+        .rerunFrom(slow.task_uuid, waiting.step_uuid, { reason: 'too early' })
+        .catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(TaskerConflictError);
+      await client.cancelTask(slow.task_uuid);
+    });
+  });
+
   describe('templates', () => {
     it('listTemplates and getTemplate', async () => {
       const all = await client.listTemplates({ namespace: ns });

@@ -44,7 +44,7 @@ async function report(
 export function registerStepCommands(program: Command, runtime: CliRuntime): void {
   const step = program
     .command('step')
-    .description('list the steps of a task; resolve or retry a failed step');
+    .description('list the steps of a task; resolve, retry or re-run a step');
 
   step
     .command('list <task-uuid>')
@@ -107,6 +107,29 @@ export function registerStepCommands(program: Command, runtime: CliRuntime): voi
             ...(opts.by === undefined ? {} : { by: opts.by }),
           });
           return report(ctx, taskUuid, reset, 'reset for retry');
+        },
+      ),
+    );
+
+  step
+    .command('rerun <task-uuid> <step>')
+    .description(
+      'run a finished step and everything below it again (step = uuid or name); the other steps keep their results',
+    )
+    .requiredOption('--reason <text>', 'why; recorded in the audit trail')
+    .option('--by <name>', 'who acts (default: the API principal)')
+    .action(
+      action(
+        runtime,
+        async (taskUuid: string, ref: string, opts: { reason: string; by?: string }, cmd: Command) => {
+          const ctx = apiContext(runtime, cmd);
+          requireUuid(taskUuid, 'task uuid');
+          const target = await findStep(ctx, taskUuid, ref);
+          const rerun = await ctx.client.rerunFrom(taskUuid, target.step_uuid, {
+            reason: opts.reason,
+            ...(opts.by === undefined ? {} : { by: opts.by }),
+          });
+          return report(ctx, taskUuid, rerun, 're-run from here');
         },
       ),
     );
