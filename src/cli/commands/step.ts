@@ -1,6 +1,6 @@
 /** `tasker step …`: the steps of a task and operator actions on them. */
 import type { Command } from 'commander';
-import type { ManualResult, StepBody } from '../../client/index.js';
+import type { ManualResult, StepActionOptions, StepBody } from '../../client/index.js';
 import {
   action,
   apiContext,
@@ -90,32 +90,40 @@ export function registerStepCommands(program: Command, runtime: CliRuntime): voi
       ),
     );
 
-  step
-    .command('retry <task-uuid> <step>')
-    .description('run a failed step again from its first attempt (step = uuid or name)')
-    .requiredOption('--reason <text>', 'why; recorded in the audit trail')
-    .option('--by <name>', 'who acts (default: the API principal)')
-    .action(
-      action(
-        runtime,
-        async (taskUuid: string, ref: string, opts: { reason: string; by?: string }, cmd: Command) => {
-          const ctx = apiContext(runtime, cmd);
-          requireUuid(taskUuid, 'task uuid');
-          const target = await findStep(ctx, taskUuid, ref);
-          const reset = await ctx.client.resetForRetry(taskUuid, target.step_uuid, {
-            reason: opts.reason,
-            ...(opts.by === undefined ? {} : { by: opts.by }),
-          });
-          return report(ctx, taskUuid, reset, 'reset for retry');
-        },
-      ),
-    );
-
-  step
-    .command('rerun <task-uuid> <step>')
-    .description(
+  registerRerunAction(step, runtime, {
+    command: 'retry',
+    description: 'run a failed step again from its first attempt (step = uuid or name)',
+    verb: 'reset for retry',
+    act: (ctx, taskUuid, stepUuid, who) => ctx.client.resetForRetry(taskUuid, stepUuid, who),
+  });
+  registerRerunAction(step, runtime, {
+    command: 'rerun',
+    description:
       'run a finished step and everything below it again (step = uuid or name); the other steps keep their results',
-    )
+    verb: 're-run from here',
+    act: (ctx, taskUuid, stepUuid, who) => ctx.client.rerunFrom(taskUuid, stepUuid, who),
+  });
+}
+
+/** `tasker step <command> <task-uuid> <step> --reason <text> [--by <name>]`: an action that runs steps again. */
+function registerRerunAction(
+  step: Command,
+  runtime: CliRuntime,
+  spec: {
+    command: string;
+    description: string;
+    verb: string;
+    act: (
+      ctx: ApiCommandContext,
+      taskUuid: string,
+      stepUuid: string,
+      who: StepActionOptions,
+    ) => Promise<StepBody>;
+  },
+): void {
+  step
+    .command(`${spec.command} <task-uuid> <step>`)
+    .description(spec.description)
     .requiredOption('--reason <text>', 'why; recorded in the audit trail')
     .option('--by <name>', 'who acts (default: the API principal)')
     .action(
@@ -125,11 +133,8 @@ export function registerStepCommands(program: Command, runtime: CliRuntime): voi
           const ctx = apiContext(runtime, cmd);
           requireUuid(taskUuid, 'task uuid');
           const target = await findStep(ctx, taskUuid, ref);
-          const rerun = await ctx.client.rerunFrom(taskUuid, target.step_uuid, {
-            reason: opts.reason,
-            ...(opts.by === undefined ? {} : { by: opts.by }),
-          });
-          return report(ctx, taskUuid, rerun, 're-run from here');
+          const who = { reason: opts.reason, ...(opts.by === undefined ? {} : { by: opts.by }) };
+          return report(ctx, taskUuid, await spec.act(ctx, taskUuid, target.step_uuid, who), spec.verb);
         },
       ),
     );
