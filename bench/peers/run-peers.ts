@@ -103,7 +103,11 @@ export async function runPeers(options: {
   entries.push({
     label: 'Tasker (default)',
     db: taskerDb,
-    start: () => startTasker(taskerDb.url, SHAPES, 'Tasker (default)'),
+    // The same number of concurrent handlers in every system (the production environment's default is 50).
+    start: () =>
+      startTasker(taskerDb.url, SHAPES, 'Tasker (default)', {
+        worker: { max_concurrent_handlers: CONCURRENCY },
+      }),
     figures: {},
   });
   // The path that was the default before ADR 0009, for the before/after in the same run.
@@ -113,7 +117,7 @@ export async function runPeers(options: {
     db: fourDb,
     start: () =>
       startTasker(fourDb.url, SHAPES, 'Tasker, 4 transactions per step', {
-        worker: { resolve_in_completion: false },
+        worker: { resolve_in_completion: false, max_concurrent_handlers: CONCURRENCY },
       }),
     figures: {},
   });
