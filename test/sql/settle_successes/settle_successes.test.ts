@@ -213,4 +213,56 @@ describe('settle_successes', () => {
       expect(await picture(c, t.task)).toEqual(before);
     });
   });
+
+  it('siblings settled in one call release their join once, and a stale result beside them is refused', async () => {
+    await inRollback(async (c) => {
+      const t = await taskOf(c, diamond);
+      const claim = async (): Promise<Claim[]> =>
+        (
+          await c.query<Claim>(
+            'SELECT msg_id, step_uuid, attempt, step_name FROM tasker.claim_steps($1, 10, 30, $2)',
+            [QUEUE, 'w'],
+          )
+        ).rows;
+      const result = (step: Claim, attempt = step.attempt) => ({
+        step_uuid: step.step_uuid,
+        msg_id: String(step.msg_id),
+        attempt,
+        success: true,
+        results: { success: true, result: { by: step.step_name }, metadata: {} },
+      });
+      const [a] = await claim();
+      await c.query('SELECT * FROM tasker.complete_steps($1, $2, true, $3, 0, 30)', [
+        JSON.stringify([result(a!)]),
+        'w',
+        [QUEUE],
+      ]);
+      const middle = await claim();
+      expect(middle.map((m) => m.step_name).sort()).toEqual(['b', 'c']);
+      // b and c in one call, with a result for an attempt of b that is not running.
+      const res = await c.query<{
+        step_uuid: string;
+        attempt: number;
+        applied: boolean;
+        claimed: Claim[] | null;
+      }>('SELECT step_uuid, attempt, applied, claimed FROM tasker.complete_steps($1, $2, true, $3, 5, 30)', [
+        JSON.stringify([result(middle[0]!), result(middle[0]!, 7), result(middle[1]!)]),
+        'w',
+        [QUEUE],
+      ]);
+      expect(res.rows.map((r) => r.applied)).toEqual([true, false, true]);
+      // d, waiting for both, is released and claimed once.
+      expect(res.rows[0]!.claimed!.map((r) => r.step_name)).toEqual(['d']);
+      const d = await c.query<{ state: string; pending_parents: number; attempts: number }>(
+        'SELECT state, pending_parents, attempts FROM tasker.workflow_steps WHERE step_uuid = $1',
+        [t.step('d')],
+      );
+      expect(d.rows[0]).toEqual({ state: 'in_progress', pending_parents: 0, attempts: 1 });
+      const task = await c.query<{ steps_remaining: number; steps_in_flight: number }>(
+        'SELECT steps_remaining, steps_in_flight FROM tasker.tasks WHERE task_uuid = $1',
+        [t.task],
+      );
+      expect(task.rows[0]).toEqual({ steps_remaining: 1, steps_in_flight: 1 });
+    });
+  });
 });
