@@ -1,9 +1,10 @@
 /**
- * `npx tsx bench/sql-ab.ts <variant.sql> [tasks]`: is a change to the engine's SQL faster? Two fresh databases on
- * DATABASE_URL's server (default: the local PostgreSQL on 127.0.0.1:5432): A as migrated, B with `variant.sql`
- * applied on top (for example the old or a new definition of a function). Linear-4 tasks then run through
- * `complete_steps` on the one-transaction path, alternating between A and B, so both see the same drift of this
- * machine (±30 % between runs). Prints the p50 of `complete_steps` in each and B / A.
+ * `npx tsx bench/sql-ab.ts <variant.sql> [tasks] [--create]`: is a change to the engine's SQL faster? Two fresh
+ * databases on DATABASE_URL's server (default: the local PostgreSQL on 127.0.0.1:5432): A as migrated, B with
+ * `variant.sql` applied on top (for example the old or a new definition of a function). Linear-4 tasks then run
+ * on the one-transaction path (created, each step completed by `complete_steps`, which claims the next),
+ * alternating between A and B, so both see the same drift of this machine (±30 % between runs). Prints the p50 of
+ * `complete_steps` in each and B / A; with `--create`, of `create_task` claiming the root step for a worker.
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -11,9 +12,14 @@ import { migrate } from '../src/db/migrate.js';
 import { registerTemplate } from '../src/orchestration/template-registry.js';
 import { defineTemplate } from '../src/templates/index.js';
 
-const variant = process.argv[2];
-if (!variant) throw new Error('usage: npx tsx bench/sql-ab.ts <variant.sql> [tasks]');
-const TASKS = Number(process.argv[3] ?? 300);
+const args = process.argv.slice(2).filter((a) => a !== '--create');
+const timeCreate = process.argv.includes('--create');
+const variant = args[0];
+if (!variant) throw new Error('usage: npx tsx bench/sql-ab.ts <variant.sql> [tasks] [--create]');
+const TASKS = Number(args[1] ?? 300);
+const CLAIM = JSON.stringify({
+  claim: { queues: ['worker_ab_queue'], limit: 4, lease_seconds: 30, worker: 'ab' },
+});
 const QUEUE = 'worker_ab_queue';
 const serverUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const template = defineTemplate({ namespace: 'ab', name: 'linear', version: '1.0.0' })
@@ -46,8 +52,15 @@ async function side(label: string, extraSql?: string): Promise<Side> {
 }
 
 async function runTask(s: Side): Promise<void> {
-  await s.pool.query(`SELECT * FROM tasker.create_task('ab', 'linear', NULL, '{}', '{}', 'ab')`);
-  let claimed = (await s.pool.query(`SELECT * FROM tasker.claim_steps($1, 10, 30, 'ab')`, [QUEUE])).rows;
+  const created = performance.now();
+  const made = await s.pool.query({
+    name: 'create',
+    text: `SELECT claimed FROM tasker.create_task('ab', 'linear', NULL, '{}', $1, 'ab')`,
+    values: [CLAIM],
+  });
+  if (timeCreate) s.times.push(performance.now() - created);
+  let claimed = (made.rows[0] as { claimed: unknown[] | null }).claimed ?? [];
+  if (claimed.length !== 1) throw new Error('the root step was not claimed');
   for (let step = 0; step < 4; step++) {
     const row = claimed[0] as { step_uuid: string; msg_id: string; attempt: number };
     const results = { success: true, result: { ok: true }, metadata: {} };
@@ -58,7 +71,7 @@ async function runTask(s: Side): Promise<void> {
       text: `SELECT * FROM tasker.complete_steps($1, 'ab', true, $2, 10, 30)`,
       values: [payload, [QUEUE]],
     });
-    s.times.push(performance.now() - t0);
+    if (!timeCreate) s.times.push(performance.now() - t0);
     claimed = (done.rows[0] as { claimed: unknown[] | null }).claimed ?? [];
     if (step < 3 && claimed.length !== 1) throw new Error('the next step was not claimed');
   }
@@ -72,7 +85,8 @@ for (let i = 0; i < TASKS; i++) {
 }
 const p50 = (v: number[]): number => [...v].sort((x, y) => x - y)[v.length >> 1]!;
 console.log(
-  `complete_steps p50: A ${p50(a.times).toFixed(3)} ms, B ${p50(b.times).toFixed(3)} ms, ` +
+  `${timeCreate ? 'create_task' : 'complete_steps'} p50: A ${p50(a.times).toFixed(3)} ms, ` +
+    `B ${p50(b.times).toFixed(3)} ms, ` +
     `B / A ${(p50(b.times) / p50(a.times)).toFixed(2)} (${a.times.length} calls each)`,
 );
 for (const s of [a, b]) await s.pool.end();

@@ -42,7 +42,8 @@ DECLARE
   v_step_uuids jsonb;
   v_claim jsonb := p_options->'claim';
   v_root_steps uuid[];
-  v_root_msgs bigint[];
+  v_claimed_steps uuid[];
+  v_claimed_msgs bigint[];
   v_take int := 0;
   v_claimed jsonb;
 BEGIN
@@ -102,24 +103,19 @@ BEGIN
          (v_task, 'initializing', 'enqueuing_steps', 'ReadyStepsFound', 3, false, p_processor),
          (v_task, 'enqueuing_steps', 'steps_in_process', 'StepsEnqueued', 4, true, p_processor);
 
-  SELECT array_agg(r.step_uuid), array_agg(r.msg_id) INTO v_root_steps, v_root_msgs
-  FROM tasker.create_task_steps(v_task, v_template_uuid, v_step_uuids, v_ns, v_corr, v_trace, v_head_start,
-                                p_processor) r;
-
   IF v_claim IS NOT NULL AND v_claim->'queues' ? tasker.worker_queue_name(v_ns) THEN
-    v_take := least(coalesce((v_claim->>'limit')::int, 0), coalesce(cardinality(v_root_steps), 0));
+    v_take := greatest(coalesce((v_claim->>'limit')::int, 0), 0);
   END IF;
+  -- Root steps claimed for the local worker come back flagged; they are claimed in the statement that creates them.
+  SELECT array_agg(r.step_uuid), array_agg(r.step_uuid) FILTER (WHERE r.claimed),
+         array_agg(r.msg_id) FILTER (WHERE r.claimed)
+  INTO v_root_steps, v_claimed_steps, v_claimed_msgs
+  FROM tasker.create_task_steps(v_task, v_template_uuid, v_step_uuids, v_ns, v_corr, v_trace, v_head_start,
+                                p_processor, v_take, v_claim->>'worker',
+                                coalesce((v_claim->>'lease_seconds')::float8, 0)) r;
+  v_take := coalesce(cardinality(v_claimed_steps), 0);
   IF v_take > 0 THEN
-    -- Claimed as claim_steps would: a new attempt, in_progress, the message leased to the claimer.
-    UPDATE tasker.queue_messages m
-    SET vt = clock_timestamp() + make_interval(secs => (v_claim->>'lease_seconds')::float8), read_ct = 1
-    WHERE m.msg_id = ANY(v_root_msgs[1:v_take]);
-    UPDATE tasker.workflow_steps s
-    SET state = 'in_progress', attempts = s.attempts + 1, last_attempted_at = now(), updated_at = now()
-    WHERE s.step_uuid = ANY(v_root_steps[1:v_take]);
-    PERFORM tasker.log_step_transitions(v_root_steps[1:v_take], 'in_progress', 'Start', v_claim->>'worker');
-    SELECT jsonb_agg(to_jsonb(c)) INTO v_claimed
-    FROM tasker.claimed_step_contexts(v_root_msgs[1:v_take], v_root_steps[1:v_take]) c;
+    SELECT jsonb_agg(to_jsonb(c)) INTO v_claimed FROM tasker.claimed_step_contexts(v_claimed_msgs, v_claimed_steps) c;
   END IF;
   IF v_take < coalesce(cardinality(v_root_steps), 0) THEN
     PERFORM pg_notify(tasker.queue_channel(tasker.worker_queue_name(v_ns)), '');

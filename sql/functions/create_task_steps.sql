@@ -2,10 +2,13 @@
 -- message for each root step, in one statement. Steps take their uuids from p_step_uuids (name -> uuid, made by
 -- create_task in one pass over the template) and each edge is one row per (step, dependency) whose two uuids are
 -- looked up in that map: no statement joins two sets of steps, so no plan can multiply them (docs/adr/0004).
--- Returns each root step with its message, in template order.
+-- The first p_claim_limit root steps (in template order) are claimed for p_claimer in the same statement, as
+-- claim_steps would: in_progress, attempt 1, audited `Start` by the claimer, the message leased for
+-- p_lease_seconds. Returns each root step with its message and whether it was claimed, in template order.
 CREATE OR REPLACE FUNCTION tasker.create_task_steps(p_task uuid, p_template_uuid uuid, p_step_uuids jsonb,
-  p_namespace text, p_correlation_id uuid, p_trace jsonb, p_head_start bigint, p_processor text)
- RETURNS TABLE(step_uuid uuid, msg_id bigint)
+  p_namespace text, p_correlation_id uuid, p_trace jsonb, p_head_start bigint, p_processor text,
+  p_claim_limit integer DEFAULT 0, p_claimer text DEFAULT NULL, p_lease_seconds double precision DEFAULT 0)
+ RETURNS TABLE(step_uuid uuid, msg_id bigint, claimed boolean)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
@@ -26,14 +29,20 @@ BEGIN
   -- uuids are looked up in the maps (a binary search in a jsonb object): no join, so no plan can multiply rows.
   RETURN QUERY
   WITH steps AS (
-    INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, state, pending_parents, max_attempts,
-                                       retryable, retry_policy, timeout_ms, inputs, step_type)
-    SELECT (p_step_uuids->>ts.name)::uuid, p_task, ts.name, ts.handler,
-           CASE WHEN cardinality(ts.depends_on) = 0 THEN 'enqueued' ELSE 'pending' END,
-           cardinality(ts.depends_on), ts.max_attempts, ts.retryable, ts.retry_policy, ts.timeout_ms, ts.inputs,
-           ts.step_type
-    FROM tasker.template_steps ts WHERE ts.template_uuid = p_template_uuid AND ts.step_type <> 'batch_worker'
-    ORDER BY ts.position
+    INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, state, pending_parents, attempts,
+                                       last_attempted_at, max_attempts, retryable, retry_policy, timeout_ms, inputs,
+                                       step_type)
+    SELECT (p_step_uuids->>r.name)::uuid, p_task, r.name, r.handler,
+           CASE WHEN NOT r.root THEN 'pending' WHEN r.root_rank <= p_claim_limit THEN 'in_progress' ELSE 'enqueued' END,
+           cardinality(r.depends_on), CASE WHEN r.root AND r.root_rank <= p_claim_limit THEN 1 ELSE 0 END,
+           CASE WHEN r.root AND r.root_rank <= p_claim_limit THEN now() END,
+           r.max_attempts, r.retryable, r.retry_policy, r.timeout_ms, r.inputs, r.step_type
+    FROM (
+      SELECT ts.*, cardinality(ts.depends_on) = 0 AS root,
+             count(*) FILTER (WHERE cardinality(ts.depends_on) = 0) OVER (ORDER BY ts.position) AS root_rank
+      FROM tasker.template_steps ts WHERE ts.template_uuid = p_template_uuid AND ts.step_type <> 'batch_worker'
+    ) r
+    ORDER BY r.position
     RETURNING workflow_steps.step_uuid, workflow_steps.name, workflow_steps.state
   ),
   edges AS (
@@ -47,18 +56,25 @@ BEGIN
     INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent, processor)
     SELECT steps.step_uuid, NULL, 'pending', 'Create', 1, steps.state = 'pending', p_processor FROM steps
     UNION ALL
-    SELECT steps.step_uuid, 'pending', 'enqueued', 'Enqueue', 2, true, p_processor FROM steps WHERE steps.state = 'enqueued'
+    SELECT steps.step_uuid, 'pending', 'enqueued', 'Enqueue', 2, steps.state = 'enqueued', p_processor FROM steps
+    WHERE steps.state IN ('enqueued', 'in_progress')
+    UNION ALL
+    SELECT steps.step_uuid, 'enqueued', 'in_progress', 'Start', 3, true, p_claimer FROM steps
+    WHERE steps.state = 'in_progress'
   ), messages AS (
-    INSERT INTO tasker.queue_messages (queue_name, vt, message)
+    INSERT INTO tasker.queue_messages (queue_name, vt, read_ct, message)
     SELECT tasker.worker_queue_name(p_namespace),
-           now() - p_head_start * interval '1 millisecond',
+           CASE WHEN steps.state = 'in_progress' THEN clock_timestamp() + make_interval(secs => p_lease_seconds)
+                ELSE now() - p_head_start * interval '1 millisecond' END,
+           CASE WHEN steps.state = 'in_progress' THEN 1 ELSE 0 END,
            CASE WHEN p_trace IS NULL
                 THEN jsonb_build_object('task_uuid', p_task, 'step_uuid', steps.step_uuid, 'correlation_id', p_correlation_id)
                 ELSE jsonb_build_object('task_uuid', p_task, 'step_uuid', steps.step_uuid, 'correlation_id', p_correlation_id)
                      || p_trace
            END
-    FROM steps WHERE steps.state = 'enqueued'
-    RETURNING queue_messages.msg_id, (queue_messages.message->>'step_uuid')::uuid AS step_uuid
+    FROM steps WHERE steps.state IN ('enqueued', 'in_progress')
+    RETURNING queue_messages.msg_id, (queue_messages.message->>'step_uuid')::uuid AS step_uuid,
+              queue_messages.read_ct = 1 AS claimed
   )
-  SELECT m.step_uuid, m.msg_id FROM messages m ORDER BY m.msg_id;
+  SELECT m.step_uuid, m.msg_id, m.claimed FROM messages m ORDER BY m.msg_id;
 END $function$;

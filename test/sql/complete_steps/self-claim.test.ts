@@ -214,4 +214,43 @@ describe('create_task claiming root steps', () => {
       expect(root.rows[0]!.state).toBe('enqueued');
     });
   });
+
+  it('claims the first roots in template order up to the limit, in the creating statement; the rest are visible', async () => {
+    await inRollback(async (c) => {
+      const twoRoots = defineTemplate({ namespace: ns, name: 'two_roots', version: '1.0.0' })
+        .step('first', { handler: 'h' })
+        .step('second', { handler: 'h' })
+        .step('both', { handler: 'h', dependsOn: ['first', 'second'] })
+        .build();
+      await registerTemplate(c, twoRoots);
+      const claim = { claim: { queues: [QUEUE], limit: 1, lease_seconds: 30, worker: 'w1' } };
+      const made = await c.query<{ task_uuid: string; claimed: Claimed[] | null }>(
+        `SELECT task_uuid, claimed FROM tasker.create_task($1, $2, NULL, '{}', $3, 'creator')`,
+        [ns, twoRoots.name, JSON.stringify(claim)],
+      );
+      const { claimed } = made.rows[0]!;
+      expect(claimed!.map((r) => [r.step_name, r.attempt])).toEqual([['first', 1]]);
+      const trail = await c.query<{ to_state: string; processor: string; most_recent: boolean }>(
+        `SELECT to_state, processor, most_recent FROM tasker.workflow_step_transitions WHERE step_uuid = $1
+         ORDER BY sort_key`,
+        [claimed![0]!.step_uuid],
+      );
+      expect(trail.rows).toEqual([
+        { to_state: 'pending', processor: 'creator', most_recent: false },
+        { to_state: 'enqueued', processor: 'creator', most_recent: false },
+        { to_state: 'in_progress', processor: 'w1', most_recent: true },
+      ]);
+      const leased = await c.query<{ leased: boolean; read_ct: number }>(
+        'SELECT vt > now() AS leased, read_ct FROM tasker.queue_messages WHERE msg_id = $1',
+        [claimed![0]!.msg_id],
+      );
+      expect(leased.rows[0]).toEqual({ leased: true, read_ct: 1 });
+      // The second root is enqueued and visible to every worker.
+      const other = await c.query<{ step_name: string }>(
+        'SELECT step_name FROM tasker.claim_steps($1, 10, 30, $2)',
+        [QUEUE, 'w2'],
+      );
+      expect(other.rows.map((r) => r.step_name)).toEqual(['second']);
+    });
+  });
 });
