@@ -4,7 +4,8 @@
  * `variant.sql` applied on top (for example the old or a new definition of a function). Linear-4 tasks then run
  * on the one-transaction path (created, each step completed by `complete_steps`, which claims the next),
  * alternating between A and B, so both see the same drift of this machine (±30 % between runs). Prints the p50 of
- * `complete_steps` in each and B / A; with `--create`, of `create_task` claiming the root step for a worker.
+ * `complete_steps` in each and B / A; with `--create`, of `create_task` claiming the root step for a worker;
+ * with `--fanout`, of `create_task` on the 1 → 200 → 1 template of the peers' W4 (tasks created, not run).
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -12,8 +13,9 @@ import { migrate } from '../src/db/migrate.js';
 import { registerTemplate } from '../src/orchestration/template-registry.js';
 import { defineTemplate } from '../src/templates/index.js';
 
-const args = process.argv.slice(2).filter((a) => a !== '--create');
-const timeCreate = process.argv.includes('--create');
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const fanout = process.argv.includes('--fanout');
+const timeCreate = fanout || process.argv.includes('--create');
 const variant = args[0];
 if (!variant) throw new Error('usage: npx tsx bench/sql-ab.ts <variant.sql> [tasks] [--create]');
 const TASKS = Number(args[1] ?? 300);
@@ -28,6 +30,14 @@ const template = defineTemplate({ namespace: 'ab', name: 'linear', version: '1.0
   .step('c', { handler: 'h', dependsOn: ['b'] })
   .step('d', { handler: 'h', dependsOn: ['c'] })
   .build();
+const fanoutTemplate = (() => {
+  let builder = defineTemplate({ namespace: 'ab', name: 'fanout', version: '1.0.0' }).step('root', {
+    handler: 'h',
+  });
+  const middle = Array.from({ length: 200 }, (_, i) => `m${i + 1}`);
+  for (const m of middle) builder = builder.step(m, { handler: 'h', dependsOn: ['root'] });
+  return builder.step('join', { handler: 'h', dependsOn: middle }).build();
+})();
 
 interface Side {
   name: string;
@@ -47,6 +57,7 @@ async function side(label: string, extraSql?: string): Promise<Side> {
   pool.on('error', () => {});
   await migrate(pool);
   await registerTemplate(pool, template);
+  await registerTemplate(pool, fanoutTemplate);
   if (extraSql) await pool.query(extraSql);
   return { name, pool, times: [] };
 }
@@ -55,10 +66,11 @@ async function runTask(s: Side): Promise<void> {
   const created = performance.now();
   const made = await s.pool.query({
     name: 'create',
-    text: `SELECT claimed FROM tasker.create_task('ab', 'linear', NULL, '{}', $1, 'ab')`,
-    values: [CLAIM],
+    text: `SELECT claimed FROM tasker.create_task('ab', $2, NULL, '{}', $1, 'ab')`,
+    values: [CLAIM, fanout ? 'fanout' : 'linear'],
   });
   if (timeCreate) s.times.push(performance.now() - created);
+  if (fanout) return;
   let claimed = (made.rows[0] as { claimed: unknown[] | null }).claimed ?? [];
   if (claimed.length !== 1) throw new Error('the root step was not claimed');
   for (let step = 0; step < 4; step++) {

@@ -74,7 +74,7 @@ BEGIN
   SELECT count(*), count(*) FILTER (WHERE cardinality(s.depends_on) = 0),
          coalesce(jsonb_object_agg(s.name, s.step_uuid), '{}'::jsonb)
   INTO v_total, v_roots, v_step_uuids
-  FROM (SELECT ts.name, ts.depends_on, tasker.uuid_generate_v7() AS step_uuid FROM tasker.template_steps ts
+  FROM (SELECT ts.name, ts.depends_on, tasker.step_uuid_for(v_task, ts.name) AS step_uuid FROM tasker.template_steps ts
         WHERE ts.template_uuid = v_template_uuid AND ts.step_type <> 'batch_worker'
         ORDER BY ts.position) s;
 

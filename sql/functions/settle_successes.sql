@@ -49,6 +49,8 @@ BEGIN
   ), released AS (
     SELECT e.to_step_uuid AS step_uuid, count(*)::int AS n FROM tasker.workflow_step_edges e
     WHERE e.from_step_uuid = ANY(ARRAY(SELECT d.step_uuid FROM done d))
+      -- a chained step (start_chained_steps) completes with its parents: nothing to release
+      AND NOT e.to_step_uuid = ANY(ARRAY(SELECT d.step_uuid FROM done d))
     GROUP BY e.to_step_uuid
   ), ready AS (
     -- every parent it waited for finished (the statement sees pending_parents before its own decrement)

@@ -42,6 +42,7 @@ const HOT_PATH_FUNCTIONS = [
   'publish_step_events',
   'log_step_paths',
   'finalize_tasks',
+  'start_chained_steps',
 ];
 
 interface FreshDatabase {

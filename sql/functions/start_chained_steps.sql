@@ -1,0 +1,71 @@
+-- Part of complete_steps (ADR 0011): a worker that ran a chain of steps locally sends, with the results of the
+-- steps it had claimed, the successes of their dependents it started without a claim (`"chained": true`, the
+-- step's derived uuid, attempt 1, the handler it ran). Such a step is started here, as claim_steps would start
+-- it (in_progress, attempt 1, audited Enqueue then Start by the worker, counted in flight), when all of this
+-- holds under the task locks complete_steps took (p_tasks): its task is running, it is a pending standard step
+-- never attempted, its handler is the one the worker ran, and every parent is complete or completes in this same
+-- call (a claimed result whose attempt still holds its step, or a chained step started here). Then
+-- settle_successes completes it with the others; a chained result not started is refused like a stale attempt,
+-- and its step is released the usual way. Returns the steps started.
+CREATE OR REPLACE FUNCTION tasker.start_chained_steps(p_results jsonb, p_tasks uuid[], p_worker text)
+ RETURNS uuid[]
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET jit TO 'off'
+AS $function$
+#variable_conflict use_column
+DECLARE
+  v_chained uuid[];
+  v_completing uuid[];
+  v_new uuid[];
+  v_started uuid[] := '{}';
+  n int;
+BEGIN
+  SELECT coalesce(array_agg((x->>'step_uuid')::uuid) FILTER (WHERE (x->>'chained')::boolean), '{}'),
+         coalesce(array_agg((x->>'step_uuid')::uuid) FILTER (WHERE NOT coalesce((x->>'chained')::boolean, false)), '{}')
+  INTO v_chained, v_completing
+  FROM jsonb_array_elements(p_results) x;
+  -- the claimed results that will be applied: their attempt still holds the step
+  SELECT coalesce(array_agg(s.step_uuid), '{}') INTO v_completing
+  FROM jsonb_array_elements(p_results) x JOIN tasker.workflow_steps s ON s.step_uuid = (x->>'step_uuid')::uuid
+  WHERE s.step_uuid = ANY(v_completing) AND NOT coalesce((x->>'chained')::boolean, false)
+    AND s.state = 'in_progress' AND s.attempts = (x->>'attempt')::int;
+  -- a chain is as long as the steps the worker ran one after another: one pass per link
+  LOOP
+    SELECT coalesce(array_agg(c.step_uuid), '{}') INTO v_new
+    FROM jsonb_array_elements(p_results) x
+    JOIN tasker.workflow_steps c ON c.step_uuid = (x->>'step_uuid')::uuid
+    JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
+    WHERE c.step_uuid = ANY(v_chained) AND NOT c.step_uuid = ANY(v_started)
+      AND (x->>'chained')::boolean AND (x->>'attempt')::int = 1 AND c.handler = x->>'handler'
+      AND c.state = 'pending' AND c.attempts = 0 AND c.step_type = 'standard'
+      AND t.task_uuid = ANY(p_tasks) AND t.state = 'steps_in_process'
+      AND NOT EXISTS (SELECT 1 FROM tasker.workflow_step_edges e
+                      JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
+                      WHERE e.to_step_uuid = c.step_uuid AND p.state <> 'complete'
+                        AND NOT p.step_uuid = ANY(v_completing));
+    EXIT WHEN cardinality(v_new) = 0;
+    v_started := v_started || v_new;
+    v_completing := v_completing || v_new;
+  END LOOP;
+  n := cardinality(v_started);
+  IF n = 0 THEN RETURN v_started; END IF;
+
+  WITH started AS (
+    UPDATE tasker.workflow_steps s
+    SET state = 'in_progress', attempts = 1, pending_parents = 0, last_attempted_at = now(), updated_at = now()
+    WHERE s.step_uuid = ANY(v_started)
+    RETURNING s.task_uuid
+  ), per_task AS (
+    SELECT st.task_uuid, count(*)::int AS n FROM started st GROUP BY st.task_uuid
+  )
+  UPDATE tasker.tasks t SET steps_in_flight = t.steps_in_flight + p.n
+  FROM per_task p WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = p.task_uuid;
+  PERFORM tasker.log_step_paths(v_started, array_fill('in_progress'::text, ARRAY[n]),
+                                array_fill('Start'::text, ARRAY[n]), array_fill('enqueued'::text, ARRAY[n]),
+                                array_fill('Enqueue'::text, ARRAY[n]), p_worker);
+  RETURN v_started;
+END $function$;
