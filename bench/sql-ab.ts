@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
 import { registerTemplate } from '../src/orchestration/template-registry.js';
-import { defineTemplate } from '../src/templates/index.js';
+import { defineTemplate, type TaskTemplate } from '../src/templates/index.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const fanout = process.argv.includes('--fanout');
@@ -30,14 +30,24 @@ const template = defineTemplate({ namespace: 'ab', name: 'linear', version: '1.0
   .step('c', { handler: 'h', dependsOn: ['b'] })
   .step('d', { handler: 'h', dependsOn: ['c'] })
   .build();
-const fanoutTemplate = (() => {
-  let builder = defineTemplate({ namespace: 'ab', name: 'fanout', version: '1.0.0' }).step('root', {
-    handler: 'h',
-  });
-  const middle = Array.from({ length: 200 }, (_, i) => `m${i + 1}`);
-  for (const m of middle) builder = builder.step(m, { handler: 'h', dependsOn: ['root'] });
-  return builder.step('join', { handler: 'h', dependsOn: middle }).build();
-})();
+const fanoutTemplate: TaskTemplate = {
+  namespace: 'ab',
+  name: 'fanout',
+  version: '1.0.0',
+  steps: template.steps
+    .slice(0, 1)
+    .map((s) => ({ ...s, name: 'root' }))
+    .concat(
+      Array.from({ length: 200 }, (_, i) => ({
+        ...template.steps[0]!,
+        name: `m${i + 1}`,
+        dependsOn: ['root'],
+      })),
+    )
+    .concat([
+      { ...template.steps[0]!, name: 'join', dependsOn: Array.from({ length: 200 }, (_, i) => `m${i + 1}`) },
+    ]),
+};
 
 interface Side {
   name: string;

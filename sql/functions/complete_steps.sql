@@ -7,9 +7,8 @@
 -- Resolving, the worker may also claim the dependents its results released (up to p_claim_limit, on its queues
 -- p_claim_queues, leased for p_lease_seconds): their execution contexts (claimed_step_contexts rows as JSON
 -- objects) come back in `claimed` on the first row, so the next handler starts without a notification or a claim
--- round trip (ADR 0009). Successes of steps the worker ran locally after those (`"chained": true`, ADR 0011)
--- are started by start_chained_steps and settled with them when every result is a success of a plain step;
--- otherwise they are refused as stale attempts are.
+-- round trip (ADR 0009). Outcomes of steps the worker ran locally after those (`"chained": true`, ADR 0011)
+-- are started by start_chained_steps, then recorded and resolved with them.
 CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text, p_resolve boolean DEFAULT false,
   p_claim_queues text[] DEFAULT NULL, p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0)
  RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb, claimed jsonb)
@@ -52,9 +51,9 @@ BEGIN
     SELECT v_plain AND coalesce(bool_and(coalesce((e->>'success')::boolean, false)), true),
            coalesce(bool_or((e->>'chained')::boolean), false)
     INTO v_plain, v_chained FROM jsonb_array_elements(p_results) e;
+    -- steps the worker ran locally after the ones it claimed (ADR 0011)
+    IF v_chained THEN PERFORM tasker.start_chained_steps(p_results, v_tasks, p_worker, v_plain); END IF;
     IF v_plain THEN
-      -- steps a worker ran locally after the ones it claimed (ADR 0011); elsewhere they are refused as stale
-      IF v_chained THEN PERFORM tasker.start_chained_steps(p_results, v_tasks, p_worker); END IF;
       RETURN QUERY SELECT * FROM tasker.settle_successes(p_results, v_ids, v_tasks, p_worker, p_claim_queues,
                                                          p_claim_limit, p_lease_seconds);
       RETURN;

@@ -1,13 +1,17 @@
 -- Part of complete_steps (ADR 0011): a worker that ran a chain of steps locally sends, with the results of the
--- steps it had claimed, the successes of their dependents it started without a claim (`"chained": true`, the
+-- steps it had claimed, the outcomes of their dependents it started without a claim (`"chained": true`, the
 -- step's derived uuid, attempt 1, the handler it ran). Such a step is started here, as claim_steps would start
 -- it (in_progress, attempt 1, audited Enqueue then Start by the worker, counted in flight), when all of this
 -- holds under the task locks complete_steps took (p_tasks): its task is running, it is a pending standard step
 -- never attempted, its handler is the one the worker ran, and every parent is complete or completes in this same
--- call (a claimed result whose attempt still holds its step, or a chained step started here). Then
--- settle_successes completes it with the others; a chained result not started is refused like a stale attempt,
--- and its step is released the usual way. Returns the steps started.
-CREATE OR REPLACE FUNCTION tasker.start_chained_steps(p_results jsonb, p_tasks uuid[], p_worker text)
+-- call (a claimed success whose attempt still holds its step, or a chained success started here). The rest of
+-- complete_steps then records and resolves it with the others; a chained result not started is refused like a
+-- stale attempt, and its step is released the usual way. p_settle: the batch goes to settle_successes, which
+-- does not release a step completing in the same call, so a started step waits for no parent any more; on the
+-- general path resolve_steps releases it from its parents in the batch like any dependent. Returns the steps
+-- started.
+CREATE OR REPLACE FUNCTION tasker.start_chained_steps(p_results jsonb, p_tasks uuid[], p_worker text,
+  p_settle boolean)
  RETURNS uuid[]
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
@@ -21,6 +25,7 @@ DECLARE
   v_chained uuid[];
   v_completing uuid[];
   v_new uuid[];
+  v_new_ok uuid[];
   v_started uuid[] := '{}';
   n int;
 BEGIN
@@ -28,14 +33,16 @@ BEGIN
          coalesce(array_agg((x->>'step_uuid')::uuid) FILTER (WHERE NOT coalesce((x->>'chained')::boolean, false)), '{}')
   INTO v_chained, v_completing
   FROM jsonb_array_elements(p_results) x;
-  -- the claimed results that will be applied: their attempt still holds the step
+  -- the claimed successes that will be applied: their attempt still holds the step
   SELECT coalesce(array_agg(s.step_uuid), '{}') INTO v_completing
   FROM jsonb_array_elements(p_results) x JOIN tasker.workflow_steps s ON s.step_uuid = (x->>'step_uuid')::uuid
   WHERE s.step_uuid = ANY(v_completing) AND NOT coalesce((x->>'chained')::boolean, false)
-    AND s.state = 'in_progress' AND s.attempts = (x->>'attempt')::int;
+    AND coalesce((x->>'success')::boolean, false) AND s.state = 'in_progress' AND s.attempts = (x->>'attempt')::int;
   -- a chain is as long as the steps the worker ran one after another: one pass per link
   LOOP
-    SELECT coalesce(array_agg(c.step_uuid), '{}') INTO v_new
+    SELECT coalesce(array_agg(c.step_uuid), '{}'),
+           coalesce(array_agg(c.step_uuid) FILTER (WHERE coalesce((x->>'success')::boolean, false)), '{}')
+    INTO v_new, v_new_ok
     FROM jsonb_array_elements(p_results) x
     JOIN tasker.workflow_steps c ON c.step_uuid = (x->>'step_uuid')::uuid
     JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
@@ -49,14 +56,15 @@ BEGIN
                         AND NOT p.step_uuid = ANY(v_completing));
     EXIT WHEN cardinality(v_new) = 0;
     v_started := v_started || v_new;
-    v_completing := v_completing || v_new;
+    v_completing := v_completing || v_new_ok;
   END LOOP;
   n := cardinality(v_started);
   IF n = 0 THEN RETURN v_started; END IF;
 
   WITH started AS (
     UPDATE tasker.workflow_steps s
-    SET state = 'in_progress', attempts = 1, pending_parents = 0, last_attempted_at = now(), updated_at = now()
+    SET state = 'in_progress', attempts = 1, last_attempted_at = now(), updated_at = now(),
+        pending_parents = CASE WHEN p_settle THEN 0 ELSE s.pending_parents END
     WHERE s.step_uuid = ANY(v_started)
     RETURNING s.task_uuid
   ), per_task AS (

@@ -44,6 +44,15 @@ export const workerSchema = z
           'the common path, no result-queue hop and no claim round trip (ADR 0009). `false` = the ' +
           'four-transaction path, where orchestrators process every result.',
       ),
+    chain_local_steps: z
+      .boolean()
+      .describe(
+        'With `resolve_in_completion`: when a step succeeds, start at once the dependents this worker can run ' +
+          'whose parents all succeeded here (standard steps of templates given to the worker, within its free ' +
+          'capacity), and write their outcomes with their parents in one transaction (ADR 0011). A chain of ' +
+          'quick steps costs one transaction instead of one per step; a chained outcome the database refuses ' +
+          '(a parent refused as stale, the task stopped) runs again as a claimed attempt.',
+      ),
     heartbeat_interval_ms: int(
       100,
       HOUR_MS,

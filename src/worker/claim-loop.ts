@@ -152,10 +152,17 @@ export class ClaimLoop {
     const claimed: ClaimedStep[] = [];
     try {
       for (const row of rows) {
-        const step = claimedStepFromRow(workerQueueName(row.namespace), {
-          ...row,
-          msg_id: String(row.msg_id),
-        });
+        const queue = workerQueueName(row.namespace);
+        const running = this.#inFlight.get({ stepUuid: row.step_uuid, attempt: row.attempt });
+        if (running?.step.chained) {
+          // Already started here by chaining (ADR 0011): the claim makes it an ordinary claimed step, whose
+          // outcome is written with this message; it does not start again.
+          running.step.msgId = String(row.msg_id);
+          running.step.queue = queue;
+          running.step.chained = false;
+          continue;
+        }
+        const step = claimedStepFromRow(queue, { ...row, msg_id: String(row.msg_id) });
         this.#inFlight.track(step);
         claimed.push(step);
       }
@@ -179,6 +186,11 @@ export class ClaimLoop {
         return;
       }
     }
+  }
+
+  /** Room for more steps now (0 when not claiming): what chaining may start (ADR 0011). */
+  get freeCapacity(): number {
+    return this.#claiming ? Math.max(0, this.#freeCapacity()) : 0;
   }
 
   /** Capacity for claimed-but-unfinished steps: one handler slot each, plus one claim batch of prefetch. */

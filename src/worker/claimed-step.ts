@@ -26,6 +26,12 @@ export interface ClaimedStep {
   /** W3C trace context carried by the step's message; absent when the task is not traced. */
   traceparent?: string | undefined;
   tracestate?: string | undefined;
+  /**
+   * Started here without a claim, after its parents succeeded here (ADR 0011): it has no message yet (`msgId`
+   * is empty) until either its outcome is written with its parents' or a completion write claims it for this
+   * worker, which turns it into an ordinary claim.
+   */
+  chained?: boolean;
 }
 
 export interface ClaimRow {
@@ -103,4 +109,6 @@ export interface StepResultRecord {
 export interface Completion {
   step: ClaimedStep;
   record: StepResultRecord;
+  /** Set when its write sent it as a chained step (complete_steps may refuse it as such). */
+  sentChained?: boolean;
 }

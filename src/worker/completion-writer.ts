@@ -19,6 +19,7 @@ import { WriteHealth } from '../resilience/write-health.js';
 import type { ClaimLoop } from './claim-loop.js';
 import type { ClaimRow, Completion } from './claimed-step.js';
 import { inFlightKey, type InFlightSteps } from './in-flight.js';
+import { flushHeldFailures, type LocalChains } from './local-chain.js';
 import type { StepFinishedEvent, WorkerStats } from './worker-stats.js';
 
 export interface CompletionWriterOptions {
@@ -43,6 +44,8 @@ export interface CompletionWriterOptions {
    * resolves the results and claims the released steps of the claim loop's queues within its free capacity.
    */
   claims: ClaimLoop;
+  /** The worker's chains (`worker.chain_local_steps`): tasks with nothing left here are forgotten. */
+  chains: LocalChains | undefined;
 }
 
 /** A completion batch ready for complete_steps, with the domain events of each result. */
@@ -165,11 +168,13 @@ export class CompletionWriter {
     }
     this.#o.stats.completionBatches += 1;
     for (const c of batch) this.#settle(c, applied.get(inFlightKey(c.step)) === true, prepared);
+    this.#forgetIdleTasks(batch);
     // The claimed dependents take the slots just freed (and the reservation) before anyone else can.
     const adopting = this.#o.claims.adopt(claimed, reserved);
     inFlight.syncStats();
     this.#o.onCapacityFreed();
     await adopting;
+    flushHeldFailures(this.#o);
   }
 
   /** One complete_steps round trip: a row per (step, attempt) of the payload, saying whether it was applied. */
@@ -199,9 +204,36 @@ export class CompletionWriter {
     return res.rows;
   }
 
+  /** Chaining remembers tasks' results; a task with no step in flight here any more can chain no further. */
+  #forgetIdleTasks(batch: readonly Completion[]): void {
+    const chains = this.#o.chains;
+    if (!chains) return;
+    for (const task of new Set(batch.map((c) => c.step.taskUuid))) {
+      if (!this.#o.inFlight.hasTask(task)) chains.forget(task);
+    }
+  }
+
+  /** A chained step's outcome was refused (ADR 0011). Returns whether it is handled. */
+  #chainedRefused(c: Completion): boolean {
+    if (!c.step.chained) {
+      // A write claimed it for this worker meanwhile: it is an ordinary claimed step now; write it as one.
+      c.sentChained = false;
+      this.#o.completions.send(c).catch(() => this.#o.inFlight.delete(c.step));
+      return true;
+    }
+    this.#o.inFlight.delete(c.step);
+    this.#o.stats.chainedRefused += 1;
+    this.#o.logger.debug({ step: c.step.stepUuid }, 'chained step refused; it runs again when claimed');
+    return true;
+  }
+
   /** The batch was written: forget the step, and count, publish and report its outcome if it was applied. */
   #settle(c: Completion, applied: boolean, prepared: CompletionPayload | undefined): void {
     const { stats } = this.#o;
+    if (c.sentChained) {
+      if (!applied && this.#chainedRefused(c)) return;
+      stats.chainedWritten += 1;
+    }
     this.#o.inFlight.delete(c.step);
     if (!applied) {
       // The compare-and-swap lost: our lease expired and the step was claimed again (or cancelled). The attempt
@@ -245,11 +277,16 @@ export class CompletionWriter {
     for (const c of batch) {
       const entry: Record<string, unknown> = {
         step_uuid: c.step.stepUuid,
-        msg_id: c.step.msgId,
+        msg_id: c.step.chained ? null : c.step.msgId,
         attempt: c.step.attempt,
         success: c.record.success,
         results: c.record,
       };
+      c.sentChained = c.step.chained === true;
+      if (c.sentChained) {
+        entry.chained = true;
+        entry.handler = c.step.handler;
+      }
       const found = this.#o.eventDeclarations.forStep(c.step, c.step.stepName);
       const declarations = Array.isArray(found) ? found : await found;
       if (declarations.length > 0) {

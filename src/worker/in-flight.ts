@@ -65,12 +65,24 @@ export class InFlightSteps {
     return this.#entries.values();
   }
 
-  get(step: ClaimedStep): InFlight | undefined {
+  get(step: Pick<ClaimedStep, 'stepUuid' | 'attempt'>): InFlight | undefined {
     return this.#entries.get(inFlightKey(step));
   }
 
   has(step: ClaimedStep): boolean {
     return this.#entries.has(inFlightKey(step));
+  }
+
+  /** Whether this step (any attempt) is in flight here. */
+  hasStep(stepUuid: string): boolean {
+    for (const { step } of this.#entries.values()) if (step.stepUuid === stepUuid) return true;
+    return false;
+  }
+
+  /** Whether a step of this task is in flight here. */
+  hasTask(taskUuid: string): boolean {
+    for (const { step } of this.#entries.values()) if (step.taskUuid === taskUuid) return true;
+    return false;
   }
 
   /** Records a step just claimed (callers update the `inFlight` counter with {@link syncStats}). */

@@ -29,6 +29,8 @@ export async function releaseSteps(
   steps: readonly ClaimedStep[],
   context: { workerId: string; reason: ReleaseReason; logger: Logger },
 ): Promise<number> {
+  // a chained step not yet claimed has nothing in the database to hand back
+  steps = steps.filter((s) => !s.chained);
   if (steps.length === 0) return 0;
   const payload = JSON.stringify(
     steps.map((s) => ({ step_uuid: s.stepUuid, msg_id: s.msgId, attempt: s.attempt })),
@@ -58,6 +60,7 @@ export async function extendLeases(
 ): Promise<void> {
   const byQueue = new Map<string, string[]>();
   for (const step of steps) {
+    if (step.chained) continue; // no message (yet) to keep invisible
     const ids = byQueue.get(step.queue) ?? [];
     ids.push(step.msgId);
     byQueue.set(step.queue, ids);

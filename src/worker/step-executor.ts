@@ -19,6 +19,7 @@ import { errorLimitsOf } from './error-record.js';
 import type { HandlerRegistry } from './handler.js';
 import type { InFlightSteps } from './in-flight.js';
 import { ReleaseReason } from './leases.js';
+import { flushHeldFailures, type LocalChains } from './local-chain.js';
 import { runStep } from './step-runner.js';
 import type { HandlerThreadPool } from './thread-pool.js';
 import type { WorkerStats } from './worker-stats.js';
@@ -38,6 +39,8 @@ export interface StepExecutorOptions {
   claims: ClaimLoop;
   dispatch: BoundedChannel<ClaimedStep>;
   completions: BoundedChannel<Completion>;
+  /** Dependents to start right after a success here (`worker.chain_local_steps`), when on. */
+  chains: LocalChains | undefined;
 }
 
 /** Whether every promise in `runs` settles within `ms` (a snapshot: runs added later are not waited for). */
@@ -168,11 +171,38 @@ export class StepExecutor {
       // Aborted by this worker's own shutdown: not the handler's failure. No outcome is written; stop() hands
       // the step back without its attempt counted.
       const abortedByShutdown = !record.success && this.#shutdown.signal.aborted;
-      // The outcome is queued for writing now; the slot is held until the handler has really stopped.
-      if (!abortedByShutdown) await this.#o.completions.send({ step, record });
+      if (abortedByShutdown) {
+        // nothing to write
+      } else if (step.chained && !record.success && this.#o.chains) {
+        // A chained failure waits for its step's claim (ADR 0011).
+        this.#o.chains.hold({ step, record });
+        flushHeldFailures(this.#o);
+      } else {
+        // The outcome is queued for writing now; the slot is held until the handler has really stopped.
+        await this.#o.completions.send({ step, record });
+        if (record.success) this.#startChained(step, record);
+      }
       await this.#awaitHandlerStop(step, settled);
     } finally {
       stats.handlersRunning -= 1;
+    }
+  }
+
+  /**
+   * Starts the dependents of a step that just succeeded whose parents all succeeded here (ADR 0011), within the
+   * worker's free capacity: they are in flight at once, and their outcomes can join their parent's write.
+   */
+  #startChained(step: ClaimedStep, record: Completion['record']): void {
+    const { chains, inFlight, stats } = this.#o;
+    if (!chains || this.#shutdown.signal.aborted) return;
+    const next = chains.next(step, record, this.#o.claims.freeCapacity);
+    if (next.length === 0) return;
+    for (const s of next) inFlight.track(s);
+    stats.chained += next.length;
+    inFlight.syncStats();
+    for (const s of next) {
+      // Only a closed channel fails a send (shutting down): the chained step simply never starts.
+      this.#o.dispatch.send(s).catch(() => void inFlight.handBack([s], ReleaseReason.Shutdown));
     }
   }
 

@@ -21,6 +21,12 @@ export interface WorkerStats {
   claimed: number;
   /** Of `claimed`: dependents claimed by this worker's own completion writes (no claim round trip). */
   selfClaimed: number;
+  /** Dependents started here right after their parents succeeded here, without a claim (ADR 0011). */
+  chained: number;
+  /** Of `chained`: outcomes written with their parents' in one transaction. */
+  chainedWritten: number;
+  /** Of `chained`: steps the database did not let run as chained (they run again, claimed). */
+  chainedRefused: number;
   completed: number;
   failed: number;
   completionBatches: number;
@@ -55,6 +61,9 @@ export function emptyWorkerStats(): WorkerStats {
   return {
     claimed: 0,
     selfClaimed: 0,
+    chained: 0,
+    chainedWritten: 0,
+    chainedRefused: 0,
     completed: 0,
     failed: 0,
     completionBatches: 0,

@@ -22,6 +22,7 @@ import { HandlerRegistry, type HandlerDefinition } from './handler.js';
 import { HandlerThreadPool, type ThreadPoolStats } from './thread-pool.js';
 import { extendLeases, ReleaseReason } from './leases.js';
 import { InFlightSteps } from './in-flight.js';
+import { localChains } from './local-chain.js';
 import { registerLocalClaimer } from '../runtime/local-claimers.js';
 import { ClaimLoop } from './claim-loop.js';
 import type { ClaimRow } from './claimed-step.js';
@@ -138,6 +139,7 @@ export class Worker {
       inFlight: this.#inFlight,
       dispatch: this.#dispatch,
     });
+    const chains = localChains(options.config, this.#templates, this.#registry);
     this.#executor = new StepExecutor({
       ...shared,
       registry: this.#registry,
@@ -148,6 +150,7 @@ export class Worker {
       claims: this.#claims,
       dispatch: this.#dispatch,
       completions: this.#completions,
+      chains,
     });
     this.#writer = new CompletionWriter({
       ...shared,
@@ -162,6 +165,7 @@ export class Worker {
       completions: this.#completions,
       onCapacityFreed: () => this.#claims.wake(),
       claims: this.#claims,
+      chains,
     });
     this.metrics.readSourcesFrom({
       abandonedHandlers: () => this.stats.abandonedHandlers,

@@ -7,9 +7,11 @@ import { startEngine, type Engine } from '../support/engine.js';
 
 /**
  * Counts every statement the engine sends while tasks run. Every engine statement is a single autocommitted
- * call, so statements = round trips = transactions. The per-step budget (docs/architecture.md): one transaction
- * per step on the default path, where the worker's completion resolves the step and claims the next one for
- * itself, and a task created in a process with a worker starts its root step in the creating transaction; four on
+ * call, so statements = round trips = transactions. The per-step budget (docs/architecture.md): on the default
+ * path a task created in a process with a worker starts its root step in the creating transaction, and the
+ * steps the worker runs right after their parents (ADR 0011) are written with them, so a chain of quick steps is
+ * one transaction; without chaining, one transaction per step, where the worker's completion resolves the step
+ * and claims the next one for itself; four on
  * the path where orchestrators process results (`worker.resolve_in_completion = false`): enqueue (folded into the
  * previous step's result processing), claim, complete, process result.
  */
@@ -88,23 +90,24 @@ describe('round trips on the per-step path', () => {
     await db?.drop();
   });
 
-  it('one linear-4 task costs one create plus one round trip per step', async () => {
+  it('a linear-4 task of quick steps costs one create and one completion', async () => {
     calls.length = 0;
     const before = engine.finished.length;
+    const chained = engine.worker.stats.chainedWritten;
     await engine.orchestrator.createTask({ namespace: ns, name: 'linear', context: {} });
     await until(() => engine.finished.length === before + 4);
-    await until(() => count('complete_steps') === 4);
 
     expect(count('create_task')).toBe(1);
-    // The root step was claimed by create_task, each next step by the completion of the one before.
+    // The root step was claimed by create_task; b, c and d ran here right after their parents (ADR 0011), and
+    // one completion wrote all four.
     expect(count('claim_steps')).toBe(0);
-    expect(count('complete_steps')).toBe(4);
+    expect(count('complete_steps')).toBe(1);
     expect(count('process_step_results')).toBe(0);
     expect(count('other')).toBe(0);
-    expect(engine.worker.stats.selfClaimed).toBeGreaterThanOrEqual(4);
+    expect(engine.worker.stats.chainedWritten - chained).toBe(3);
   });
 
-  it('siblings claimed together and finishing together share one completion: a diamond costs three', async () => {
+  it('a diamond of quick steps costs one create and one completion too', async () => {
     calls.length = 0;
     const before = engine.finished.length;
     await engine.orchestrator.createTask({ namespace: ns, name: 'diamond', context: {} });
@@ -112,9 +115,8 @@ describe('round trips on the per-step path', () => {
 
     expect(count('create_task')).toBe(1);
     expect(count('claim_steps')).toBe(0);
-    // a's completion claims b and c; their handlers finish in one turn of the event loop, so one completion
-    // writes both and claims d; d's completion finishes the task.
-    expect(count('complete_steps')).toBe(3);
+    // b and c run after a, d after both; one completion writes the four.
+    expect(count('complete_steps')).toBe(1);
     expect(count('other')).toBe(0);
   });
 
@@ -135,6 +137,50 @@ describe('round trips on the per-step path', () => {
     expect(count('process_step_results')).toBe(0);
     // At most one statement per step; batching completions does better.
     expect(perStepPath).toBeLessThanOrEqual(steps);
+  });
+
+  it('without chaining, a step costs one round trip, and siblings finishing together share one', async () => {
+    const unchained = await startEngine(db, {
+      templates: [linear, diamond],
+      handlers: [defineHandler('noop', () => ({ ok: true }))],
+      overrides: {
+        orchestration: {
+          result_poll_interval_ms: HOUR,
+          retry_poll_interval_ms: HOUR,
+          staleness: { enabled: false },
+        },
+        worker: { poll_interval_ms: HOUR, heartbeat_interval_ms: HOUR, chain_local_steps: false },
+      },
+    });
+    try {
+      // Only this engine serves the namespace while it runs.
+      await engine.worker.stop();
+      await engine.orchestrator.stop();
+      await new Promise((r) => setTimeout(r, 300));
+      calls.length = 0;
+      let before = unchained.finished.length;
+      await unchained.orchestrator.createTask({ namespace: ns, name: 'linear', context: {} });
+      await until(() => unchained.finished.length === before + 4);
+      await until(() => count('complete_steps') === 4);
+      expect(count('create_task')).toBe(1);
+      // The root step was claimed by create_task, each next step by the completion of the one before.
+      expect(count('claim_steps')).toBe(0);
+      expect(count('complete_steps')).toBe(4);
+      expect(count('other')).toBe(0);
+      expect(unchained.worker.stats.selfClaimed).toBeGreaterThanOrEqual(4);
+      expect(unchained.worker.stats.chained).toBe(0);
+
+      calls.length = 0;
+      before = unchained.finished.length;
+      await unchained.orchestrator.createTask({ namespace: ns, name: 'diamond', context: {} });
+      await until(() => unchained.finished.length === before + 4);
+      // a's completion claims b and c; their handlers finish in one turn of the event loop, so one completion
+      // writes both and claims d; d's completion finishes the task.
+      expect(count('complete_steps')).toBe(3);
+      expect(count('other')).toBe(0);
+    } finally {
+      await unchained.stop();
+    }
   });
 
   it('with results processed by orchestrators, a step costs at most four round trips', async () => {

@@ -92,11 +92,23 @@ async function trail(c: pg.PoolClient, step: string): Promise<string[]> {
   return res.rows.map((r) => r.to_state);
 }
 
+async function taskCounters(c: pg.PoolClient, task: string): Promise<unknown> {
+  const res = await c.query(
+    'SELECT state, steps_in_flight, steps_remaining FROM tasker.tasks WHERE task_uuid = $1',
+    [task],
+  );
+  return res.rows[0];
+}
+
+let chainedOutcome: unknown;
+
 describe('step uuids', () => {
   it('are the ones stepUuidFor derives from the task uuid and step name', async () => {
     await inRollback(async (c) => {
       const t = await taskOf(c, diamond);
-      for (const name of ['top', 'left', 'right', 'bottom']) expect(t.step(name)).toBe(stepUuidFor(t.task, name));
+      for (const name of ['top', 'left', 'right', 'bottom']) {
+        expect(t.step(name)).toBe(stepUuidFor(t.task, name));
+      }
       const sql = await c.query<{ u: string }>('SELECT tasker.step_uuid_for($1, $2) AS u', [t.task, 'left']);
       expect(sql.rows[0]!.u).toBe(t.step('left'));
       // a well-formed UUID: the task's version 7 nibble and the RFC 4122 variant
@@ -176,12 +188,63 @@ describe('complete_steps with chained steps', () => {
     });
   });
 
+  it('records a chained failure as the attempt it was, on the general path, retried as usual', async () => {
+    await inRollback(async (c) => {
+      const t = await taskOf(c, chain);
+      const root = await claimRoot(c);
+      const error = { name: 'Error', message: 'flaky', retryable: true };
+      const failed = chained(t.task, 'b', { success: false, results: { success: false, error } });
+      const done = await complete(c, [root, failed, chained(t.task, 'c')]);
+      expect(done.applied.get(root.step_uuid)).toBe(true);
+      expect(done.applied.get(t.step('b'))).toBe(true);
+      // c's parent failed: it may not run
+      expect(done.applied.get(t.step('c'))).toBe(false);
+      const b = await c.query<{ state: string; attempts: number; pending_parents: number; error: unknown }>(
+        `SELECT state, attempts, pending_parents, results->'error'->>'message' AS error
+         FROM tasker.workflow_steps WHERE step_uuid = $1`,
+        [t.step('b')],
+      );
+      expect(b.rows[0]).toMatchObject({ attempts: 1, pending_parents: 0, error: 'flaky' });
+      expect(['waiting_for_retry', 'enqueued']).toContain(b.rows[0]!.state);
+      expect((await states(c, t.task)).c).toBe('pending@0');
+      chainedOutcome = {
+        task: await taskCounters(c, t.task),
+        b: b.rows[0]!.state,
+        trail: await trail(c, t.step('b')),
+      };
+    });
+    // the same failure when b was claimed and failed in a call of its own
+    await inRollback(async (c) => {
+      const t = await taskOf(c, chain);
+      const root = await claimRoot(c);
+      const first = await c.query<{ claimed: { msg_id: string; attempt: number }[] }>(
+        'SELECT claimed FROM tasker.complete_steps($1, $2, true, $3, 5, 30)',
+        [JSON.stringify([root]), 'w1', [QUEUE]],
+      );
+      const b = first.rows[0]!.claimed[0]!;
+      const error = { name: 'Error', message: 'flaky', retryable: true };
+      const entry = { step_uuid: t.step('b'), msg_id: String(b.msg_id), attempt: b.attempt, success: false };
+      await complete(c, [{ ...entry, results: { success: false, error } }]);
+      const state = await c.query<{ state: string }>(
+        'SELECT state FROM tasker.workflow_steps WHERE step_uuid = $1',
+        [t.step('b')],
+      );
+      expect(chainedOutcome).toEqual({
+        task: await taskCounters(c, t.task),
+        b: state.rows[0]!.state,
+        trail: await trail(c, t.step('b')),
+      });
+    });
+  });
+
   it('refuses a chained step of a task no longer running', async () => {
     await inRollback(async (c) => {
       const t = await taskOf(c, chain);
       await claimRoot(c);
       await c.query(`SELECT tasker.complete_steps('[]', 'w1')`);
-      await c.query(`UPDATE tasker.workflow_steps SET state = 'complete' WHERE step_uuid = $1`, [t.step('a')]);
+      await c.query(`UPDATE tasker.workflow_steps SET state = 'complete' WHERE step_uuid = $1`, [
+        t.step('a'),
+      ]);
       await c.query(`UPDATE tasker.tasks SET state = 'cancelled' WHERE task_uuid = $1`, [t.task]);
       const done = await complete(c, [chained(t.task, 'b')]);
       expect(done.applied.get(t.step('b'))).toBe(false);
