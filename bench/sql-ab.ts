@@ -5,16 +5,19 @@
  * on the one-transaction path (created, each step completed by `complete_steps`, which claims the next),
  * alternating between A and B, so both see the same drift of this machine (±30 % between runs). Prints the p50 of
  * `complete_steps` in each and B / A; with `--create`, of `create_task` claiming the root step for a worker;
- * with `--fanout`, of `create_task` on the 1 → 200 → 1 template of the peers' W4 (tasks created, not run).
+ * with `--fanout`, of `create_task` on the 1 → 200 → 1 template of the peers' W4 (tasks created, not run);
+ * with `--chain`, of the one `complete_steps` that writes the claimed root and its three chained dependents.
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
 import { registerTemplate } from '../src/orchestration/template-registry.js';
+import { stepUuidFor } from '../src/contract/step-uuid.js';
 import { defineTemplate, type TaskTemplate } from '../src/templates/index.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const fanout = process.argv.includes('--fanout');
+const chain = process.argv.includes('--chain');
 const timeCreate = fanout || process.argv.includes('--create');
 const variant = args[0];
 if (!variant) throw new Error('usage: npx tsx bench/sql-ab.ts <variant.sql> [tasks] [--create]');
@@ -83,6 +86,31 @@ async function runTask(s: Side): Promise<void> {
   if (fanout) return;
   let claimed = (made.rows[0] as { claimed: unknown[] | null }).claimed ?? [];
   if (claimed.length !== 1) throw new Error('the root step was not claimed');
+  if (chain) {
+    const root = claimed[0] as { step_uuid: string; msg_id: string; attempt: number; task_uuid: string };
+    const results = { success: true, result: { ok: true }, metadata: {} };
+    const entries = [{ ...root, success: true, results }].concat(
+      ['b', 'c', 'd'].map((name) => ({
+        step_uuid: stepUuidFor(root.task_uuid, name),
+        msg_id: null as unknown as string,
+        attempt: 1,
+        task_uuid: root.task_uuid,
+        success: true,
+        results,
+        chained: true,
+        handler: 'h',
+      })),
+    );
+    const t0 = performance.now();
+    const done = await s.pool.query<{ applied: boolean }>({
+      name: 'complete',
+      text: `SELECT * FROM tasker.complete_steps($1, 'ab', true, $2, 10, 30)`,
+      values: [JSON.stringify(entries), [QUEUE]],
+    });
+    s.times.push(performance.now() - t0);
+    if (!done.rows.every((r) => r.applied)) throw new Error('the chain was not applied');
+    return;
+  }
   for (let step = 0; step < 4; step++) {
     const row = claimed[0] as { step_uuid: string; msg_id: string; attempt: number };
     const results = { success: true, result: { ok: true }, metadata: {} };
@@ -107,7 +135,7 @@ for (let i = 0; i < TASKS; i++) {
 }
 const p50 = (v: number[]): number => [...v].sort((x, y) => x - y)[v.length >> 1]!;
 console.log(
-  `${timeCreate ? 'create_task' : 'complete_steps'} p50: A ${p50(a.times).toFixed(3)} ms, ` +
+  `${timeCreate ? 'create_task' : chain ? 'complete_steps (root + 3 chained)' : 'complete_steps'} p50: A ${p50(a.times).toFixed(3)} ms, ` +
     `B ${p50(b.times).toFixed(3)} ms, ` +
     `B / A ${(p50(b.times) / p50(a.times)).toFixed(2)} (${a.times.length} calls each)`,
 );

@@ -2,17 +2,21 @@
  * `npx tsx bench/sql-profile.ts`: latency of each per-step SQL function called one at a time (no batching),
  * to see where a step's time goes. Uses DATABASE_URL's server (creates and drops its own database) or an
  * embedded PostgreSQL. `npx tsx bench/sql-profile.ts four`: the four-transaction path (claim, complete, process
- * result) instead of the default one-transaction path (complete_steps resolves and claims the next step).
+ * result) instead of the default one-transaction path (complete_steps resolves and claims the next step);
+ * `chain`: the chained path (ADR 0011), create_task claiming the root and one complete_steps writing it with its
+ * three dependents run right after it.
  */
 import pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import { registerTemplate } from '../src/orchestration/template-registry.js';
+import { stepUuidFor } from '../src/contract/step-uuid.js';
 import { defineTemplate } from '../src/templates/index.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/testing/embedded-postgres.js';
 
 const TASKS = 200;
 const onePath = process.argv[2] !== 'four';
+const chainPath = process.argv[2] === 'chain';
 let server: EmbeddedServer | undefined;
 let serverUrl = process.env.DATABASE_URL;
 if (!serverUrl) {
@@ -57,8 +61,42 @@ async function timed(label: string, text: string, values: unknown[]): Promise<pg
   return res;
 }
 await timed('select_1', 'SELECT 1', []);
+/** The chained path: the root claimed by create_task, then one completion with b, c and d chained. */
+async function chainedTask(): Promise<void> {
+  const claim = {
+    claim: { queues: ['worker_profile_queue'], limit: 4, lease_seconds: 30, worker: 'profiler' },
+  };
+  const made = await timed('create_task(claim)', 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6)', [
+    'profile',
+    'linear',
+    null,
+    '{"i":1}',
+    JSON.stringify(claim),
+    'profiler',
+  ]);
+  const root = (made.rows[0] as { claimed: { step_uuid: string; msg_id: string; task_uuid: string }[] })
+    .claimed[0]!;
+  const results = { success: true, result: { ok: true }, metadata: { attempt: 1 } };
+  const entries = [{ step_uuid: root.step_uuid, msg_id: root.msg_id, attempt: 1, success: true, results }];
+  for (const name of ['b', 'c', 'd']) {
+    const step_uuid = stepUuidFor(root.task_uuid, name);
+    entries.push({ step_uuid, msg_id: null as unknown as string, attempt: 1, success: true, results });
+    Object.assign(entries.at(-1)!, { chained: true, handler: 'h' });
+  }
+  const done = await timed(
+    'complete_steps(chain)',
+    'SELECT * FROM tasker.complete_steps($1, $2, true, $3, $4, $5)',
+    [JSON.stringify(entries), 'profiler', ['worker_profile_queue'], 10, 30],
+  );
+  if (!done.rows.every((r: { applied: boolean }) => r.applied)) throw new Error('the chain was not applied');
+}
+
 for (let i = 0; i < TASKS; i++) {
   await timed('select_1', 'SELECT 1', []);
+  if (chainPath) {
+    await chainedTask();
+    continue;
+  }
   await timed('create_task', 'SELECT * FROM tasker.create_task($1, $2, $3, $4, $5, $6)', [
     'profile',
     'linear',
