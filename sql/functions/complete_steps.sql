@@ -34,6 +34,7 @@ DECLARE
   v_tasks uuid[];
   v_plain boolean;
   v_chained boolean;
+  v_started uuid[] := '{}';
   v_ids uuid[] := ARRAY(SELECT (e->>'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
 BEGIN
   IF p_resolve THEN
@@ -52,10 +53,10 @@ BEGIN
            coalesce(bool_or((e->>'chained')::boolean), false)
     INTO v_plain, v_chained FROM jsonb_array_elements(p_results) e;
     -- steps the worker ran locally after the ones it claimed (ADR 0011)
-    IF v_chained THEN PERFORM tasker.start_chained_steps(p_results, v_tasks, p_worker, v_plain); END IF;
+    IF v_chained THEN v_started := tasker.start_chained_steps(p_results, v_tasks, p_worker, v_plain); END IF;
     IF v_plain THEN
       RETURN QUERY SELECT * FROM tasker.settle_successes(p_results, v_ids, v_tasks, p_worker, p_claim_queues,
-                                                         p_claim_limit, p_lease_seconds);
+                                                         p_claim_limit, p_lease_seconds, v_started);
       RETURN;
     END IF;
   END IF;

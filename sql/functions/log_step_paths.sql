@@ -1,11 +1,12 @@
 -- Appends each step's audit rows (most_recent protocol), each step with its own path: p_steps and the other
 -- arrays are parallel. Step i moves to p_to[i] by event p_event[i]; when p_via[i] is not NULL it passes through
--- p_via[i] (event p_via_event[i]) first, two rows in the same statement. The insert is driven by the rows the
--- demoting UPDATE returns, so a step's old row is always demoted before its new rows are inserted. p_metadata
--- goes on every final row. One statement for a whole completion: finished steps, and the dependents it enqueued
--- or claimed.
+-- p_via[i] (event p_via_event[i]) first, two rows in the same statement. A step in p_started (a chained step
+-- started in this same transaction, ADR 0011) goes from pending through `enqueued` (Enqueue) and `in_progress`
+-- (Start) first. The insert is driven by the rows the demoting UPDATE returns, so a step's old row is always
+-- demoted before its new rows are inserted. p_metadata goes on every final row. One statement for a whole
+-- completion: finished steps, the chained steps started with them, and the dependents it enqueued or claimed.
 CREATE OR REPLACE FUNCTION tasker.log_step_paths(p_steps uuid[], p_to text[], p_event text[], p_via text[],
-  p_via_event text[], p_processor text, p_metadata jsonb DEFAULT NULL::jsonb)
+  p_via_event text[], p_processor text, p_metadata jsonb DEFAULT NULL::jsonb, p_started uuid[] DEFAULT NULL::uuid[])
  RETURNS void
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
@@ -22,13 +23,22 @@ BEGIN
     UPDATE tasker.workflow_step_transitions t SET most_recent = false
     FROM path p
     WHERE t.step_uuid = ANY(p_steps) AND t.most_recent AND t.step_uuid = p.step_uuid
-    RETURNING t.step_uuid, t.to_state AS from_state, t.sort_key, p.to_state, p.event, p.via, p.via_event
+    RETURNING t.step_uuid, t.sort_key, p.to_state, p.event, p.via, p.via_event,
+              coalesce(t.step_uuid = ANY(p_started), false) AS started,
+              CASE WHEN t.step_uuid = ANY(p_started) THEN 'in_progress' ELSE t.to_state END AS from_state,
+              CASE WHEN t.step_uuid = ANY(p_started) THEN 2 ELSE 0 END AS shift
   )
   INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent, metadata, processor)
-  SELECT d.step_uuid, d.from_state, d.via, d.via_event, d.sort_key + 1, false, NULL, p_processor
+  SELECT d.step_uuid, 'pending', 'enqueued', 'Enqueue', d.sort_key + 1, false, NULL::jsonb, p_processor
+  FROM demoted d WHERE d.started
+  UNION ALL
+  SELECT d.step_uuid, 'enqueued', 'in_progress', 'Start', d.sort_key + 2, false, NULL::jsonb, p_processor
+  FROM demoted d WHERE d.started
+  UNION ALL
+  SELECT d.step_uuid, d.from_state, d.via, d.via_event, d.sort_key + d.shift + 1, false, NULL, p_processor
   FROM demoted d WHERE d.via IS NOT NULL
   UNION ALL
   SELECT d.step_uuid, coalesce(d.via, d.from_state), d.to_state, d.event,
-         d.sort_key + CASE WHEN d.via IS NULL THEN 1 ELSE 2 END, true, p_metadata, p_processor
+         d.sort_key + d.shift + CASE WHEN d.via IS NULL THEN 1 ELSE 2 END, true, p_metadata, p_processor
   FROM demoted d;
 END $function$;

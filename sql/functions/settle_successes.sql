@@ -7,9 +7,11 @@
 -- statement for all of them (the results passing through `enqueued_for_orchestration`, claimed steps through
 -- `enqueued`), one message statement (claimed ones leased for p_lease_seconds), and, only for tasks whose
 -- counters say so, finalization. Same arguments and rows as complete_steps; p_ids are the step uuids of
--- p_results. test/sql/settle_successes/ checks it leaves what the general path leaves.
+-- p_results; p_started: the chained steps complete_steps started for this call (start_chained_steps), whose
+-- audit path from pending is written here with the rest. test/sql/settle_successes/ checks it leaves what the
+-- general path leaves.
 CREATE OR REPLACE FUNCTION tasker.settle_successes(p_results jsonb, p_ids uuid[], p_tasks uuid[], p_worker text,
-  p_claim_queues text[], p_claim_limit integer, p_lease_seconds double precision)
+  p_claim_queues text[], p_claim_limit integer, p_lease_seconds double precision, p_started uuid[] DEFAULT '{}')
  RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb, claimed jsonb)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
@@ -110,7 +112,7 @@ BEGIN
         || array_fill(NULL::text, ARRAY[n_rest]),
       array_fill('EnqueueForOrchestration'::text, ARRAY[n_done]) || array_fill('Enqueue'::text, ARRAY[n_claim])
         || array_fill(NULL::text, ARRAY[n_rest]),
-      p_worker);
+      p_worker, NULL, p_started);
     IF n_claim + n_rest > 0 THEN
       SELECT array_agg(m.step_uuid), array_agg(m.msg_id) INTO v_claimed_steps, v_claimed_msgs
       FROM tasker.send_step_messages(v_claim || v_rest, p_lease_seconds, v_claim) m

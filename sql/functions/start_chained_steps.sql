@@ -1,7 +1,8 @@
 -- Part of complete_steps (ADR 0011): a worker that ran a chain of steps locally sends, with the results of the
 -- steps it had claimed, the outcomes of their dependents it started without a claim (`"chained": true`, the
 -- step's derived uuid, attempt 1, the handler it ran). Such a step is started here, as claim_steps would start
--- it (in_progress, attempt 1, audited Enqueue then Start by the worker, counted in flight), when all of this
+-- it (in_progress, attempt 1, audited Enqueue then Start by the worker, counted in flight; on the settle path
+-- settle_successes writes those audit rows with the completion's), when all of this
 -- holds under the task locks complete_steps took (p_tasks): its task is running, it is a pending standard step
 -- never attempted, its handler is the one the worker ran, and every parent is complete or completes in this same
 -- call (a claimed success whose attempt still holds its step, or a chained success started here). The rest of
@@ -72,6 +73,8 @@ BEGIN
   )
   UPDATE tasker.tasks t SET steps_in_flight = t.steps_in_flight + p.n
   FROM per_task p WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = p.task_uuid;
+  -- settle_successes writes their whole audit path with their completion (one statement for all)
+  IF p_settle THEN RETURN v_started; END IF;
   PERFORM tasker.log_step_paths(v_started, array_fill('in_progress'::text, ARRAY[n]),
                                 array_fill('Start'::text, ARRAY[n]), array_fill('enqueued'::text, ARRAY[n]),
                                 array_fill('Enqueue'::text, ARRAY[n]), p_worker);
