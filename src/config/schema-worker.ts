@@ -10,7 +10,12 @@ import { channelSchema, DAY_MS, HOUR_MS, int } from './schema-parts.js';
 export const workerSchema = z
   .strictObject({
     max_concurrent_handlers: int(1, 10_000, 'Step handlers running at the same time in one worker process.'),
-    claim_batch_size: int(1, 1_000, 'Maximum step messages claimed from the queue per read.'),
+    claim_batch_size: int(
+      1,
+      1_000,
+      'Maximum step messages claimed from the queue per read; also the prefetch: steps claimed ahead of a free ' +
+        'handler slot, and dependents a completion claims or chains for this worker.',
+    ),
     poll_interval_ms: int(
       10,
       HOUR_MS,
