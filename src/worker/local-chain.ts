@@ -75,6 +75,9 @@ export class LocalChains {
       templateKey({ namespace: step.namespace, name: step.templateName, version: step.templateVersion }),
     );
     if (!template || !record.success) return [];
+    // A task created before step uuids were derived (or a step created later) has uuids of its own: its
+    // dependents' uuids cannot be known here.
+    if (step.stepUuid !== stepUuidFor(step.taskUuid, step.stepName)) return [];
     const memory = this.#memoryOf(step.taskUuid);
     memory.succeeded.set(step.stepName, { result: record.result, ancestors: step.dependencyResults });
     const ready: ClaimedStep[] = [];

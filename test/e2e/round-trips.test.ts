@@ -56,25 +56,29 @@ async function until(predicate: () => boolean, timeoutMs = 30_000): Promise<void
   }
 }
 
+/** An engine with pollers and heartbeats off, so only notification-driven work remains to be counted. */
+function quietEngine(db: TestDatabase, worker: Record<string, unknown> = {}): Promise<Engine> {
+  return startEngine(db, {
+    templates: [linear, diamond],
+    handlers: [defineHandler('noop', () => ({ ok: true }))],
+    overrides: {
+      orchestration: {
+        result_poll_interval_ms: HOUR,
+        retry_poll_interval_ms: HOUR,
+        staleness: { enabled: false },
+      },
+      worker: { poll_interval_ms: HOUR, heartbeat_interval_ms: HOUR, ...worker },
+    },
+  });
+}
+
 describe('round trips on the per-step path', () => {
   let db: TestDatabase;
   let engine: Engine;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    engine = await startEngine(db, {
-      templates: [linear, diamond],
-      handlers: [defineHandler('noop', () => ({ ok: true }))],
-      // Pollers and heartbeats off for the measurement: only notification-driven work remains.
-      overrides: {
-        orchestration: {
-          result_poll_interval_ms: HOUR,
-          retry_poll_interval_ms: HOUR,
-          staleness: { enabled: false },
-        },
-        worker: { poll_interval_ms: HOUR, heartbeat_interval_ms: HOUR },
-      },
-    });
+    engine = await quietEngine(db);
     // Let start-up wake-ups (one empty read per loop) settle before counting.
     await new Promise((r) => setTimeout(r, 300));
     pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
@@ -140,18 +144,7 @@ describe('round trips on the per-step path', () => {
   });
 
   it('without chaining, a step costs one round trip, and siblings finishing together share one', async () => {
-    const unchained = await startEngine(db, {
-      templates: [linear, diamond],
-      handlers: [defineHandler('noop', () => ({ ok: true }))],
-      overrides: {
-        orchestration: {
-          result_poll_interval_ms: HOUR,
-          retry_poll_interval_ms: HOUR,
-          staleness: { enabled: false },
-        },
-        worker: { poll_interval_ms: HOUR, heartbeat_interval_ms: HOUR, chain_local_steps: false },
-      },
-    });
+    const unchained = await quietEngine(db, { chain_local_steps: false });
     try {
       // Only this engine serves the namespace while it runs.
       await engine.worker.stop();
@@ -184,18 +177,7 @@ describe('round trips on the per-step path', () => {
   });
 
   it('with results processed by orchestrators, a step costs at most four round trips', async () => {
-    const four = await startEngine(db, {
-      templates: [linear, diamond],
-      handlers: [defineHandler('noop', () => ({ ok: true }))],
-      overrides: {
-        orchestration: {
-          result_poll_interval_ms: HOUR,
-          retry_poll_interval_ms: HOUR,
-          staleness: { enabled: false },
-        },
-        worker: { poll_interval_ms: HOUR, heartbeat_interval_ms: HOUR, resolve_in_completion: false },
-      },
-    });
+    const four = await quietEngine(db, { resolve_in_completion: false });
     try {
       // Only this engine serves the namespace and processes results while it runs.
       await engine.worker.stop();

@@ -90,6 +90,9 @@ describe('LocalChains', () => {
     expect(new LocalChains([diamond], both).next(claimed(diamond, 'top'), failure, 10)).toEqual([]);
     const onlyH = new LocalChains([diamond], new HandlerRegistry([defineHandler('h', () => 1)]));
     expect(onlyH.next(claimed(diamond, 'top'), success(1), 10).map((s) => s.stepName)).toEqual(['left']);
+    // a parent whose uuid was not derived from its task's (a task created before derived uuids)
+    const oldTask = { ...claimed(diamond, 'top'), stepUuid: '019ad7a0-0000-7000-8000-0000000000ff' };
+    expect(new LocalChains([diamond], both).next(oldTask, success(1), 10)).toEqual([]);
     const withDecision = new LocalChains([decides], both);
     expect(withDecision.enabled).toBe(false);
     expect(withDecision.next(claimed(decides, 'top'), success(1), 10)).toEqual([]);
