@@ -213,27 +213,27 @@ export class CompletionWriter {
     }
   }
 
-  /** A chained step's outcome was refused (ADR 0011). Returns whether it is handled. */
-  #chainedRefused(c: Completion): boolean {
+  /** A chained step's outcome was refused (ADR 0011). */
+  #chainedRefused(c: Completion): void {
     if (!c.step.chained) {
       // A write claimed it for this worker meanwhile: it is an ordinary claimed step now; write it as one.
       c.sentChained = false;
       this.#o.completions.send(c).catch(() => this.#o.inFlight.delete(c.step));
-      return true;
+      return;
     }
     this.#o.inFlight.delete(c.step);
     this.#o.stats.chainedRefused += 1;
     this.#o.logger.debug({ step: c.step.stepUuid }, 'chained step refused; it runs again when claimed');
-    return true;
   }
 
   /** The batch was written: forget the step, and count, publish and report its outcome if it was applied. */
   #settle(c: Completion, applied: boolean, prepared: CompletionPayload | undefined): void {
     const { stats } = this.#o;
-    if (c.sentChained) {
-      if (!applied && this.#chainedRefused(c)) return;
-      stats.chainedWritten += 1;
+    if (c.sentChained && !applied) {
+      this.#chainedRefused(c);
+      return;
     }
+    if (c.sentChained) stats.chainedWritten += 1;
     this.#o.inFlight.delete(c.step);
     if (!applied) {
       // The compare-and-swap lost: our lease expired and the step was claimed again (or cancelled). The attempt

@@ -153,18 +153,21 @@ const handlers = [
   }),
 ];
 
-// Both resolution paths: the orchestrator settling results (default) and the worker resolving in its completion.
+// Both resolution paths: the orchestrator settling results (default) and the worker resolving in its completion;
+// and the same DAGs with standard steps only, whose steps the worker chains (ADR 0011) through the failures.
 describe.each([
-  ['default path', false],
-  ['fast path', true],
-])('random DAGs with decisions, convergence and transient failures (%s)', (_path, fastPath) => {
+  ['default path', false, false],
+  ['fast path', true, false],
+  ['fast path, standard steps only: chained', true, true],
+])('random DAGs with decisions, convergence and transient failures (%s)', (_path, fastPath, standardOnly) => {
   let db: TestDatabase;
   let engine: Engine;
   const cases: { seed: number; shape: Shape; template: TaskTemplate }[] = [];
 
   beforeAll(async () => {
     for (const seed of SEEDS) {
-      const shape = randomShape(seed);
+      const random = randomShape(seed);
+      const shape = standardOnly ? { ...random, types: random.types.map(() => 'standard' as const) } : random;
       const template = toTemplate(seed, shape);
       // Decision handlers learn their branches from their inputs (the names of their non-convergence children).
       template.steps.forEach((step, i) => {
@@ -268,6 +271,12 @@ describe.each([
   });
 
   it('the seeds exercised decisions, skipped branches, convergence and retries', () => {
+    if (standardOnly) {
+      // no decisions here: what these seeds must exercise is chaining, through retries
+      expect(engine.worker.stats.chainedWritten).toBeGreaterThan(0);
+      expect(seen.retries).toBeGreaterThan(0);
+      return;
+    }
     expect(seen.decisions).toBeGreaterThan(0);
     expect(seen.skipped).toBeGreaterThan(0);
     expect(seen.convergenceRan).toBeGreaterThan(0);
