@@ -153,15 +153,7 @@ export class ClaimLoop {
     try {
       for (const row of rows) {
         const queue = workerQueueName(row.namespace);
-        const running = this.#inFlight.get({ stepUuid: row.step_uuid, attempt: row.attempt });
-        if (running?.step.chained) {
-          // Already started here by chaining (ADR 0011): the claim makes it an ordinary claimed step, whose
-          // outcome is written with this message; it does not start again.
-          running.step.msgId = String(row.msg_id);
-          running.step.queue = queue;
-          running.step.chained = false;
-          continue;
-        }
+        if (this.#takenOverByChained(queue, row)) continue;
         const step = claimedStepFromRow(queue, { ...row, msg_id: String(row.msg_id) });
         this.#inFlight.track(step);
         claimed.push(step);
@@ -186,6 +178,19 @@ export class ClaimLoop {
         return;
       }
     }
+  }
+
+  /**
+   * A claimed step already running here by chaining (ADR 0011) takes the claim over: it becomes an ordinary
+   * claimed step, whose outcome is written with this message, and does not start again.
+   */
+  #takenOverByChained(queue: string, row: ClaimRow): boolean {
+    const running = this.#inFlight.get({ stepUuid: row.step_uuid, attempt: row.attempt });
+    if (!running?.step.chained) return false;
+    running.step.msgId = String(row.msg_id);
+    running.step.queue = queue;
+    running.step.chained = false;
+    return true;
   }
 
   /** Room for more steps now (0 when not claiming): what chaining may start (ADR 0011). */
@@ -222,6 +227,7 @@ export class ClaimLoop {
       );
       // Counted in flight before the reservation is given back (no await in between).
       for (const row of rows) {
+        if (this.#takenOverByChained(queue, row)) continue;
         const step = claimedStepFromRow(queue, row);
         this.#inFlight.track(step);
         claimed.push(step);
