@@ -43,7 +43,6 @@ DECLARE
   v_claim jsonb := p_options->'claim';
   v_root_steps uuid[];
   v_claimed_steps uuid[];
-  v_claimed_msgs bigint[];
   v_take int := 0;
   v_claimed jsonb;
 BEGIN
@@ -108,15 +107,14 @@ BEGIN
   END IF;
   -- Root steps claimed for the local worker come back flagged; they are claimed in the statement that creates them.
   SELECT array_agg(r.step_uuid), array_agg(r.step_uuid) FILTER (WHERE r.claimed),
-         array_agg(r.msg_id) FILTER (WHERE r.claimed)
-  INTO v_root_steps, v_claimed_steps, v_claimed_msgs
+         jsonb_agg(r.claim || jsonb_build_object('context', p_context, 'namespace', v_ns, 'template_name', p_name,
+                                                 'template_version', v_version, 'correlation_id', v_corr))
+           FILTER (WHERE r.claimed)
+  INTO v_root_steps, v_claimed_steps, v_claimed
   FROM tasker.create_task_steps(v_task, v_template_uuid, v_step_uuids, v_ns, v_corr, v_trace, v_head_start,
                                 p_processor, v_take, v_claim->>'worker',
                                 coalesce((v_claim->>'lease_seconds')::float8, 0)) r;
   v_take := coalesce(cardinality(v_claimed_steps), 0);
-  IF v_take > 0 THEN
-    SELECT jsonb_agg(to_jsonb(c)) INTO v_claimed FROM tasker.claimed_step_contexts(v_claimed_msgs, v_claimed_steps) c;
-  END IF;
   IF v_take < coalesce(cardinality(v_root_steps), 0) THEN
     PERFORM pg_notify(tasker.queue_channel(tasker.worker_queue_name(v_ns)), '');
   END IF;

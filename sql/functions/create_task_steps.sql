@@ -4,11 +4,13 @@
 -- looked up in that map: no statement joins two sets of steps, so no plan can multiply them (docs/adr/0004).
 -- The first p_claim_limit root steps (in template order) are claimed for p_claimer in the same statement, as
 -- claim_steps would: in_progress, attempt 1, audited `Start` by the claimer, the message leased for
--- p_lease_seconds. Returns each root step with its message and whether it was claimed, in template order.
+-- p_lease_seconds. Returns each root step with its message and whether it was claimed, in template order; a claimed
+-- one also with the step's part of its execution context (`claim`: what claimed_step_contexts would return of the
+-- step and its message; create_task adds the task's part: a root step has no dependency results to look up).
 CREATE OR REPLACE FUNCTION tasker.create_task_steps(p_task uuid, p_template_uuid uuid, p_step_uuids jsonb,
   p_namespace text, p_correlation_id uuid, p_trace jsonb, p_head_start bigint, p_processor text,
   p_claim_limit integer DEFAULT 0, p_claimer text DEFAULT NULL, p_lease_seconds double precision DEFAULT 0)
- RETURNS TABLE(step_uuid uuid, msg_id bigint, claimed boolean)
+ RETURNS TABLE(step_uuid uuid, msg_id bigint, claimed boolean, claim jsonb)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET enable_seqscan TO 'off'
@@ -43,7 +45,15 @@ BEGIN
       FROM tasker.template_steps ts WHERE ts.template_uuid = p_template_uuid AND ts.step_type <> 'batch_worker'
     ) r
     ORDER BY r.position
-    RETURNING workflow_steps.step_uuid, workflow_steps.name, workflow_steps.state
+    RETURNING workflow_steps.step_uuid, workflow_steps.name, workflow_steps.state,
+              CASE WHEN workflow_steps.state = 'in_progress' THEN jsonb_build_object(
+                'step_uuid', workflow_steps.step_uuid, 'task_uuid', workflow_steps.task_uuid,
+                'step_name', workflow_steps.name, 'handler', workflow_steps.handler,
+                'attempt', workflow_steps.attempts, 'max_attempts', workflow_steps.max_attempts,
+                'retryable', workflow_steps.retryable, 'retry_policy', workflow_steps.retry_policy,
+                'timeout_ms', workflow_steps.timeout_ms, 'inputs', workflow_steps.inputs,
+                'checkpoint', workflow_steps.checkpoint, 'dependency_results', '{}'::jsonb,
+                'traceparent', p_trace->>'traceparent', 'tracestate', p_trace->>'tracestate') END AS claim
   ),
   edges AS (
     INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
@@ -76,5 +86,7 @@ BEGIN
     RETURNING queue_messages.msg_id, (queue_messages.message->>'step_uuid')::uuid AS step_uuid,
               queue_messages.read_ct = 1 AS claimed
   )
-  SELECT m.step_uuid, m.msg_id, m.claimed FROM messages m ORDER BY m.msg_id;
+  SELECT m.step_uuid, m.msg_id, m.claimed, s.claim || jsonb_build_object('msg_id', m.msg_id)
+  FROM messages m LEFT JOIN steps s ON m.claimed AND s.step_uuid = m.step_uuid
+  ORDER BY m.msg_id;
 END $function$;

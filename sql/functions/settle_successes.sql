@@ -6,7 +6,9 @@
 -- by priority, task, step name: in_progress, a new attempt) or enqueued; the tasks' counters move. Then one audit
 -- statement for all of them (the results passing through `enqueued_for_orchestration`, claimed steps through
 -- `enqueued`), one message statement (claimed ones leased for p_lease_seconds), and, only for tasks whose
--- counters say so, finalization. Same arguments and rows as complete_steps; p_ids are the step uuids of
+-- counters say so, finalization. A task whose last steps complete here is completed by the counter update itself
+-- (one row version instead of two; finalize_tasks would move it the same way, with the same audit, notification
+-- and `finalized` entry). Same arguments and rows as complete_steps; p_ids are the step uuids of
 -- p_results; p_started: the chained steps complete_steps started for this call (start_chained_steps), whose
 -- audit path from pending is written here with the rest. test/sql/settle_successes/ checks it leaves what the
 -- general path leaves.
@@ -28,6 +30,8 @@ DECLARE
   v_claim uuid[];
   v_rest uuid[];
   v_moving uuid[];
+  v_completed uuid[];
+  v_completed_templates uuid[];
   v_claimed_steps uuid[];
   v_claimed_msgs bigint[];
   v_finalized jsonb;
@@ -84,19 +88,26 @@ BEGIN
     UPDATE tasker.tasks t
     SET steps_remaining = t.steps_remaining - p.completed,
         steps_in_flight = t.steps_in_flight - p.completed + p.enqueued,
+        state = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = p.completed THEN 'complete'
+                     ELSE t.state END,
+        completed_at = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = p.completed THEN now()
+                            ELSE t.completed_at END,
         updated_at = now()
     FROM per_task p WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = p.task_uuid
-    RETURNING t.task_uuid,
-      -- a task whose counters now call for a move (finalize_tasks' groups)
-      (t.state = 'steps_in_process' AND (t.steps_remaining = 0 OR t.steps_in_flight = 0 OR t.error IS NOT NULL))
+    -- RETURNING sees the new row: `complete` was set just now (a task already complete has no step in progress).
+    RETURNING t.task_uuid, t.template_uuid, t.state = 'complete' AS completed,
+      -- a task whose counters now call for another move (finalize_tasks' groups)
+      (t.state = 'steps_in_process' AND (t.steps_in_flight = 0 OR t.error IS NOT NULL))
         OR (t.state = 'blocked_by_failures' AND t.steps_in_flight = 0) AS moving
   )
   SELECT (SELECT array_agg(d.step_uuid) FROM done d),
          (SELECT array_agg(d.step_uuid::text || ':' || d.attempt) FROM done d),
          (SELECT coalesce(array_agg(sp.step_uuid), '{}') FROM split sp WHERE sp.claim),
          (SELECT coalesce(array_agg(sp.step_uuid), '{}') FROM split sp WHERE NOT sp.claim),
-         (SELECT coalesce(array_agg(k.task_uuid) FILTER (WHERE k.moving), '{}') FROM counted k)
-  INTO v_done, v_applied, v_claim, v_rest, v_moving;
+         (SELECT coalesce(array_agg(k.task_uuid) FILTER (WHERE k.moving), '{}') FROM counted k),
+         (SELECT coalesce(array_agg(k.task_uuid) FILTER (WHERE k.completed), '{}') FROM counted k),
+         (SELECT coalesce(array_agg(k.template_uuid) FILTER (WHERE k.completed), '{}') FROM counted k)
+  INTO v_done, v_applied, v_claim, v_rest, v_moving, v_completed, v_completed_templates;
 
   IF v_done IS NOT NULL THEN
     n_done := cardinality(v_done);
@@ -118,10 +129,19 @@ BEGIN
       FROM tasker.send_step_messages(v_claim || v_rest, p_lease_seconds, v_claim) m
       WHERE m.step_uuid = ANY(v_claim);
     END IF;
+    v_finalized := '[]';
+    IF cardinality(v_completed) > 0 THEN
+      PERFORM tasker.log_task_transitions(v_completed, ARRAY['evaluating_results', 'complete'],
+                                          ARRAY['StepCompleted', 'AllStepsSuccessful'], p_worker);
+      PERFORM tasker.notify_task_finished(v_completed, 'complete');
+      SELECT jsonb_agg(jsonb_build_object('namespace', g.namespace, 'template', g.name, 'state', 'complete',
+                                          'count', g.n))
+      INTO v_finalized
+      FROM (SELECT tp.namespace, tp.name, count(*)::int AS n FROM unnest(v_completed_templates) u
+            JOIN tasker.templates tp ON tp.template_uuid = u GROUP BY tp.namespace, tp.name) g;
+    END IF;
     IF cardinality(v_moving) > 0 THEN
-      SELECT f.finalized INTO v_finalized FROM tasker.finalize_tasks(v_moving, p_worker) f;
-    ELSE
-      v_finalized := '[]';
+      SELECT v_finalized || f.finalized INTO v_finalized FROM tasker.finalize_tasks(v_moving, p_worker) f;
     END IF;
     PERFORM tasker.notify_task_events(p_tasks);
     IF cardinality(v_claimed_steps) > 0 THEN

@@ -254,3 +254,42 @@ describe('create_task claiming root steps', () => {
     });
   });
 });
+
+describe('create_task claimed contexts', () => {
+  it('are exactly what claimed_step_contexts returns for the same steps (built without it, in the same statement)', async () => {
+    await inRollback(async (c) => {
+      const detailed = defineTemplate({ namespace: ns, name: 'detailed_roots', version: '2.1.0' })
+        .step('fetch', {
+          handler: 'h.fetch',
+          timeoutMs: 1500,
+          inputs: { url: 'https://example.test', n: [1, 2] },
+        })
+        .step('other', { handler: 'h.other', retry: { maxAttempts: 5 } })
+        .step('sink', { handler: 'h', dependsOn: ['fetch', 'other'] })
+        .build();
+      await registerTemplate(c, detailed);
+      const claim = { claim: { queues: [QUEUE], limit: 4, lease_seconds: 30, worker: 'w1' } };
+      for (const trace of [
+        {},
+        { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, tracestate: 'k=v' },
+      ]) {
+        const made = await c.query<{ claimed: (Claimed & { msg_id: number })[] }>(
+          `SELECT claimed FROM tasker.create_task($1, $2, NULL, $3, $4, 'test')`,
+          [
+            ns,
+            detailed.name,
+            JSON.stringify({ order: 9, nested: { a: null } }),
+            JSON.stringify({ ...claim, ...trace }),
+          ],
+        );
+        const claimed = made.rows[0]!.claimed;
+        expect(claimed.map((r) => r.step_name)).toEqual(['fetch', 'other']);
+        const looked = await c.query<{ row: Record<string, unknown> }>(
+          `SELECT to_jsonb(x) AS row FROM tasker.claimed_step_contexts($1::bigint[], $2::uuid[]) x ORDER BY x.msg_id`,
+          [claimed.map((r) => r.msg_id), claimed.map((r) => r.step_uuid)],
+        );
+        expect(claimed).toEqual(looked.rows.map((r) => r.row));
+      }
+    });
+  });
+});
