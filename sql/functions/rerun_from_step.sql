@@ -161,6 +161,9 @@ BEGIN
   WHERE s.step_uuid = ANY(v_reset);
 
   IF cardinality(v_removed) > 0 THEN
+    -- No foreign key cascades (ADR 0012): the removed steps' edges and audit rows go with them here.
+    DELETE FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY(v_removed);
+    DELETE FROM tasker.workflow_step_edges e WHERE e.to_step_uuid = ANY(v_removed);
     DELETE FROM tasker.workflow_step_transitions t WHERE t.step_uuid = ANY(v_removed);
     DELETE FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_removed);
   END IF;

@@ -6,8 +6,6 @@ CREATE TABLE tasker.workflow_step_edges (
   to_step_uuid uuid NOT NULL,
   name text NOT NULL DEFAULT 'provides'::text,
   CONSTRAINT workflow_step_edges_pkey PRIMARY KEY (from_step_uuid, to_step_uuid),
-  CONSTRAINT workflow_step_edges_from_step_uuid_fkey FOREIGN KEY (from_step_uuid) REFERENCES tasker.workflow_steps(step_uuid) ON DELETE CASCADE,
-  CONSTRAINT workflow_step_edges_to_step_uuid_fkey FOREIGN KEY (to_step_uuid) REFERENCES tasker.workflow_steps(step_uuid) ON DELETE CASCADE,
   CONSTRAINT workflow_step_edges_check CHECK (from_step_uuid <> to_step_uuid)
 );
 CREATE INDEX workflow_step_edges_to_idx ON tasker.workflow_step_edges USING btree (to_step_uuid);

@@ -26,7 +26,6 @@ CREATE TABLE tasker.workflow_steps (
   checkpoint jsonb,
   CONSTRAINT workflow_steps_pkey PRIMARY KEY (step_uuid),
   CONSTRAINT workflow_steps_task_uuid_name_key UNIQUE (task_uuid, name),
-  CONSTRAINT workflow_steps_task_uuid_fkey FOREIGN KEY (task_uuid) REFERENCES tasker.tasks(task_uuid) ON DELETE CASCADE,
   CONSTRAINT workflow_steps_pending_parents_check CHECK (pending_parents >= 0),
   CONSTRAINT workflow_steps_state_check CHECK (tasker.is_step_state(state)),
   CONSTRAINT workflow_steps_step_type_check CHECK (step_type = ANY (ARRAY['standard'::text, 'decision'::text, 'deferred_convergence'::text, 'batchable'::text, 'batch_worker'::text]))

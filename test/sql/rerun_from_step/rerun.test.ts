@@ -337,6 +337,13 @@ describe('rerun_from_step', () => {
         [first.map((r) => r.step_uuid)],
       );
       expect(orphans.rows[0]!.n).toBe(0);
+      // No foreign key cascades (ADR 0012): the instances' edges went with them, at both ends.
+      const edges = await c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM tasker.workflow_step_edges
+         WHERE from_step_uuid = ANY($1) OR to_step_uuid = ANY($1)`,
+        [first.map((r) => r.step_uuid)],
+      );
+      expect(edges.rows[0]!.n).toBe(0);
       const smaller = { batch_processing_outcome: { type: 'create_batches', total_items: 15 } };
       await settle(c, t.step('analyze'), { success: true, result: smaller });
       const second = await instances();
