@@ -9,8 +9,8 @@
 -- counters say so, finalization. A task whose last steps complete here is completed by the counter update itself
 -- (one row version instead of two; finalize_tasks would move it the same way, with the same audit, notification
 -- and `finalized` entry). Same arguments and rows as complete_steps; p_ids are the step uuids of
--- p_results; p_started: the chained steps complete_steps started for this call (start_chained_steps), whose
--- audit path from pending is written here with the rest. test/sql/settle_successes/ checks it leaves what the
+-- p_results; p_started: the chained steps start_chained_steps picked for this call, still pending: each is started
+-- and completed here by one row update, and its audit path from pending is written with the rest. test/sql/settle_successes/ checks it leaves what the
 -- general path leaves.
 CREATE OR REPLACE FUNCTION tasker.settle_successes(p_results jsonb, p_ids uuid[], p_tasks uuid[], p_worker text,
   p_claim_queues text[], p_claim_limit integer, p_lease_seconds double precision, p_started uuid[] DEFAULT '{}')
@@ -45,11 +45,17 @@ BEGIN
            x->'results' AS results
     FROM jsonb_array_elements(p_results) x
   ), done AS (
+    -- A chained step (p_started) is started and completed by this one update: attempt 1, waiting for no parent.
     UPDATE tasker.workflow_steps s
-    SET state = 'complete', results = i.results, processed_at = now(), updated_at = now()
+    SET state = 'complete', results = i.results, processed_at = now(), updated_at = now(),
+        attempts = CASE WHEN s.step_uuid = ANY(p_started) THEN 1 ELSE s.attempts END,
+        last_attempted_at = CASE WHEN s.step_uuid = ANY(p_started) THEN now() ELSE s.last_attempted_at END,
+        pending_parents = CASE WHEN s.step_uuid = ANY(p_started) THEN 0 ELSE s.pending_parents END
     FROM input i
-    WHERE s.step_uuid = ANY(p_ids) AND s.step_uuid = i.step_uuid AND s.state = 'in_progress' AND s.attempts = i.attempt
-    RETURNING s.step_uuid, s.task_uuid, i.msg_id, i.attempt
+    WHERE s.step_uuid = ANY(p_ids) AND s.step_uuid = i.step_uuid
+      AND CASE WHEN s.step_uuid = ANY(p_started) THEN s.state = 'pending' AND s.attempts = 0 AND i.attempt = 1
+               ELSE s.state = 'in_progress' AND s.attempts = i.attempt END
+    RETURNING s.step_uuid, s.task_uuid, i.msg_id, i.attempt, s.step_uuid = ANY(p_started) AS started
   ), acked AS (
     DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(ARRAY(SELECT d.msg_id FROM done d))
   ), released AS (
@@ -81,13 +87,16 @@ BEGIN
     FROM released r LEFT JOIN split sp ON sp.step_uuid = r.step_uuid
     WHERE c.step_uuid = ANY(ARRAY(SELECT r2.step_uuid FROM released r2)) AND c.step_uuid = r.step_uuid
   ), per_task AS (
-    SELECT u.task_uuid, count(*) FILTER (WHERE u.done)::int AS completed, count(*) FILTER (WHERE NOT u.done)::int AS enqueued
-    FROM (SELECT d.task_uuid, true AS done FROM done d UNION ALL SELECT sp.task_uuid, false FROM split sp) u
+    SELECT u.task_uuid, count(*) FILTER (WHERE u.done)::int AS completed,
+           count(*) FILTER (WHERE u.started)::int AS started, count(*) FILTER (WHERE NOT u.done)::int AS enqueued
+    FROM (SELECT d.task_uuid, true AS done, d.started FROM done d
+          UNION ALL SELECT sp.task_uuid, false, false FROM split sp) u
     GROUP BY u.task_uuid
   ), counted AS (
     UPDATE tasker.tasks t
     SET steps_remaining = t.steps_remaining - p.completed,
-        steps_in_flight = t.steps_in_flight - p.completed + p.enqueued,
+        -- chained steps were never counted in flight: they start and finish here
+        steps_in_flight = t.steps_in_flight - (p.completed - p.started) + p.enqueued,
         state = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = p.completed THEN 'complete'
                      ELSE t.state END,
         completed_at = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = p.completed THEN now()

@@ -2,7 +2,8 @@
 -- steps it had claimed, the outcomes of their dependents it started without a claim (`"chained": true`, the
 -- step's derived uuid, attempt 1, the handler it ran). Such a step is started here, as claim_steps would start
 -- it (in_progress, attempt 1, audited Enqueue then Start by the worker, counted in flight; on the settle path
--- settle_successes writes those audit rows with the completion's), when all of this
+-- settle_successes starts and completes it in one row update and writes those audit rows with the completion's:
+-- this function only picks the steps then), when all of this
 -- holds under the task locks complete_steps took (p_tasks): its task is running, it is a pending standard step
 -- never attempted, its handler is the one the worker ran, and every parent is complete or completes in this same
 -- call (a claimed success whose attempt still holds its step, or a chained success started here). The rest of
@@ -60,12 +61,11 @@ BEGIN
     v_completing := v_completing || v_new_ok;
   END LOOP;
   n := cardinality(v_started);
-  IF n = 0 THEN RETURN v_started; END IF;
+  IF n = 0 OR p_settle THEN RETURN v_started; END IF;
 
   WITH started AS (
     UPDATE tasker.workflow_steps s
-    SET state = 'in_progress', attempts = 1, last_attempted_at = now(), updated_at = now(),
-        pending_parents = CASE WHEN p_settle THEN 0 ELSE s.pending_parents END
+    SET state = 'in_progress', attempts = 1, last_attempted_at = now(), updated_at = now()
     WHERE s.step_uuid = ANY(v_started)
     RETURNING s.task_uuid
   ), per_task AS (
@@ -73,8 +73,6 @@ BEGIN
   )
   UPDATE tasker.tasks t SET steps_in_flight = t.steps_in_flight + p.n
   FROM per_task p WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = p.task_uuid;
-  -- settle_successes writes their whole audit path with their completion (one statement for all)
-  IF p_settle THEN RETURN v_started; END IF;
   PERFORM tasker.log_step_paths(v_started, array_fill('in_progress'::text, ARRAY[n]),
                                 array_fill('Start'::text, ARRAY[n]), array_fill('enqueued'::text, ARRAY[n]),
                                 array_fill('Enqueue'::text, ARRAY[n]), p_worker);
