@@ -26,9 +26,9 @@ AS $function$
 DECLARE
   v_chained uuid[];
   v_completing uuid[];
-  v_new uuid[];
-  v_new_ok uuid[];
-  v_started uuid[] := '{}';
+  v_ok uuid[];
+  v_unready uuid[];
+  v_started uuid[];
   n int;
 BEGIN
   SELECT coalesce(array_agg((x->>'step_uuid')::uuid) FILTER (WHERE (x->>'chained')::boolean), '{}'),
@@ -40,25 +40,29 @@ BEGIN
   FROM jsonb_array_elements(p_results) x JOIN tasker.workflow_steps s ON s.step_uuid = (x->>'step_uuid')::uuid
   WHERE s.step_uuid = ANY(v_completing) AND NOT coalesce((x->>'chained')::boolean, false)
     AND coalesce((x->>'success')::boolean, false) AND s.state = 'in_progress' AND s.attempts = (x->>'attempt')::int;
-  -- a chain is as long as the steps the worker ran one after another: one pass per link
+  -- The chained results that pass every check of their own; then, while one of them has a parent that is
+  -- neither complete, nor completing in this call, nor a chained success kept so far, it is dropped. Candidates
+  -- cannot vouch for each other in a cycle (a DAG has none), so what remains is what starting them link by link
+  -- from the completing steps would start; a batch whose chains all hold (the usual case) takes one check.
+  SELECT coalesce(array_agg(c.step_uuid), '{}'),
+         coalesce(array_agg(c.step_uuid) FILTER (WHERE coalesce((x->>'success')::boolean, false)), '{}')
+  INTO v_started, v_ok
+  FROM jsonb_array_elements(p_results) x
+  JOIN tasker.workflow_steps c ON c.step_uuid = (x->>'step_uuid')::uuid
+  JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
+  WHERE c.step_uuid = ANY(v_chained)
+    AND (x->>'chained')::boolean AND (x->>'attempt')::int = 1 AND c.handler = x->>'handler'
+    AND c.state = 'pending' AND c.attempts = 0 AND c.step_type = 'standard'
+    AND t.task_uuid = ANY(p_tasks) AND t.state = 'steps_in_process';
   LOOP
-    SELECT coalesce(array_agg(c.step_uuid), '{}'),
-           coalesce(array_agg(c.step_uuid) FILTER (WHERE coalesce((x->>'success')::boolean, false)), '{}')
-    INTO v_new, v_new_ok
-    FROM jsonb_array_elements(p_results) x
-    JOIN tasker.workflow_steps c ON c.step_uuid = (x->>'step_uuid')::uuid
-    JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
-    WHERE c.step_uuid = ANY(v_chained) AND NOT c.step_uuid = ANY(v_started)
-      AND (x->>'chained')::boolean AND (x->>'attempt')::int = 1 AND c.handler = x->>'handler'
-      AND c.state = 'pending' AND c.attempts = 0 AND c.step_type = 'standard'
-      AND t.task_uuid = ANY(p_tasks) AND t.state = 'steps_in_process'
-      AND NOT EXISTS (SELECT 1 FROM tasker.workflow_step_edges e
-                      JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
-                      WHERE e.to_step_uuid = c.step_uuid AND p.state <> 'complete'
-                        AND NOT p.step_uuid = ANY(v_completing));
-    EXIT WHEN cardinality(v_new) = 0;
-    v_started := v_started || v_new;
-    v_completing := v_completing || v_new_ok;
+    EXIT WHEN cardinality(v_started) = 0;
+    SELECT coalesce(array_agg(DISTINCT e.to_step_uuid), '{}') INTO v_unready
+    FROM tasker.workflow_step_edges e JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
+    WHERE e.to_step_uuid = ANY(v_started) AND p.state <> 'complete'
+      AND NOT p.step_uuid = ANY(v_completing) AND NOT p.step_uuid = ANY(v_ok);
+    EXIT WHEN cardinality(v_unready) = 0;
+    v_started := ARRAY(SELECT u FROM unnest(v_started) AS u WHERE NOT u = ANY(v_unready));
+    v_ok := ARRAY(SELECT u FROM unnest(v_ok) AS u WHERE NOT u = ANY(v_unready));
   END LOOP;
   n := cardinality(v_started);
   IF n = 0 OR p_settle THEN RETURN v_started; END IF;

@@ -170,11 +170,17 @@ describe('complete_steps with chained steps', () => {
     await inRollback(async (c) => {
       const t = await taskOf(c, chain);
       const root = await claimRoot(c);
-      const stale = await complete(c, [{ ...root, attempt: 2 }, chained(t.task, 'b')]);
-      expect([...stale.applied.values()]).toEqual([false, false]);
-      const other = await complete(c, [root, chained(t.task, 'b', { handler: 'other' })]);
+      // A refused link refuses everything chained below it, however deep.
+      const stale = await complete(c, [{ ...root, attempt: 2 }, chained(t.task, 'b'), chained(t.task, 'c')]);
+      expect([...stale.applied.values()]).toEqual([false, false, false]);
+      const other = await complete(c, [
+        root,
+        chained(t.task, 'b', { handler: 'other' }),
+        chained(t.task, 'c'),
+      ]);
       expect(other.applied.get(root.step_uuid)).toBe(true);
       expect(other.applied.get(t.step('b'))).toBe(false);
+      expect(other.applied.get(t.step('c'))).toBe(false);
       expect(await states(c, t.task)).toEqual({ a: 'complete@1', b: 'in_progress@1', c: 'pending@0' });
     });
     await inRollback(async (c) => {
