@@ -36,16 +36,14 @@ WITH seed AS (
   JOIN steps f ON f.old_step = e.from_step_uuid
   JOIN steps t ON t.old_step = e.to_step_uuid AND t.g = f.g
 ), ins_step_audit AS (
-  INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent,
-    metadata, processor, created_at)
-  SELECT st.step_uuid, x.from_state, x.to_state, x.event, x.sort_key, x.most_recent, x.metadata, x.processor,
-    x.created_at
+  INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, metadata,
+    processor, created_at)
+  SELECT st.step_uuid, x.from_state, x.to_state, x.event, x.sort_key, x.metadata, x.processor, x.created_at
   FROM steps st JOIN tasker.workflow_step_transitions x ON x.step_uuid = st.old_step
 )
-INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key, most_recent, metadata,
-  processor, created_at)
-SELECT c.task_uuid, x.from_state, x.to_state, x.event, x.sort_key, x.most_recent, x.metadata, x.processor,
-  x.created_at
+INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key, metadata, processor,
+  created_at)
+SELECT c.task_uuid, x.from_state, x.to_state, x.event, x.sort_key, x.metadata, x.processor, x.created_at
 FROM copies c CROSS JOIN tasker.task_transitions x WHERE x.task_uuid = $2`;
 
 /** Adds finished tasks until the database holds `target` of them; returns how many there are. */

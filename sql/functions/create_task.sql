@@ -96,11 +96,11 @@ BEGIN
     RETURN;
   END IF;
 
-  INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key, most_recent, processor)
-  VALUES (v_task, NULL, 'pending', 'Create', 1, false, p_processor),
-         (v_task, 'pending', 'initializing', 'Start', 2, false, p_processor),
-         (v_task, 'initializing', 'enqueuing_steps', 'ReadyStepsFound', 3, false, p_processor),
-         (v_task, 'enqueuing_steps', 'steps_in_process', 'StepsEnqueued', 4, true, p_processor);
+  INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key, processor)
+  VALUES (v_task, NULL, 'pending', 'Create', 1, p_processor),
+         (v_task, 'pending', 'initializing', 'Start', 2, p_processor),
+         (v_task, 'initializing', 'enqueuing_steps', 'ReadyStepsFound', 3, p_processor),
+         (v_task, 'enqueuing_steps', 'steps_in_process', 'StepsEnqueued', 4, p_processor);
 
   IF v_claim IS NOT NULL AND v_claim->'queues' ? tasker.worker_queue_name(v_ns) THEN
     v_take := greatest(coalesce((v_claim->>'limit')::int, 0), 0);

@@ -63,13 +63,13 @@ BEGIN
       AND v_parent_uuids->>dep.name IS NOT NULL
   ),
   audit AS (
-    INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent, processor)
-    SELECT steps.step_uuid, NULL, 'pending', 'Create', 1, steps.state = 'pending', p_processor FROM steps
+    INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, processor)
+    SELECT steps.step_uuid, NULL, 'pending', 'Create', 1, p_processor FROM steps
     UNION ALL
-    SELECT steps.step_uuid, 'pending', 'enqueued', 'Enqueue', 2, steps.state = 'enqueued', p_processor FROM steps
+    SELECT steps.step_uuid, 'pending', 'enqueued', 'Enqueue', 2, p_processor FROM steps
     WHERE steps.state IN ('enqueued', 'in_progress')
     UNION ALL
-    SELECT steps.step_uuid, 'enqueued', 'in_progress', 'Start', 3, true, p_claimer FROM steps
+    SELECT steps.step_uuid, 'enqueued', 'in_progress', 'Start', 3, p_claimer FROM steps
     WHERE steps.state = 'in_progress'
   ), messages AS (
     INSERT INTO tasker.queue_messages (queue_name, vt, read_ct, message)

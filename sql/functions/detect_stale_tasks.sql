@@ -12,7 +12,9 @@ BEGIN
     SELECT t.task_uuid, t.state, extract(epoch FROM now() - tr.created_at) AS in_state,
            extract(epoch FROM now() - t.created_at) AS age
     FROM tasker.tasks t
-    JOIN tasker.task_transitions tr ON tr.task_uuid = t.task_uuid AND tr.most_recent
+    -- the row that moved the task into its current state: the last of its trail (ADR 0013)
+    CROSS JOIN LATERAL (SELECT x.created_at FROM tasker.task_transitions x WHERE x.task_uuid = t.task_uuid
+                        ORDER BY x.sort_key DESC LIMIT 1) tr
     WHERE t.state IN ('steps_in_process', 'waiting_for_retry', 'blocked_by_failures', 'waiting_for_dependencies')
       AND (
         (t.state = 'steps_in_process'

@@ -1,4 +1,4 @@
--- Appends one audit row per step (most_recent protocol), every step along the same path: to p_to by p_event,
+-- Appends one audit row per step, every step along the same path: to p_to by p_event,
 -- passing through state p_via (event p_via_event) first when given, as when a worker's completion settles its own
 -- result or a step is claimed in the transaction that enqueued it. The rows are written by log_step_paths.
 CREATE OR REPLACE FUNCTION tasker.log_step_transitions(p_steps uuid[], p_to text, p_event text, p_processor text,

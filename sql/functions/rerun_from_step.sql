@@ -138,22 +138,24 @@ BEGIN
   END IF;
 
   -- Audit rows first (they record what each step had), then the reset.
-  WITH demoted AS (
-    UPDATE tasker.workflow_step_transitions t SET most_recent = false
+  WITH last AS (
+    -- each step's last audit row (ADR 0013)
+    SELECT l.step_uuid, l.to_state, l.sort_key, s.attempts, s.results, s.checkpoint
     FROM tasker.workflow_steps s
-    WHERE t.step_uuid = s.step_uuid AND s.step_uuid = ANY(v_reset) AND s.state <> 'pending' AND t.most_recent
-    RETURNING t.step_uuid, t.to_state, t.sort_key, s.attempts, s.results, s.checkpoint
+    CROSS JOIN LATERAL (SELECT t.step_uuid, t.to_state, t.sort_key FROM tasker.workflow_step_transitions t
+                        WHERE t.step_uuid = s.step_uuid ORDER BY t.sort_key DESC LIMIT 1) l
+    WHERE s.step_uuid = ANY(v_reset) AND s.state <> 'pending'
   )
-  INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent,
-                                                metadata, processor)
-  SELECT d.step_uuid, d.to_state, 'pending', 'Rerun', d.sort_key + 1, true,
+  INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, metadata,
+                                                processor)
+  SELECT d.step_uuid, d.to_state, 'pending', 'Rerun', d.sort_key + 1,
          v_meta - 'steps_reset' - 'steps_removed'
            || jsonb_build_object('previous_state', d.to_state, 'previous_attempts', d.attempts,
                                  'previous_results', d.results)
            || CASE WHEN d.checkpoint IS NULL THEN '{}'::jsonb
                    ELSE jsonb_build_object('previous_checkpoint', d.checkpoint) END,
          p_processor
-  FROM demoted d;
+  FROM last d;
 
   UPDATE tasker.workflow_steps s
   SET state = 'pending', attempts = 0, results = NULL, checkpoint = NULL, next_retry_at = NULL, processed_at = NULL,

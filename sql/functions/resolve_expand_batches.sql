@@ -68,9 +68,9 @@ BEGIN
     )
     SELECT array_agg(ins.step_uuid) INTO v_new FROM ins;
 
-    INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent,
-                                                  metadata, processor)
-    SELECT u, NULL, 'pending', 'Create', 1, true, jsonb_build_object('batch_of', v_step.name), p_processor
+    INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, metadata,
+                                                  processor)
+    SELECT u, NULL, 'pending', 'Create', 1, jsonb_build_object('batch_of', v_step.name), p_processor
     FROM unnest(v_new) AS u;
 
     v_conv := ARRAY(

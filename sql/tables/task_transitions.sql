@@ -7,11 +7,9 @@ CREATE TABLE tasker.task_transitions (
   to_state text NOT NULL,
   event text NOT NULL,
   sort_key integer NOT NULL,
-  most_recent boolean NOT NULL,
   metadata jsonb,
   processor text,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   CONSTRAINT task_transitions_pkey PRIMARY KEY (task_uuid, sort_key),
   CONSTRAINT task_transitions_check CHECK (tasker.is_allowed_task_transition(from_state, to_state))
 );
-CREATE UNIQUE INDEX task_transitions_most_recent_key ON tasker.task_transitions USING btree (task_uuid) WHERE most_recent;

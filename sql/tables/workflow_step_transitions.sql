@@ -7,11 +7,9 @@ CREATE TABLE tasker.workflow_step_transitions (
   to_state text NOT NULL,
   event text NOT NULL,
   sort_key integer NOT NULL,
-  most_recent boolean NOT NULL,
   metadata jsonb,
   processor text,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   CONSTRAINT workflow_step_transitions_pkey PRIMARY KEY (step_uuid, sort_key),
   CONSTRAINT workflow_step_transitions_check CHECK (tasker.is_allowed_step_transition(from_state, to_state))
 );
-CREATE UNIQUE INDEX workflow_step_transitions_most_recent_key ON tasker.workflow_step_transitions USING btree (step_uuid) WHERE most_recent;

@@ -356,7 +356,7 @@ describe('tasker worker (a worker-only process) serves /metrics and /health', ()
     });
     await db.pool.query(
       `UPDATE tasker.task_transitions SET created_at = now() - interval '10 seconds'
-       WHERE task_uuid = $1 AND most_recent`,
+       WHERE task_uuid = $1 AND sort_key = (SELECT max(x.sort_key) FROM tasker.task_transitions x WHERE x.task_uuid = $1)`,
       [taskUuid],
     );
     const stale = await engine.orchestrator.staleness.runOnce();

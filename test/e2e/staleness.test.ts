@@ -35,7 +35,8 @@ describe('staleness detection', () => {
       context: {},
     });
     await db.pool.query(
-      `UPDATE tasker.task_transitions SET created_at = now() - interval '10 seconds' WHERE task_uuid = $1 AND most_recent`,
+      `UPDATE tasker.task_transitions SET created_at = now() - interval '10 seconds' WHERE task_uuid = $1
+       AND sort_key = (SELECT max(x.sort_key) FROM tasker.task_transitions x WHERE x.task_uuid = $1)`,
       [taskUuid],
     );
     const dry = await db.pool.query<{ task_uuid: string; action: string }>(

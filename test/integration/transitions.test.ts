@@ -30,7 +30,6 @@ interface TransitionRow {
   to_state: string;
   event: string;
   sort_key: number;
-  most_recent: boolean;
   processor: string | null;
 }
 
@@ -81,7 +80,7 @@ describe('the database enforces the transition protocol', () => {
     q: Pick<pg.Pool, 'query'> = db.pool,
   ): Promise<TransitionRow[]> {
     const res = await q.query<TransitionRow>(
-      `SELECT from_state, to_state, event, sort_key, most_recent, processor
+      `SELECT from_state, to_state, event, sort_key, processor
        FROM tasker.workflow_step_transitions WHERE step_uuid = $1 ORDER BY sort_key`,
       [stepUuid],
     );
@@ -100,82 +99,62 @@ describe('the database enforces the transition protocol', () => {
     }
   }
 
-  it('create_task writes a consistent audit trail (one most_recent row equal to the current state)', async () => {
+  it('create_task writes a consistent audit trail (each ends in its current state)', async () => {
     const { taskUuid, steps } = await createTask(flowTemplate);
     expect(steps.map((s) => [s.name, s.state])).toEqual([
       ['first', 'enqueued'],
       ['second', 'pending'],
     ]);
     const first = await stepTransitions(steps[0]!.step_uuid);
-    expect(first.map((t) => [t.from_state, t.to_state, t.sort_key, t.most_recent])).toEqual([
-      [null, 'pending', 1, false],
-      ['pending', 'enqueued', 2, true],
+    expect(first.map((t) => [t.from_state, t.to_state, t.sort_key])).toEqual([
+      [null, 'pending', 1],
+      ['pending', 'enqueued', 2],
     ]);
     const second = await stepTransitions(steps[1]!.step_uuid);
-    expect(second.map((t) => [t.from_state, t.to_state, t.sort_key, t.most_recent])).toEqual([
-      [null, 'pending', 1, true],
-    ]);
-    const task = await db.pool.query<{ from_state: string | null; to_state: string; most_recent: boolean }>(
-      'SELECT from_state, to_state, most_recent FROM tasker.task_transitions WHERE task_uuid = $1 ORDER BY sort_key',
+    expect(second.map((t) => [t.from_state, t.to_state, t.sort_key])).toEqual([[null, 'pending', 1]]);
+    const task = await db.pool.query<{ from_state: string | null; to_state: string; sort_key: number }>(
+      'SELECT from_state, to_state, sort_key FROM tasker.task_transitions WHERE task_uuid = $1 ORDER BY sort_key',
       [taskUuid],
     );
-    expect(task.rows.map((r) => [r.from_state, r.to_state, r.most_recent])).toEqual([
-      [null, 'pending', false],
-      ['pending', 'initializing', false],
-      ['initializing', 'enqueuing_steps', false],
-      ['enqueuing_steps', 'steps_in_process', true],
+    expect(task.rows.map((r) => [r.from_state, r.to_state, r.sort_key])).toEqual([
+      [null, 'pending', 1],
+      ['pending', 'initializing', 2],
+      ['initializing', 'enqueuing_steps', 3],
+      ['enqueuing_steps', 'steps_in_process', 4],
     ]);
   });
 
-  it('a second most_recent row for one step violates workflow_step_transitions_most_recent_key', async () => {
-    const { steps } = await createTask(flowTemplate);
+  it('a second row at the same place in a trail violates the primary key (a trail cannot fork)', async () => {
+    const { taskUuid, steps } = await createTask(flowTemplate);
     const step = steps.find((s) => s.name === 'first')!;
-    const err = await rolledBack((c) =>
-      pgError(
-        c.query(
-          `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent)
-           VALUES ($1, 'enqueued', 'in_progress', 'Start', 3, true)`,
-          [step.step_uuid],
-        ),
-      ),
-    );
-    expect(err.code).toBe('23505');
-    expect(err.constraint).toBe('workflow_step_transitions_most_recent_key');
-
-    // The same row with most_recent = false is accepted: the index is what refused it.
     await rolledBack(async (c) => {
       await c.query(
-        `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent)
-         VALUES ($1, 'enqueued', 'in_progress', 'Start', 3, false)`,
+        `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key)
+         VALUES ($1, 'enqueued', 'in_progress', 'Start', 3)`,
         [step.step_uuid],
       );
-      // ...but a duplicate sort_key is not.
       const dup = await pgError(
         c.query(
-          `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent)
-           VALUES ($1, 'enqueued', 'in_progress', 'Start', 3, false)`,
+          `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key)
+           VALUES ($1, 'enqueued', 'in_progress', 'Start', 3)`,
           [step.step_uuid],
         ),
       );
       expect(dup.code).toBe('23505');
       expect(dup.constraint).toBe('workflow_step_transitions_pkey');
     });
-    expect((await stepTransitions(step.step_uuid)).filter((t) => t.most_recent)).toHaveLength(1);
-  });
-
-  it('a second most_recent row for one task violates task_transitions_most_recent_key', async () => {
-    const { taskUuid } = await createTask(flowTemplate);
     const err = await rolledBack((c) =>
       pgError(
         c.query(
-          `INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key, most_recent)
-           VALUES ($1, 'steps_in_process', 'evaluating_results', 'StepCompleted', 5, true)`,
+          `INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key)
+           VALUES ($1, 'steps_in_process', 'evaluating_results', 'StepCompleted', 4)`,
           [taskUuid],
         ),
       ),
     );
     expect(err.code).toBe('23505');
-    expect(err.constraint).toBe('task_transitions_most_recent_key');
+    expect(err.constraint).toBe('task_transitions_pkey');
+    expect(await stepTransitions(step.step_uuid)).toHaveLength(2);
   });
 
   it('a transition whose (from, to) pair is not allowed is rejected by the database', async () => {
@@ -191,8 +170,8 @@ describe('the database enforces the transition protocol', () => {
       const err = await rolledBack((c) =>
         pgError(
           c.query(
-            `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent)
-             VALUES ($1, $2, $3, 'Bogus', 100, false)`,
+            `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key)
+             VALUES ($1, $2, $3, 'Bogus', 100)`,
             [step.step_uuid, from, to],
           ),
         ),
@@ -203,8 +182,8 @@ describe('the database enforces the transition protocol', () => {
     // An allowed pair goes in (so the rejections above are about the pair, not the row).
     await rolledBack((c) =>
       c.query(
-        `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent)
-         VALUES ($1, 'enqueued', 'in_progress', 'Start', 100, false)`,
+        `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key)
+         VALUES ($1, 'enqueued', 'in_progress', 'Start', 100)`,
         [step.step_uuid],
       ),
     );
@@ -212,8 +191,8 @@ describe('the database enforces the transition protocol', () => {
     const unknown = await rolledBack((c) =>
       pgError(
         c.query(
-          `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key, most_recent)
-           VALUES ($1, 'enqueued', 'teleported', 'Bogus', 100, false)`,
+          `INSERT INTO tasker.workflow_step_transitions (step_uuid, from_state, to_state, event, sort_key)
+           VALUES ($1, 'enqueued', 'teleported', 'Bogus', 100)`,
           [step.step_uuid],
         ),
       ),
@@ -224,8 +203,8 @@ describe('the database enforces the transition protocol', () => {
     const taskErr = await rolledBack((c) =>
       pgError(
         c.query(
-          `INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key, most_recent)
-           VALUES ($1, 'complete', 'steps_in_process', 'Bogus', 100, false)`,
+          `INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key)
+           VALUES ($1, 'complete', 'steps_in_process', 'Bogus', 100)`,
           [taskUuid],
         ),
       ),
@@ -236,8 +215,8 @@ describe('the database enforces the transition protocol', () => {
     const nullFrom = await rolledBack((c) =>
       pgError(
         c.query(
-          `INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key, most_recent)
-           VALUES ($1, NULL, 'complete', 'Bogus', 100, false)`,
+          `INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, sort_key)
+           VALUES ($1, NULL, 'complete', 'Bogus', 100)`,
           [taskUuid],
         ),
       ),
@@ -362,7 +341,8 @@ describe('the database enforces the transition protocol', () => {
       let audit = await stepTransitions(step.step_uuid);
       const starts = audit.filter((t) => t.from_state === 'enqueued' && t.to_state === 'in_progress');
       expect(starts).toHaveLength(1);
-      expect(starts[0]).toMatchObject({ event: 'Start', processor: won.worker, most_recent: true });
+      expect(starts[0]).toMatchObject({ event: 'Start', processor: won.worker });
+      expect(audit.at(-1)).toBe(starts[0]);
 
       // A late claimer finds nothing: the message is hidden for the lease.
       const late = await db.pool.query(`SELECT * FROM tasker.claim_steps($1, 10, 30, 'late')`, [queue]);
@@ -410,11 +390,11 @@ describe('the database enforces the transition protocol', () => {
       // The stored result is the winner's, not a later loser's.
       expect(done.rows[0]!.results.result.value).toBe(winner);
       audit = await stepTransitions(step.step_uuid);
-      expect(audit.map((t) => [t.from_state, t.to_state, t.sort_key, t.most_recent])).toEqual([
-        [null, 'pending', 1, false],
-        ['pending', 'enqueued', 2, false],
-        ['enqueued', 'in_progress', 3, false],
-        ['in_progress', 'enqueued_for_orchestration', 4, true],
+      expect(audit.map((t) => [t.from_state, t.to_state, t.sort_key])).toEqual([
+        [null, 'pending', 1],
+        ['pending', 'enqueued', 2],
+        ['enqueued', 'in_progress', 3],
+        ['in_progress', 'enqueued_for_orchestration', 4],
       ]);
       expect(audit[3]!.processor).toBe(`c${winner}`);
 

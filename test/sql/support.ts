@@ -98,7 +98,25 @@ export async function stepUuids(c: pg.PoolClient, task: string): Promise<Record<
   return Object.fromEntries(rows.rows.map((r) => [r.name, r.step_uuid]));
 }
 
-/** A step's most recent audit row. */
+/**
+ * A step's audit trail as its `to_state`s in order, after checking that it is one unbroken chain: sort keys
+ * 1..n, each row leaving the state the previous one entered, the last one entering the step's current state.
+ */
+export async function checkedTrail(c: pg.PoolClient, step: string): Promise<string[]> {
+  const res = await c.query<{ sort_key: number; from_state: string | null; to_state: string; state: string }>(
+    `SELECT t.sort_key, t.from_state, t.to_state, s.state FROM tasker.workflow_step_transitions t
+     JOIN tasker.workflow_steps s ON s.step_uuid = t.step_uuid WHERE t.step_uuid = $1 ORDER BY t.sort_key`,
+    [step],
+  );
+  res.rows.forEach((r, i) => {
+    expect(r.sort_key, `${step} row ${i + 1}`).toBe(i + 1);
+    expect(r.from_state, `${step} row ${i + 1}`).toBe(i === 0 ? null : res.rows[i - 1]!.to_state);
+  });
+  expect(res.rows.at(-1)?.to_state, `${step}: the last row is its state`).toBe(res.rows[0]?.state);
+  return res.rows.map((r) => r.to_state);
+}
+
+/** A step's most recent audit row (its last by sort key). */
 export async function lastTransition(
   c: pg.PoolClient,
   step: string,
@@ -117,10 +135,10 @@ export async function lastTransition(
     metadata: unknown;
   }>(
     `SELECT from_state, to_state, event, processor, metadata FROM tasker.workflow_step_transitions
-     WHERE step_uuid = $1 AND most_recent`,
+     WHERE step_uuid = $1 ORDER BY sort_key DESC LIMIT 1`,
     [step],
   );
-  expect(res.rowCount, `one most recent transition of ${step}`).toBe(1);
+  expect(res.rowCount, `a transition of ${step}`).toBe(1);
   return res.rows[0]!;
 }
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { workerQueueName } from '../../../src/contract/names.js';
 import { stepUuidFor } from '../../../src/contract/step-uuid.js';
 import { defineTemplate } from '../../../src/templates/index.js';
-import { sqlTestDatabase, taskOf } from '../support.js';
+import { checkedTrail, sqlTestDatabase, taskOf } from '../support.js';
 
 const ns = 'sql_chained';
 const QUEUE = workerQueueName(ns);
@@ -82,15 +82,7 @@ async function states(c: pg.PoolClient, task: string): Promise<Record<string, st
   return Object.fromEntries(res.rows.map((r) => [r.name, `${r.state}@${r.attempts}`]));
 }
 
-async function trail(c: pg.PoolClient, step: string): Promise<string[]> {
-  const res = await c.query<{ to_state: string; most_recent: boolean; processor: string }>(
-    `SELECT to_state, most_recent, processor FROM tasker.workflow_step_transitions WHERE step_uuid = $1
-     ORDER BY sort_key`,
-    [step],
-  );
-  expect(res.rows.filter((r) => r.most_recent)).toHaveLength(1);
-  return res.rows.map((r) => r.to_state);
-}
+const trail = checkedTrail;
 
 async function taskCounters(c: pg.PoolClient, task: string): Promise<unknown> {
   const res = await c.query(

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { workerQueueName } from '../../../src/contract/names.js';
 import { registerTemplate } from '../../../src/orchestration/template-registry.js';
 import { defineTemplate } from '../../../src/templates/index.js';
-import { sqlTestDatabase, taskOf } from '../support.js';
+import { checkedTrail, sqlTestDatabase, taskOf } from '../support.js';
 
 const ns = 'sql_self_claim';
 const chain = defineTemplate({ namespace: ns, name: 'chain3', version: '1.0.0' })
@@ -69,14 +69,7 @@ async function complete(
   return res.rows[0]!;
 }
 
-async function trail(c: pg.PoolClient, step: string): Promise<string[]> {
-  const res = await c.query<{ to_state: string; most_recent: boolean }>(
-    'SELECT to_state, most_recent FROM tasker.workflow_step_transitions WHERE step_uuid = $1 ORDER BY sort_key',
-    [step],
-  );
-  expect(res.rows.filter((r) => r.most_recent)).toHaveLength(1);
-  return res.rows.map((r) => r.to_state);
-}
+const trail = checkedTrail;
 
 describe('complete_steps claiming what it released', () => {
   it('completes a step and claims its dependent: in progress, leased, with its context and parent result', async () => {
@@ -197,7 +190,8 @@ describe('create_task claiming root steps', () => {
         'c:pending',
       ]);
       const last = await c.query<{ processor: string; event: string }>(
-        `SELECT processor, event FROM tasker.workflow_step_transitions WHERE step_uuid = $1 AND most_recent`,
+        `SELECT processor, event FROM tasker.workflow_step_transitions WHERE step_uuid = $1
+         ORDER BY sort_key DESC LIMIT 1`,
         [claimed![0]!.step_uuid],
       );
       expect(last.rows[0]).toEqual({ processor: 'w1', event: 'Start' });
@@ -230,15 +224,15 @@ describe('create_task claiming root steps', () => {
       );
       const { claimed } = made.rows[0]!;
       expect(claimed!.map((r) => [r.step_name, r.attempt])).toEqual([['first', 1]]);
-      const trail = await c.query<{ to_state: string; processor: string; most_recent: boolean }>(
-        `SELECT to_state, processor, most_recent FROM tasker.workflow_step_transitions WHERE step_uuid = $1
+      const trail = await c.query<{ to_state: string; processor: string }>(
+        `SELECT to_state, processor FROM tasker.workflow_step_transitions WHERE step_uuid = $1
          ORDER BY sort_key`,
         [claimed![0]!.step_uuid],
       );
       expect(trail.rows).toEqual([
-        { to_state: 'pending', processor: 'creator', most_recent: false },
-        { to_state: 'enqueued', processor: 'creator', most_recent: false },
-        { to_state: 'in_progress', processor: 'w1', most_recent: true },
+        { to_state: 'pending', processor: 'creator' },
+        { to_state: 'enqueued', processor: 'creator' },
+        { to_state: 'in_progress', processor: 'w1' },
       ]);
       const leased = await c.query<{ leased: boolean; read_ct: number }>(
         'SELECT vt > now() AS leased, read_ct FROM tasker.queue_messages WHERE msg_id = $1',

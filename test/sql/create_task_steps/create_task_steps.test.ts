@@ -79,11 +79,12 @@ async function edges(c: pg.PoolClient, task: string): Promise<string[]> {
   return res.rows.map((r) => r.e);
 }
 
-/** The task's audit rows as `name:from>to:event:sort_key[:most_recent]`. */
+/** The task's audit rows as `name:from>to:event:sort_key[:last]:processor` (`last`: the step's current row). */
 async function audit(c: pg.PoolClient, task: string): Promise<string[]> {
   const res = await c.query<{ a: string }>(
     `SELECT s.name || ':' || coalesce(x.from_state, '') || '>' || x.to_state || ':' || x.event || ':' || x.sort_key
-              || CASE WHEN x.most_recent THEN ':most_recent' ELSE '' END || ':' || x.processor AS a
+              || CASE WHEN x.sort_key = max(x.sort_key) OVER (PARTITION BY x.step_uuid) THEN ':last' ELSE '' END
+              || ':' || x.processor AS a
      FROM tasker.workflow_step_transitions x JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid
      WHERE s.task_uuid = $1 ORDER BY 1`,
     [task],
@@ -125,15 +126,15 @@ describe('create_task_steps', () => {
       });
     }));
 
-  it('audits each step: Create into pending, then Enqueue for a root, one most recent row each', () =>
+  it('audits each step: Create into pending, then Enqueue for a root, each trail ending in the step state', () =>
     inRollback(async (c) => {
       const { task } = await stepsOf(c, twoRoots);
       expect(await audit(c, task)).toEqual([
-        `both:>pending:${CREATE_EVENT}:1:most_recent:test`,
+        `both:>pending:${CREATE_EVENT}:1:last:test`,
         `left:>pending:${CREATE_EVENT}:1:test`,
-        'left:pending>enqueued:Enqueue:2:most_recent:test',
+        'left:pending>enqueued:Enqueue:2:last:test',
         `right:>pending:${CREATE_EVENT}:1:test`,
-        'right:pending>enqueued:Enqueue:2:most_recent:test',
+        'right:pending>enqueued:Enqueue:2:last:test',
       ]);
     }));
 

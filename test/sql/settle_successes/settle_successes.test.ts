@@ -99,7 +99,7 @@ async function picture(c: pg.PoolClient, task: string): Promise<unknown> {
        FROM tasker.workflow_steps WHERE task_uuid = $1 ORDER BY name`,
     ),
     trails: await one(
-      `SELECT s.name, t.sort_key, t.from_state, t.to_state, t.event, t.processor, t.metadata, t.most_recent
+      `SELECT s.name, t.sort_key, t.from_state, t.to_state, t.event, t.processor, t.metadata
        FROM tasker.workflow_step_transitions t JOIN tasker.workflow_steps s USING (step_uuid)
        WHERE s.task_uuid = $1 ORDER BY s.name, t.sort_key`,
     ),
@@ -108,7 +108,7 @@ async function picture(c: pg.PoolClient, task: string): Promise<unknown> {
        FROM tasker.tasks WHERE task_uuid = $1`,
     ),
     taskTrail: await one(
-      `SELECT sort_key, from_state, to_state, event, most_recent FROM tasker.task_transitions
+      `SELECT sort_key, from_state, to_state, event FROM tasker.task_transitions
        WHERE task_uuid = $1 ORDER BY sort_key`,
     ),
     deadLetters: await one(`SELECT count(*)::int AS n FROM tasker.tasks_dlq WHERE task_uuid = $1`),
