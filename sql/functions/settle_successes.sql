@@ -8,10 +8,10 @@
 -- `enqueued`), one message statement (claimed ones leased for p_lease_seconds), and, only for tasks whose
 -- counters say so, finalization. A task whose last steps complete here is completed by the counter update itself
 -- (one row version instead of two; finalize_tasks would move it the same way, with the same audit, notification
--- and `finalized` entry). Same arguments and rows as complete_steps; p_ids are the step uuids of
--- p_results; p_started: the chained steps start_chained_steps picked for this call, still pending: each is started
--- and completed here by one row update, and its audit path from pending is written with the rest. test/sql/settle_successes/ checks it leaves what the
--- general path leaves.
+-- and `finalized` entry). Same arguments and rows as complete_steps; p_ids are the step uuids of p_results;
+-- p_started: the chained steps start_chained_steps picked for this call, still pending: each is started and
+-- completed here by one row update, and its audit path from pending is written with the rest.
+-- test/sql/settle_successes/ checks it leaves what the general path leaves.
 CREATE OR REPLACE FUNCTION tasker.settle_successes(p_results jsonb, p_ids uuid[], p_tasks uuid[], p_worker text,
   p_claim_queues text[], p_claim_limit integer, p_lease_seconds double precision, p_started uuid[] DEFAULT '{}')
  RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb, claimed jsonb)
