@@ -21,7 +21,8 @@ BEGIN
   WITH path AS (
     -- a step listed twice gets one path (its first), as when each path began by demoting the step's current row
     SELECT DISTINCT ON (p.step_uuid) p.step_uuid, p.to_state, p.event, p.via, p.via_event
-    FROM unnest(p_steps, p_to, p_event, p_via, p_via_event) WITH ORDINALITY AS p(step_uuid, to_state, event, via, via_event, o)
+    FROM unnest(p_steps, p_to, p_event, p_via, p_via_event)
+         WITH ORDINALITY AS p(step_uuid, to_state, event, via, via_event, o)
     ORDER BY p.step_uuid, p.o
   ), last AS (
     SELECT l.step_uuid, l.sort_key, p.to_state, p.event, p.via, p.via_event,

@@ -13,7 +13,8 @@ BEGIN
   -- one statement for the whole path, continuing from each task's last row (nothing is demoted, ADR 0013; the
   -- callers hold the task's row lock, so that row is current)
   WITH last AS (
-    SELECT l.task_uuid, l.to_state, l.sort_key FROM (SELECT DISTINCT x FROM unnest(p_tasks) AS x) AS u(task_uuid) CROSS JOIN LATERAL (
+    SELECT l.task_uuid, l.to_state, l.sort_key
+    FROM (SELECT DISTINCT x FROM unnest(p_tasks) AS x) AS u(task_uuid) CROSS JOIN LATERAL (
       SELECT t.task_uuid, t.to_state, t.sort_key FROM tasker.task_transitions t
       WHERE t.task_uuid = u.task_uuid ORDER BY t.sort_key DESC LIMIT 1) l
   )
