@@ -8,9 +8,12 @@
 -- p_claim_queues, leased for p_lease_seconds): their execution contexts (claimed_step_contexts rows as JSON
 -- objects) come back in `claimed` on the first row, so the next handler starts without a notification or a claim
 -- round trip (ADR 0009). Outcomes of steps the worker ran locally after those (`"chained": true`, ADR 0011)
--- are started by start_chained_steps, then recorded and resolved with them.
+-- are started by start_chained_steps, then recorded and resolved with them. p_running: chained steps the worker
+-- is running now, whose outcomes come later; settle_successes claims those its results release for the worker
+-- (not counted in p_claim_limit), so they need not run again.
 CREATE OR REPLACE FUNCTION tasker.complete_steps(p_results jsonb, p_worker text, p_resolve boolean DEFAULT false,
-  p_claim_queues text[] DEFAULT NULL, p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0)
+  p_claim_queues text[] DEFAULT NULL, p_claim_limit integer DEFAULT 0, p_lease_seconds double precision DEFAULT 0,
+  p_running uuid[] DEFAULT '{}')
  RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb, claimed jsonb)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
@@ -56,7 +59,8 @@ BEGIN
     IF v_chained THEN v_started := tasker.start_chained_steps(p_results, v_tasks, p_worker, v_plain); END IF;
     IF v_plain THEN
       RETURN QUERY SELECT * FROM tasker.settle_successes(p_results, v_ids, v_tasks, p_worker, p_claim_queues,
-                                                         p_claim_limit, p_lease_seconds, v_started);
+                                                         p_claim_limit, p_lease_seconds, v_started,
+                                                         coalesce(p_running, '{}'));
       RETURN;
     END IF;
   END IF;

@@ -11,9 +11,13 @@
 -- and `finalized` entry). Same arguments and rows as complete_steps; p_ids are the step uuids of p_results;
 -- p_started: the chained steps start_chained_steps picked for this call, still pending: each is started and
 -- completed here by one row update, and its audit path from pending is written with the rest.
+-- p_running: chained steps the caller is running now whose outcome is not in p_results. One released here is
+-- claimed for the caller whatever p_claim_limit (it holds a slot already), so its run is not wasted: the caller's
+-- outcome for it is then written as the claimed attempt's.
 -- test/sql/settle_successes/ checks it leaves what the general path leaves.
 CREATE OR REPLACE FUNCTION tasker.settle_successes(p_results jsonb, p_ids uuid[], p_tasks uuid[], p_worker text,
-  p_claim_queues text[], p_claim_limit integer, p_lease_seconds double precision, p_started uuid[] DEFAULT '{}')
+  p_claim_queues text[], p_claim_limit integer, p_lease_seconds double precision, p_started uuid[] DEFAULT '{}',
+  p_running uuid[] DEFAULT '{}')
  RETURNS TABLE(step_uuid uuid, attempt integer, applied boolean, finalized jsonb, claimed jsonb)
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
@@ -68,7 +72,9 @@ BEGIN
     -- every parent it waited for finished (the statement sees pending_parents before its own decrement)
     SELECT c.step_uuid, c.task_uuid,
            coalesce(tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues), false) AS mine,
-           row_number() OVER (PARTITION BY coalesce(tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues), false)
+           coalesce(c.step_uuid = ANY(p_running), false) AS running,
+           row_number() OVER (PARTITION BY coalesce(tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues), false),
+                                           coalesce(c.step_uuid = ANY(p_running), false)
                               ORDER BY t.priority DESC, c.task_uuid, c.name) AS claim_rank
     FROM released r
     JOIN tasker.workflow_steps c ON c.step_uuid = r.step_uuid
@@ -76,7 +82,7 @@ BEGIN
     WHERE c.step_uuid = ANY(ARRAY(SELECT r2.step_uuid FROM released r2)) AND c.pending_parents = r.n
       AND c.state = 'pending' AND t.task_uuid = ANY(p_tasks) AND t.state = 'steps_in_process'
   ), split AS (
-    SELECT y.step_uuid, y.task_uuid, y.mine AND y.claim_rank <= p_claim_limit AS claim FROM ready y
+    SELECT y.step_uuid, y.task_uuid, y.mine AND (y.running OR y.claim_rank <= p_claim_limit) AS claim FROM ready y
   ), children AS (
     UPDATE tasker.workflow_steps c
     SET pending_parents = c.pending_parents - r.n,

@@ -139,7 +139,7 @@ export class CompletionWriter {
         : 0;
       try {
         prepared ??= await this.#completionPayload(batch);
-        const rows = await this.#completeSteps(prepared.payload, reserved);
+        const rows = await this.#completeSteps(prepared.payload, reserved, batch);
         claimed = rows[0]?.claimed ?? [];
         // Keyed by step and attempt: a stalled attempt and its replacement can share a batch.
         applied = new Map(
@@ -178,7 +178,11 @@ export class CompletionWriter {
   }
 
   /** One complete_steps round trip: a row per (step, attempt) of the payload, saying whether it was applied. */
-  async #completeSteps(payload: string, claimLimit: number): Promise<CompleteStepsRow[]> {
+  async #completeSteps(
+    payload: string,
+    claimLimit: number,
+    batch: readonly Completion[],
+  ): Promise<CompleteStepsRow[]> {
     if (!this.#o.config.worker.resolve_in_completion) {
       // The four-transaction path passes only what it uses, so it also runs against a schema from before
       // self-claiming (a database not yet migrated while workers are upgraded).
@@ -191,7 +195,7 @@ export class CompletionWriter {
     }
     const res = await this.#o.db.query<CompleteStepsRow>({
       name: 'tasker_complete_steps',
-      text: 'SELECT * FROM tasker.complete_steps($1, $2, $3, $4, $5, $6)',
+      text: 'SELECT * FROM tasker.complete_steps($1, $2, $3, $4, $5, $6, $7)',
       values: [
         payload,
         this.#o.workerId,
@@ -199,6 +203,9 @@ export class CompletionWriter {
         this.#o.claims.queues,
         claimLimit,
         this.#o.config.common.queues.visibility_timeout_seconds,
+        // Chained steps still running here: released by this write, they are claimed for this worker rather
+        // than enqueued, so their runs count (ADR 0011).
+        this.#o.chains ? this.#o.inFlight.chainedSteps(new Set(batch.map((c) => c.step.stepUuid))) : [],
       ],
     });
     return res.rows;

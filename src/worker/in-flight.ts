@@ -79,6 +79,18 @@ export class InFlightSteps {
     return false;
   }
 
+  /**
+   * Steps started here by chaining (ADR 0011) whose outcome is not written yet, except those in `exclude`
+   * (step uuids): a completion that releases one claims it for this worker instead of enqueuing it.
+   */
+  chainedSteps(exclude: ReadonlySet<string>): string[] {
+    const uuids: string[] = [];
+    for (const { step } of this.#entries.values()) {
+      if (step.chained && !exclude.has(step.stepUuid)) uuids.push(step.stepUuid);
+    }
+    return uuids;
+  }
+
   /** Whether a step of this task is in flight here. */
   hasTask(taskUuid: string): boolean {
     for (const { step } of this.#entries.values()) if (step.taskUuid === taskUuid) return true;

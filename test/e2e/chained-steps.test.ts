@@ -2,7 +2,7 @@
  * Chains run locally (ADR 0011), end to end on a real worker and database: a chained step's handler sees what it
  * would see if it had been claimed, the task leaves the same audit trail with chaining on and off, and a chained
  * step that is still running when its parent's completion claims it takes over that claim instead of running
- * twice.
+ * twice, including the children of a wide fan-out that its parent's completion batch had no room for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineTemplate } from '../../src/templates/index.js';
@@ -29,6 +29,14 @@ const fork = defineTemplate({ namespace: ns, name: 'fork', version: '1.0.0' })
   .step('c', { handler: 'quick', dependsOn: ['a'] })
   .build();
 const failures = new Map<string, number>();
+/** root → 60 children: more than one completion can take, so some children still run when root is written. */
+const wide = Array.from({ length: 60 }, (_, i) => `m${i + 1}`).reduce(
+  (b, name) => b.step(name, { handler: 'counted', dependsOn: ['root'] }),
+  defineTemplate({ namespace: ns, name: 'wide', version: '1.0.0' }).step('root', { handler: 'counted' }),
+);
+const wideTemplate = wide.build();
+/** Handler runs by task and step name. */
+const runs = new Map<string, number>();
 
 type Seen = Omit<StepContext, 'signal' | 'logger' | 'checkpoint' | 'batch'>;
 const seen = new Map<string, Seen[]>();
@@ -58,6 +66,11 @@ const handlers = [
   defineHandler('snap', (ctx) => (remember(ctx), { from: ctx.stepName, level: ctx.inputs.level })),
   defineHandler('nothing', (ctx) => void remember(ctx)),
   defineHandler('quick', () => 'p done'),
+  defineHandler('counted', (ctx) => {
+    const key = `${ctx.taskUuid}/${ctx.stepName}`;
+    runs.set(key, (runs.get(key) ?? 0) + 1);
+    return ctx.stepName;
+  }),
   defineHandler('fails', (ctx) => {
     failures.set(ctx.taskUuid, (failures.get(ctx.taskUuid) ?? 0) + 1);
     throw new Error('no');
@@ -187,5 +200,29 @@ describe('steps chained by the worker that ran their parents', () => {
       'p',
       'q',
     ]);
+  });
+
+  it('runs each handler of a wide fan-out once: children still running when the root is written are claimed here', async () => {
+    await engine?.stop();
+    // Batches of 5 outcomes: the root's batch holds only 4 of the children chained after it.
+    engine = await startEngine(db, {
+      templates: [wideTemplate],
+      handlers,
+      overrides: { worker: { completion_batch_size: 5 } },
+    });
+    const made = await engine.orchestrator.createTask({ namespace: ns, name: 'wide', context: {} });
+    const view = await waitForTask(db.pool, made.taskUuid);
+    expect(view.state).toBe('complete');
+    const counts = [...runs].filter(([k]) => k.startsWith(`${made.taskUuid}/`)).map(([, n]) => n);
+    expect(counts).toHaveLength(61);
+    expect(counts.every((n) => n === 1)).toBe(true);
+    const stats = engine.worker.stats;
+    expect(stats.chained).toBeGreaterThan(0);
+    expect(stats.chainedRefused).toBe(0);
+    const attempts = await db.pool.query<{ attempts: number }>(
+      'SELECT DISTINCT attempts FROM tasker.workflow_steps WHERE task_uuid = $1',
+      [made.taskUuid],
+    );
+    expect(attempts.rows).toEqual([{ attempts: 1 }]);
   });
 });

@@ -25,6 +25,13 @@ const diamond = defineTemplate({ namespace: ns, name: 'diamond', version: '1.0.0
   .step('bottom', { handler: 'h', dependsOn: ['left', 'right'] })
   .build();
 
+const fork = defineTemplate({ namespace: ns, name: 'fork', version: '1.0.0' })
+  .step('root', { handler: 'h' })
+  .step('x', { handler: 'h', dependsOn: ['root'] })
+  .step('y', { handler: 'h', dependsOn: ['root'] })
+  .step('z', { handler: 'h', dependsOn: ['root'] })
+  .build();
+
 const { inRollback } = sqlTestDatabase();
 
 interface Entry {
@@ -143,6 +150,45 @@ describe('complete_steps with chained steps', () => {
       const done = await complete(c, entries);
       expect([...done.applied.values()].every(Boolean)).toBe(true);
       expect(Object.values(await states(c, t.task))).toEqual(Array(4).fill('complete@1'));
+    });
+  });
+
+  it('claims for the caller the released steps it is running chained, beyond its claim limit', async () => {
+    await inRollback(async (c) => {
+      const t = await taskOf(c, fork);
+      const root = await claimRoot(c);
+      // x and z run here, chained, their outcomes not written yet; the caller has no room for new claims.
+      const res = await c.query<{ claimed: { step_name: string; attempt: number }[] | null }>(
+        'SELECT claimed FROM tasker.complete_steps($1, $2, true, $3, 0, 30, $4)',
+        [JSON.stringify([root]), 'w1', [QUEUE], [t.step('x'), t.step('z')]],
+      );
+      const claimed = res.rows[0]!.claimed ?? [];
+      expect(claimed.map((s) => [s.step_name, s.attempt]).sort()).toEqual([
+        ['x', 1],
+        ['z', 1],
+      ]);
+      expect(await states(c, t.task)).toEqual({
+        root: 'complete@1',
+        x: 'in_progress@1',
+        y: 'enqueued@0',
+        z: 'in_progress@1',
+      });
+      expect(await taskCounters(c, t.task)).toEqual({
+        state: 'steps_in_process',
+        steps_in_flight: 3,
+        steps_remaining: 3,
+      });
+      // Their outcomes are then ordinary claimed results.
+      const [x] = claimed.filter((s) => s.step_name === 'x') as unknown as Entry[];
+      const written = await complete(c, [{ ...x!, success: true, results: { success: true, result: 'x' } }]);
+      expect([...written.applied.values()]).toEqual([true]);
+      expect(await checkedTrail(c, t.step('x'))).toEqual([
+        'pending',
+        'enqueued',
+        'in_progress',
+        'enqueued_for_orchestration',
+        'complete',
+      ]);
     });
   });
 
