@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
+import { Aborter } from './aborter.js';
 import type { ClaimedStep } from './claimed-step.js';
 import { RecentCancellations, releaseSteps, type ReleaseReason } from './leases.js';
 import type { WorkerStats } from './worker-stats.js';
@@ -14,7 +15,7 @@ import type { WorkerStats } from './worker-stats.js';
 export interface InFlight {
   step: ClaimedStep;
   /** Aborted when the step's task is cancelled. */
-  cancel: AbortController;
+  cancel: Aborter;
   /** Its handler has started (a step that never started can be handed back on shutdown). */
   started: boolean;
   /** When it was claimed (ms since the epoch): an unstarted step is handed back before its lease runs out. */
@@ -99,7 +100,7 @@ export class InFlightSteps {
 
   /** Records a step just claimed (callers update the `inFlight` counter with {@link syncStats}). */
   track(step: ClaimedStep): void {
-    const entry = { step, cancel: new AbortController(), started: false, claimedAt: Date.now() };
+    const entry = { step, cancel: new Aborter(), started: false, claimedAt: Date.now() };
     // The cancellation may have been heard while this claim was on its way back.
     if (this.#recentCancellations.has(step.taskUuid)) entry.cancel.abort(cancelledReason(step.taskUuid));
     this.#entries.set(inFlightKey(step), entry);
@@ -140,7 +141,7 @@ export class InFlightSteps {
     const tasks = new Set(payload.split(','));
     for (const task of tasks) this.#recentCancellations.add(task);
     for (const { step, cancel } of this.#entries.values()) {
-      if (tasks.has(step.taskUuid) && !cancel.signal.aborted) cancel.abort(cancelledReason(step.taskUuid));
+      if (tasks.has(step.taskUuid) && !cancel.aborted) cancel.abort(cancelledReason(step.taskUuid));
     }
   }
 

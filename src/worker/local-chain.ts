@@ -76,8 +76,8 @@ export class LocalChains {
     );
     if (!template || !record.success) return [];
     // A task created before step uuids were derived (or a step created later) has uuids of its own: its
-    // dependents' uuids cannot be known here.
-    if (step.stepUuid !== stepUuidFor(step.taskUuid, step.stepName)) return [];
+    // dependents' uuids cannot be known here. (A chained step's uuid was derived here.)
+    if (!step.chained && step.stepUuid !== stepUuidFor(step.taskUuid, step.stepName)) return [];
     const memory = this.#memoryOf(step.taskUuid);
     memory.succeeded.set(step.stepName, { result: record.result, ancestors: step.dependencyResults });
     const ready: ClaimedStep[] = [];

@@ -4,7 +4,6 @@
  * can happen to a step between claim and outcome here: its task cancelled before it started, a full thread pool
  * (the step waits and is dispatched again), and a handler that ignores its abort signal (abandoned).
  */
-import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { Semaphore, type BoundedChannel } from '../channels/index.js';
 import type { TaskerConfig } from '../config/index.js';
@@ -12,6 +11,7 @@ import type { Queryable } from '../db/pool.js';
 import { queryRows } from '../db/query.js';
 import { currentTracing } from '../observability/tracing.js';
 import type { WorkerMetrics } from '../observability/worker-metrics.js';
+import { Aborter } from './aborter.js';
 import type { ClaimLoop } from './claim-loop.js';
 import type { ClaimedStep, Completion } from './claimed-step.js';
 import type { CheckpointData } from './dynamic.js';
@@ -60,7 +60,7 @@ export async function settlesWithin(runs: Iterable<Promise<unknown>>, ms: number
 export class StepExecutor {
   readonly #o: StepExecutorOptions;
   readonly #handlerSlots: Semaphore;
-  readonly #shutdown = new AbortController();
+  readonly #shutdown = new Aborter();
   readonly #handlerRuns = new Set<Promise<unknown>>();
   /** Timers of steps waiting to be dispatched again after HANDLER_BACKPRESSURE. */
   readonly #deferrals = new Set<ReturnType<typeof setTimeout>>();
@@ -70,9 +70,6 @@ export class StepExecutor {
     this.#o = options;
     const w = options.config.worker;
     this.#handlerSlots = new Semaphore(w.max_concurrent_handlers);
-    // Every running handler listens on the shutdown signal (removed when it ends); more than Node's default of
-    // 10 at once is normal here, not a leak.
-    setMaxListeners(w.max_concurrent_handlers + w.claim_batch_size + 10, this.#shutdown.signal);
   }
 
   /** Handlers running now (including ones past their timeout that have not returned yet). */
@@ -126,7 +123,7 @@ export class StepExecutor {
         release(); // handed back while it waited for a slot
         continue;
       }
-      if (entry.cancel.signal.aborted) {
+      if (entry.cancel.aborted) {
         // Its task was cancelled before the handler started: no handler call, and the attempt is given back.
         release();
         stats.cancelledBeforeStart += 1;
@@ -151,13 +148,13 @@ export class StepExecutor {
     try {
       // A `step.execute` span around the handler run when tracing is on (parented on the message's trace
       // context); otherwise the call goes straight through.
-      const { record, settled, backpressure } = await currentTracing().traceStepExecute(step, workerId, () =>
+      const { record, settled, backpressure, handlerStopped } = await currentTracing().traceStepExecute(step, workerId, () =>
         runStep(step, this.#o.registry, {
           workerId,
           defaultTimeoutMs: config.worker.handler_timeout_ms,
           logger: this.#o.logger,
-          shutdownSignal: this.#shutdown.signal,
-          cancelSignal: inFlight.get(step)?.cancel.signal,
+          shutdown: this.#shutdown,
+          cancel: inFlight.get(step)?.cancel,
           threadPool: this.#o.threadPool,
           saveCheckpoint: (s, data) => this.#saveCheckpoint(s, data),
           errorLimits: errorLimitsOf(config.worker),
@@ -170,7 +167,7 @@ export class StepExecutor {
       }
       // Aborted by this worker's own shutdown: not the handler's failure. No outcome is written; stop() hands
       // the step back without its attempt counted.
-      const abortedByShutdown = !record.success && this.#shutdown.signal.aborted;
+      const abortedByShutdown = !record.success && this.#shutdown.aborted;
       if (abortedByShutdown) {
         // nothing to write
       } else if (step.chained && !record.success && this.#o.chains) {
@@ -182,7 +179,7 @@ export class StepExecutor {
         await this.#o.completions.send({ step, record });
         if (record.success) this.#startChained(step, record);
       }
-      await this.#awaitHandlerStop(step, settled);
+      if (!handlerStopped) await this.#awaitHandlerStop(step, settled);
     } finally {
       stats.handlersRunning -= 1;
     }
@@ -194,7 +191,7 @@ export class StepExecutor {
    */
   #startChained(step: ClaimedStep, record: Completion['record']): void {
     const { chains, inFlight, stats } = this.#o;
-    if (!chains || this.#shutdown.signal.aborted) return;
+    if (!chains || this.#shutdown.aborted) return;
     const next = chains.next(step, record, this.#o.claims.freeCapacity);
     if (next.length === 0) return;
     for (const s of next) inFlight.track(s);

@@ -1,3 +1,4 @@
+import { Aborter } from './aborter.js';
 import { batchContextOf, type CheckpointData } from './dynamic.js';
 import type { Logger } from 'pino';
 import { HandlerBackpressureError, TaskerError, coerceError, handlerErrorKind } from '../errors.js';
@@ -65,6 +66,8 @@ export interface StepRunOutcome {
   record: StepResultRecord;
   /** Settles once the handler has really stopped (after a timeout it may still be running). */
   settled: Promise<unknown>;
+  /** True when `settled` already has: the handler returned or threw, or never ran (nothing to wait for). */
+  handlerStopped?: boolean;
   /**
    * Set when the thread pool refused the step because it is full: the handler never started and no attempt was
    * used, so the caller should hand the step back for later instead of recording `record`.
@@ -97,9 +100,10 @@ export interface StepRunOptions {
   workerId: string;
   defaultTimeoutMs: number;
   logger: Logger;
-  shutdownSignal: AbortSignal;
-  /** Fires when the step's task is cancelled. */
-  cancelSignal?: AbortSignal | undefined;
+  /** Aborted when the worker's shutdown grace period is over. */
+  shutdown: Aborter;
+  /** Aborted when the step's task is cancelled. */
+  cancel?: Aborter | undefined;
   /** Runs thread handlers; a thread handler without a pool fails permanently. */
   threadPool?: HandlerThreadPool | undefined;
   /** Saves a batch worker's checkpoint for this attempt (`ctx.checkpoint`). */
@@ -117,7 +121,7 @@ function immediate(
   record: StepResultRecord,
   extra?: { backpressure?: HandlerBackpressureError },
 ): StepRunOutcome {
-  return { record, settled: Promise.resolve(), ...extra };
+  return { record, settled: Promise.resolve(), handlerStopped: true, ...extra };
 }
 
 /**
@@ -152,19 +156,22 @@ function submitToThread(
   }
 }
 
-/** Calls an event-loop handler with its full context (signal, lazy logger, checkpoint). */
+/** Calls an event-loop handler with its full context (lazy signal and logger, checkpoint). */
 function startOnEventLoop(
   step: ClaimedStep,
   handler: HandlerDefinition,
   options: StepRunOptions,
-  signal: AbortSignal,
+  attempt: Aborter,
 ): Promise<unknown> {
   let ctxLogger: Logger | undefined;
   // Wrapped so that a handler that throws synchronously becomes a rejected promise like any other failure.
   return Promise.resolve().then(() =>
     handler.fn({
       ...plainContext(step),
-      signal,
+      // Made on first use, like the logger: most handlers never look at their signal.
+      get signal() {
+        return attempt.signal;
+      },
       // Built on first use: most handlers never log, and the step path pays for nothing it does not use.
       get logger() {
         return (ctxLogger ??= stepLogger(options.logger, step));
@@ -181,41 +188,35 @@ function startOnEventLoop(
 }
 
 /**
- * Ties the attempt's controller to the worker's shutdown, the task's cancellation and the timeout, and returns
+ * Ties the attempt's aborter to the worker's shutdown, the task's cancellation and the timeout, and returns
  * what settles the attempt early: `timedOut` when the time is up, `stopped` when shutdown or cancellation
  * aborted it (whether or not the handler honours its signal). `dispose` removes the timer and listeners.
  */
 function watchAttempt(
-  controller: AbortController,
+  attempt: Aborter,
   timeoutMs: number,
   options: StepRunOptions,
 ): { timedOut: Promise<'timeout'>; stopped: Promise<'stopped'>; dispose: () => void } {
-  const { shutdownSignal, cancelSignal } = options;
-  const onShutdown = (): void => controller.abort(shutdownSignal.reason);
-  if (shutdownSignal.aborted) onShutdown();
-  else shutdownSignal.addEventListener('abort', onShutdown, { once: true });
-  const onCancel = (): void => controller.abort(cancelSignal?.reason);
-  if (cancelSignal?.aborted) onCancel();
-  else cancelSignal?.addEventListener('abort', onCancel, { once: true });
+  const abort = (reason: unknown): void => attempt.abort(reason);
+  const offShutdown = options.shutdown.onAbort(abort);
+  const offCancel = options.cancel?.onAbort(abort);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => {
-      controller.abort(new HandlerTimeoutError(timeoutMs));
+      attempt.abort(new HandlerTimeoutError(timeoutMs));
       resolve('timeout');
     }, timeoutMs);
   });
   const stopped = new Promise<'stopped'>((resolve) => {
-    const onAbort = (): void => {
-      if (!(controller.signal.reason instanceof HandlerTimeoutError)) resolve('stopped');
-    };
-    if (controller.signal.aborted) onAbort();
-    else controller.signal.addEventListener('abort', onAbort, { once: true });
+    attempt.onAbort((reason) => {
+      if (!(reason instanceof HandlerTimeoutError)) resolve('stopped');
+    });
   });
   const dispose = (): void => {
     clearTimeout(timer);
-    shutdownSignal.removeEventListener('abort', onShutdown);
-    cancelSignal?.removeEventListener('abort', onCancel);
+    offShutdown();
+    offCancel?.();
   };
   return { timedOut, stopped, dispose };
 }
@@ -268,11 +269,11 @@ function thrownRecord(
       ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
     });
   }
-  if (aborted && options.cancelSignal?.aborted) {
+  if (aborted && options.cancel?.aborted) {
     // The task was cancelled: the step is already `cancelled`, so this outcome will be refused anyway.
     return failure(step, err, meta(), { retryable: false, code: FAILURE_CODES.TaskCancelled });
   }
-  if (aborted && options.shutdownSignal.aborted) {
+  if (aborted && options.shutdown.aborted) {
     return failure(step, err, meta(), { retryable: true, code: FAILURE_CODES.WorkerShutdown });
   }
   return failure(step, err, meta(), { retryable: true });
@@ -308,16 +309,16 @@ async function runAttempt(
   }
 
   const timeoutMs = step.timeoutMs ?? options.defaultTimeoutMs;
-  const controller = new AbortController();
+  const attempt = new Aborter();
   // A thread handler is submitted first: a full pool refuses it at once, before any timer or listener exists.
   let threadRun: Promise<unknown> | undefined;
   if (handler.thread) {
-    const submitted = submitToThread(step, handler.name, handler.thread, options, controller.signal, meta);
+    const submitted = submitToThread(step, handler.name, handler.thread, options, attempt.signal, meta);
     if ('outcome' in submitted) return submitted.outcome;
     threadRun = submitted.run;
   }
-  const { timedOut, stopped, dispose } = watchAttempt(controller, timeoutMs, options);
-  const run = threadRun ?? startOnEventLoop(step, handler, options, controller.signal);
+  const { timedOut, stopped, dispose } = watchAttempt(attempt, timeoutMs, options);
+  const run = threadRun ?? startOnEventLoop(step, handler, options, attempt);
   const settled = run.then(
     () => undefined,
     () => undefined,
@@ -326,8 +327,8 @@ async function runAttempt(
   try {
     const outcome = await Promise.race([run.then((value) => ({ value })), timedOut, stopped]);
     if (outcome === 'stopped') {
-      const cancelled = options.cancelSignal?.aborted === true;
-      return { record: stoppedRecord(step, controller.signal.reason, cancelled, meta()), settled };
+      const cancelled = options.cancel?.aborted === true;
+      return { record: stoppedRecord(step, attempt.reason, cancelled, meta()), settled };
     }
     if (outcome === 'timeout') {
       const err = new HandlerTimeoutError(timeoutMs);
@@ -336,7 +337,7 @@ async function runAttempt(
         settled,
       };
     }
-    return { record: returnedRecord(step, outcome.value, options, meta), settled };
+    return { record: returnedRecord(step, outcome.value, options, meta), settled, handlerStopped: true };
   } catch (thrown) {
     const err = coerceError(thrown);
     if (HandlerBackpressureError.is(err)) {
@@ -347,7 +348,11 @@ async function runAttempt(
         backpressure: err,
       };
     }
-    return { record: thrownRecord(step, err, controller.signal.aborted, options, meta), settled };
+    return {
+      record: thrownRecord(step, err, attempt.aborted, options, meta),
+      settled,
+      handlerStopped: true,
+    };
   } finally {
     dispose();
   }
