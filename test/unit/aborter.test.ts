@@ -25,7 +25,9 @@ describe('Aborter', () => {
     const signal = before.signal;
     expect(signal.aborted).toBe(false);
     let fired: unknown;
-    signal.addEventListener('abort', () => (fired = signal.reason));
+    signal.addEventListener('abort', () => {
+      fired = signal.reason as unknown;
+    });
     before.abort('why');
     expect(signal.aborted).toBe(true);
     expect(fired).toBe('why');
