@@ -148,18 +148,21 @@ export class StepExecutor {
     try {
       // A `step.execute` span around the handler run when tracing is on (parented on the message's trace
       // context); otherwise the call goes straight through.
-      const { record, settled, backpressure, handlerStopped } = await currentTracing().traceStepExecute(step, workerId, () =>
-        runStep(step, this.#o.registry, {
-          workerId,
-          defaultTimeoutMs: config.worker.handler_timeout_ms,
-          logger: this.#o.logger,
-          shutdown: this.#shutdown,
-          cancel: inFlight.get(step)?.cancel,
-          threadPool: this.#o.threadPool,
-          saveCheckpoint: (s, data) => this.#saveCheckpoint(s, data),
-          errorLimits: errorLimitsOf(config.worker),
-          maxResultDepth: config.worker.max_result_depth,
-        }),
+      const { record, settled, backpressure, handlerStopped } = await currentTracing().traceStepExecute(
+        step,
+        workerId,
+        () =>
+          runStep(step, this.#o.registry, {
+            workerId,
+            defaultTimeoutMs: config.worker.handler_timeout_ms,
+            logger: this.#o.logger,
+            shutdown: this.#shutdown,
+            cancel: inFlight.get(step)?.cancel,
+            threadPool: this.#o.threadPool,
+            saveCheckpoint: (s, data) => this.#saveCheckpoint(s, data),
+            errorLimits: errorLimitsOf(config.worker),
+            maxResultDepth: config.worker.max_result_depth,
+          }),
       );
       if (backpressure) {
         this.#deferStep(step);
