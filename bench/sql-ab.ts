@@ -7,6 +7,8 @@
  * `complete_steps` in each and B / A; with `--create`, of `create_task` claiming the root step for a worker;
  * with `--fanout`, of `create_task` on the 1 → 200 → 1 template of the peers' W4 (tasks created, not run);
  * with `--chain`, of the one `complete_steps` that writes the claimed root and its three chained dependents.
+ * `--listeners`: two more connections per database LISTEN, as a worker's and a waiter's would (every commit that
+ * notifies wakes each listening backend of its database, whatever the channel).
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -19,6 +21,7 @@ const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const fanout = process.argv.includes('--fanout');
 const chain = process.argv.includes('--chain');
 const timeCreate = fanout || process.argv.includes('--create');
+const listeners = process.argv.includes('--listeners');
 const variant = args[0];
 if (!variant) throw new Error('usage: npx tsx bench/sql-ab.ts <variant.sql> [tasks] [--create]');
 const TASKS = Number(args[1] ?? 300);
@@ -56,6 +59,7 @@ interface Side {
   name: string;
   pool: pg.Pool;
   times: number[];
+  listening: pg.Client[];
 }
 
 const admin = new pg.Client({ connectionString: serverUrl });
@@ -72,7 +76,14 @@ async function side(label: string, extraSql?: string): Promise<Side> {
   await registerTemplate(pool, template);
   await registerTemplate(pool, fanoutTemplate);
   if (extraSql) await pool.query(extraSql);
-  return { name, pool, times: [] };
+  const listening: pg.Client[] = [];
+  for (const channel of listeners ? ['tasker_task_finished', `tasker_q_${QUEUE}`] : []) {
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    await client.query(`LISTEN ${channel}`);
+    listening.push(client);
+  }
+  return { name, pool, times: [], listening };
 }
 
 async function runTask(s: Side): Promise<void> {
@@ -139,6 +150,9 @@ console.log(
     `B ${p50(b.times).toFixed(3)} ms, ` +
     `B / A ${(p50(b.times) / p50(a.times)).toFixed(2)} (${a.times.length} calls each)`,
 );
-for (const s of [a, b]) await s.pool.end();
+for (const s of [a, b]) {
+  for (const c of s.listening) await c.end();
+  await s.pool.end();
+}
 for (const s of [a, b]) await admin.query(`DROP DATABASE ${s.name} WITH (FORCE)`);
 await admin.end();

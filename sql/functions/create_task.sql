@@ -118,7 +118,8 @@ BEGIN
   IF v_take < coalesce(cardinality(v_root_steps), 0) THEN
     PERFORM pg_notify(tasker.queue_channel(tasker.worker_queue_name(v_ns)), '');
   END IF;
-  PERFORM pg_notify('tasker_task_events', v_task::text);
+  -- No tasker_task_events notification: its listeners watch tasks they know, and nobody knows this one yet. A
+  -- notification would only wake every listening backend of the database at this commit.
   -- The API answers with the whole task: reading it here saves the caller a round trip.
   RETURN QUERY SELECT v_task, 'steps_in_process'::text, v_roots, v_corr, v_version, 'none'::text,
                       CASE WHEN p_with_view THEN tasker.get_task_view(v_task) END, v_claimed;
