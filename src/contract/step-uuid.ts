@@ -4,11 +4,12 @@
  * uuid of a step it starts before that step's row is claimed. Steps created later (batch instances) have uuids
  * of their own.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** The uuid `create_task` gave the step `stepName` of the task `taskUuid`. */
 export function stepUuidFor(taskUuid: string, stepName: string): string {
-  const h = createHash('md5').update(`${taskUuid}/${stepName}`, 'utf8').digest('hex');
+  // one-shot digest (no Hash object): this runs for every step a worker chains
+  const h = hash('md5', `${taskUuid}/${stepName}`, 'hex');
   const hex = taskUuid.replaceAll('-', '').slice(0, 16) + '89ab'[parseInt(h[0]!, 16) % 4]! + h.slice(1, 16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
