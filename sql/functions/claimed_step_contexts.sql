@@ -28,15 +28,18 @@ BEGIN
     FROM ancestors a JOIN tasker.workflow_steps p ON p.step_uuid = a.ancestor
     WHERE p.state <> 'skipped'
     GROUP BY a.step_uuid
+  ), deps_map AS (
+    -- one row, looked up per step: joining deps to the steps would be a nested loop over two sets (ADR 0004)
+    SELECT coalesce(jsonb_object_agg(d.step_uuid::text, d.results), '{}'::jsonb) AS m FROM deps d
   )
   SELECT c.msg_id, s.step_uuid, s.task_uuid, s.name::text, s.handler, s.attempts, s.max_attempts, s.retryable,
          s.retry_policy, s.timeout_ms, s.inputs, t.context, t.namespace::text, tp.name::text, tp.version::text,
-         t.correlation_id, coalesce(d.results, '{}'::jsonb), q.message->>'traceparent', q.message->>'tracestate',
-         s.checkpoint
+         t.correlation_id, coalesce(dm.m->(s.step_uuid::text), '{}'::jsonb), q.message->>'traceparent',
+         q.message->>'tracestate', s.checkpoint
   FROM unnest(p_msgs, p_steps) AS c(msg_id, step_uuid)
   JOIN tasker.queue_messages q ON q.msg_id = c.msg_id
   JOIN tasker.workflow_steps s ON s.step_uuid = c.step_uuid
   JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
   JOIN tasker.templates tp ON tp.template_uuid = t.template_uuid
-  LEFT JOIN deps d ON d.step_uuid = s.step_uuid;
+  CROSS JOIN deps_map dm;
 END $function$;

@@ -44,22 +44,30 @@ DECLARE
   n_claim int;
   n_rest int;
 BEGIN
+  -- Sets of rows meet only through jsonb maps (one-row CTEs) or key lookups, never through a join of two sets:
+  -- with hash joins off (ADR 0004) a join of two CTEs is a nested loop, quadratic in the batch (the 200-step
+  -- fan-out's first completion spent 11 of its 18 ms that way).
   WITH input AS (
-    SELECT (x->>'step_uuid')::uuid AS step_uuid, (x->>'msg_id')::bigint AS msg_id, (x->>'attempt')::int AS attempt,
-           x->'results' AS results
+    -- each result by 'step_uuid:attempt' (a batch may hold a stale attempt and its replacement)
+    SELECT jsonb_object_agg(((x->>'step_uuid')::uuid)::text || ':' || ((x->>'attempt')::int)::text, x) AS m
     FROM jsonb_array_elements(p_results) x
   ), done AS (
     -- A chained step (p_started) is started and completed by this one update: attempt 1, waiting for no parent.
     UPDATE tasker.workflow_steps s
-    SET state = 'complete', results = i.results, processed_at = now(), updated_at = now(),
+    SET state = 'complete', processed_at = now(), updated_at = now(),
+        results = i.m->(s.step_uuid::text || ':' || CASE WHEN s.step_uuid = ANY(p_started) THEN 1 ELSE s.attempts END)
+                   ->'results',
         attempts = CASE WHEN s.step_uuid = ANY(p_started) THEN 1 ELSE s.attempts END,
         last_attempted_at = CASE WHEN s.step_uuid = ANY(p_started) THEN now() ELSE s.last_attempted_at END,
         pending_parents = CASE WHEN s.step_uuid = ANY(p_started) THEN 0 ELSE s.pending_parents END
     FROM input i
-    WHERE s.step_uuid = ANY(p_ids) AND s.step_uuid = i.step_uuid
-      AND CASE WHEN s.step_uuid = ANY(p_started) THEN s.state = 'pending' AND s.attempts = 0 AND i.attempt = 1
-               ELSE s.state = 'in_progress' AND s.attempts = i.attempt END
-    RETURNING s.step_uuid, s.task_uuid, i.msg_id, i.attempt, s.step_uuid = ANY(p_started) AS started
+    WHERE s.step_uuid = ANY(p_ids)
+      AND i.m ? (s.step_uuid::text || ':' || CASE WHEN s.step_uuid = ANY(p_started) THEN 1 ELSE s.attempts END)
+      AND CASE WHEN s.step_uuid = ANY(p_started) THEN s.state = 'pending' AND s.attempts = 0
+               ELSE s.state = 'in_progress' END
+    -- RETURNING sees the new row: attempts is the applied result's attempt
+    RETURNING s.step_uuid, s.task_uuid, (i.m->(s.step_uuid::text || ':' || s.attempts)->>'msg_id')::bigint AS msg_id,
+              s.attempts AS attempt, s.step_uuid = ANY(p_started) AS started
   ), acked AS (
     DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(ARRAY(SELECT d.msg_id FROM done d))
   ), released AS (
@@ -68,47 +76,66 @@ BEGIN
       -- a chained step (start_chained_steps) completes with its parents: nothing to release
       AND NOT e.to_step_uuid = ANY(ARRAY(SELECT d.step_uuid FROM done d))
     GROUP BY e.to_step_uuid
-  ), ready AS (
-    -- every parent it waited for finished (the statement sees pending_parents before its own decrement)
-    SELECT c.step_uuid, c.task_uuid,
+  ), rel AS (
+    -- each released step, looked up by key (OFFSET 0 keeps each lookup a lookup), and whether every parent it
+    -- waited for finished (the statement sees pending_parents before its own decrement) in a task still running
+    SELECT r.step_uuid, r.n, c.task_uuid, c.name, t.priority,
+           c.pending_parents = r.n AND c.state = 'pending' AND t.task_uuid = ANY(p_tasks)
+             AND t.state = 'steps_in_process' AS ready,
            coalesce(tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues), false) AS mine,
-           coalesce(c.step_uuid = ANY(p_running), false) AS running,
-           row_number() OVER (PARTITION BY coalesce(tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues), false),
-                                           coalesce(c.step_uuid = ANY(p_running), false)
-                              ORDER BY t.priority DESC, c.task_uuid, c.name) AS claim_rank
+           coalesce(r.step_uuid = ANY(p_running), false) AS running
     FROM released r
-    JOIN tasker.workflow_steps c ON c.step_uuid = r.step_uuid
-    JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
-    WHERE c.step_uuid = ANY(ARRAY(SELECT r2.step_uuid FROM released r2)) AND c.pending_parents = r.n
-      AND c.state = 'pending' AND t.task_uuid = ANY(p_tasks) AND t.state = 'steps_in_process'
+    CROSS JOIN LATERAL (SELECT c.task_uuid, c.name, c.pending_parents, c.state FROM tasker.workflow_steps c
+                        WHERE c.step_uuid = r.step_uuid OFFSET 0) c
+    CROSS JOIN LATERAL (SELECT t.task_uuid, t.namespace, t.priority, t.state FROM tasker.tasks t
+                        WHERE t.task_uuid = c.task_uuid OFFSET 0) t
+  ), ranked AS (
+    SELECT rl.step_uuid, rl.task_uuid, rl.n, rl.ready,
+           rl.ready AND rl.mine AND (rl.running OR row_number() OVER (PARTITION BY rl.ready, rl.mine, rl.running
+                                                                  ORDER BY rl.priority DESC, rl.task_uuid, rl.name)
+                                                    <= p_claim_limit) AS claim
+    FROM rel rl
   ), split AS (
-    SELECT y.step_uuid, y.task_uuid, y.mine AND (y.running OR y.claim_rank <= p_claim_limit) AS claim FROM ready y
+    SELECT rk.step_uuid, rk.task_uuid, rk.claim FROM ranked rk WHERE rk.ready
+  ), moves AS (
+    -- released step -> [parents finished now, its new state or null]
+    SELECT jsonb_object_agg(rk.step_uuid::text, jsonb_build_array(rk.n,
+             CASE WHEN NOT rk.ready THEN NULL WHEN rk.claim THEN 'in_progress' ELSE 'enqueued' END)) AS m
+    FROM ranked rk
   ), children AS (
     UPDATE tasker.workflow_steps c
-    SET pending_parents = c.pending_parents - r.n,
-        state = CASE WHEN sp.step_uuid IS NULL THEN c.state WHEN sp.claim THEN 'in_progress' ELSE 'enqueued' END,
-        attempts = c.attempts + CASE WHEN sp.claim THEN 1 ELSE 0 END,
-        last_attempted_at = CASE WHEN sp.claim THEN now() ELSE c.last_attempted_at END,
-        updated_at = CASE WHEN sp.step_uuid IS NULL THEN c.updated_at ELSE now() END
-    FROM released r LEFT JOIN split sp ON sp.step_uuid = r.step_uuid
-    WHERE c.step_uuid = ANY(ARRAY(SELECT r2.step_uuid FROM released r2)) AND c.step_uuid = r.step_uuid
+    SET pending_parents = c.pending_parents - (mv.m->(c.step_uuid::text)->>0)::int,
+        state = coalesce(mv.m->(c.step_uuid::text)->>1, c.state),
+        attempts = c.attempts + CASE WHEN mv.m->(c.step_uuid::text)->>1 = 'in_progress' THEN 1 ELSE 0 END,
+        last_attempted_at = CASE WHEN mv.m->(c.step_uuid::text)->>1 = 'in_progress' THEN now()
+                                 ELSE c.last_attempted_at END,
+        updated_at = CASE WHEN mv.m->(c.step_uuid::text)->>1 IS NULL THEN c.updated_at ELSE now() END
+    FROM moves mv
+    WHERE c.step_uuid = ANY(ARRAY(SELECT r.step_uuid FROM released r))
   ), per_task AS (
     SELECT u.task_uuid, count(*) FILTER (WHERE u.done)::int AS completed,
            count(*) FILTER (WHERE u.started)::int AS started, count(*) FILTER (WHERE NOT u.done)::int AS enqueued
     FROM (SELECT d.task_uuid, true AS done, d.started FROM done d
           UNION ALL SELECT sp.task_uuid, false, false FROM split sp) u
     GROUP BY u.task_uuid
+  ), task_moves AS (
+    -- task -> [steps completed, of which started here, steps enqueued or claimed]
+    SELECT jsonb_object_agg(p.task_uuid::text, jsonb_build_array(p.completed, p.started, p.enqueued)) AS m
+    FROM per_task p
   ), counted AS (
     UPDATE tasker.tasks t
-    SET steps_remaining = t.steps_remaining - p.completed,
+    SET steps_remaining = t.steps_remaining - (tm.m->(t.task_uuid::text)->>0)::int,
         -- chained steps were never counted in flight: they start and finish here
-        steps_in_flight = t.steps_in_flight - (p.completed - p.started) + p.enqueued,
-        state = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = p.completed THEN 'complete'
-                     ELSE t.state END,
-        completed_at = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = p.completed THEN now()
-                            ELSE t.completed_at END,
+        steps_in_flight = t.steps_in_flight - (tm.m->(t.task_uuid::text)->>0)::int
+                          + (tm.m->(t.task_uuid::text)->>1)::int + (tm.m->(t.task_uuid::text)->>2)::int,
+        state = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = (tm.m->(t.task_uuid::text)->>0)::int
+                     THEN 'complete' ELSE t.state END,
+        completed_at = CASE WHEN t.state = 'steps_in_process'
+                                 AND t.steps_remaining = (tm.m->(t.task_uuid::text)->>0)::int
+                            THEN now() ELSE t.completed_at END,
         updated_at = now()
-    FROM per_task p WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = p.task_uuid
+    FROM task_moves tm
+    WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = ANY(ARRAY(SELECT p.task_uuid FROM per_task p))
     -- RETURNING sees the new row: `complete` was set just now (a task already complete has no step in progress).
     RETURNING t.task_uuid, t.template_uuid, t.state = 'complete' AS completed,
       -- a task whose counters now call for another move (finalize_tasks' groups)

@@ -26,34 +26,46 @@ AS $function$
 DECLARE
   v_chained uuid[];
   v_completing uuid[];
+  -- the chained results by step uuid, and the claimed successes' 'step_uuid:attempt' keys: looked up per step
+  -- row, so no statement joins the batch with the steps (quadratic with hash joins off, ADR 0004)
+  v_chained_map jsonb;
+  v_claimed_keys jsonb;
   v_ok uuid[];
   v_unready uuid[];
   v_started uuid[];
   n int;
 BEGIN
   SELECT coalesce(array_agg((x->>'step_uuid')::uuid) FILTER (WHERE (x->>'chained')::boolean), '{}'),
-         coalesce(array_agg((x->>'step_uuid')::uuid) FILTER (WHERE NOT coalesce((x->>'chained')::boolean, false)), '{}')
-  INTO v_chained, v_completing
+         coalesce(array_agg((x->>'step_uuid')::uuid) FILTER (WHERE NOT coalesce((x->>'chained')::boolean, false)
+                                                                AND coalesce((x->>'success')::boolean, false)), '{}'),
+         coalesce(jsonb_object_agg(((x->>'step_uuid')::uuid)::text, x) FILTER (WHERE (x->>'chained')::boolean),
+                  '{}'),
+         coalesce(jsonb_object_agg(((x->>'step_uuid')::uuid)::text || ':' || ((x->>'attempt')::int)::text, true)
+                    FILTER (WHERE NOT coalesce((x->>'chained')::boolean, false)
+                              AND coalesce((x->>'success')::boolean, false)), '{}')
+  INTO v_chained, v_completing, v_chained_map, v_claimed_keys
   FROM jsonb_array_elements(p_results) x;
   -- the claimed successes that will be applied: their attempt still holds the step
   SELECT coalesce(array_agg(s.step_uuid), '{}') INTO v_completing
-  FROM jsonb_array_elements(p_results) x JOIN tasker.workflow_steps s ON s.step_uuid = (x->>'step_uuid')::uuid
-  WHERE s.step_uuid = ANY(v_completing) AND NOT coalesce((x->>'chained')::boolean, false)
-    AND coalesce((x->>'success')::boolean, false) AND s.state = 'in_progress' AND s.attempts = (x->>'attempt')::int;
+  FROM tasker.workflow_steps s
+  WHERE s.step_uuid = ANY(v_completing) AND s.state = 'in_progress'
+    AND v_claimed_keys ? (s.step_uuid::text || ':' || s.attempts);
   -- The chained results that pass every check of their own; then, while one of them has a parent that is
   -- neither complete, nor completing in this call, nor a chained success kept so far, it is dropped. Candidates
   -- cannot vouch for each other in a cycle (a DAG has none), so what remains is what starting them link by link
   -- from the completing steps would start; a batch whose chains all hold (the usual case) takes one check.
   SELECT coalesce(array_agg(c.step_uuid), '{}'),
-         coalesce(array_agg(c.step_uuid) FILTER (WHERE coalesce((x->>'success')::boolean, false)), '{}')
+         coalesce(array_agg(c.step_uuid)
+                    FILTER (WHERE coalesce((v_chained_map->(c.step_uuid::text)->>'success')::boolean, false)), '{}')
   INTO v_started, v_ok
-  FROM jsonb_array_elements(p_results) x
-  JOIN tasker.workflow_steps c ON c.step_uuid = (x->>'step_uuid')::uuid
-  JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
+  FROM tasker.workflow_steps c
+  -- the task by key (OFFSET 0 keeps it a lookup, not a scan of every running task)
+  CROSS JOIN LATERAL (SELECT t.state FROM tasker.tasks t WHERE t.task_uuid = c.task_uuid OFFSET 0) t
   WHERE c.step_uuid = ANY(v_chained)
-    AND (x->>'chained')::boolean AND (x->>'attempt')::int = 1 AND c.handler = x->>'handler'
+    AND (v_chained_map->(c.step_uuid::text)->>'attempt')::int = 1
+    AND c.handler = v_chained_map->(c.step_uuid::text)->>'handler'
     AND c.state = 'pending' AND c.attempts = 0 AND c.step_type = 'standard'
-    AND t.task_uuid = ANY(p_tasks) AND t.state = 'steps_in_process';
+    AND c.task_uuid = ANY(p_tasks) AND t.state = 'steps_in_process';
   LOOP
     EXIT WHEN cardinality(v_started) = 0;
     SELECT coalesce(array_agg(DISTINCT e.to_step_uuid), '{}') INTO v_unready
