@@ -66,17 +66,20 @@ BEGIN
   END IF;
 
   WITH input AS (
-    SELECT (e->>'step_uuid')::uuid AS step_uuid, (e->>'msg_id')::bigint AS msg_id, (e->>'attempt')::int AS attempt,
-           coalesce((e->>'success')::boolean, false) AS success, e->'results' AS results
+    -- each result by 'step_uuid:attempt', read per step row: joining the input to the steps would be a nested
+    -- loop over both sets, or a scan of every step (ADR 0004)
+    SELECT jsonb_object_agg(((e->>'step_uuid')::uuid)::text || ':' || ((e->>'attempt')::int)::text, e) AS m
     FROM jsonb_array_elements(p_results) e
   ), upd AS (
     UPDATE tasker.workflow_steps s
-    SET state = CASE WHEN i.success THEN 'enqueued_for_orchestration' ELSE 'enqueued_as_error_for_orchestration' END,
-        results = i.results, updated_at = now()
+    SET state = CASE WHEN coalesce((i.m->(s.step_uuid::text || ':' || s.attempts)->>'success')::boolean, false)
+                     THEN 'enqueued_for_orchestration' ELSE 'enqueued_as_error_for_orchestration' END,
+        results = i.m->(s.step_uuid::text || ':' || s.attempts)->'results', updated_at = now()
     FROM input i
-    -- The ANY() gives the planner an index condition; joining on the jsonb input alone can scan every step.
-    WHERE s.step_uuid = ANY(v_ids) AND s.step_uuid = i.step_uuid AND s.state = 'in_progress' AND s.attempts = i.attempt
-    RETURNING s.step_uuid, s.task_uuid, i.success, i.msg_id, i.attempt
+    WHERE s.step_uuid = ANY(v_ids) AND s.state = 'in_progress' AND i.m ? (s.step_uuid::text || ':' || s.attempts)
+    RETURNING s.step_uuid, s.task_uuid,
+              coalesce((i.m->(s.step_uuid::text || ':' || s.attempts)->>'success')::boolean, false) AS success,
+              (i.m->(s.step_uuid::text || ':' || s.attempts)->>'msg_id')::bigint AS msg_id, s.attempts AS attempt
   )
   SELECT array_agg(upd.step_uuid) FILTER (WHERE upd.success), array_agg(upd.step_uuid) FILTER (WHERE NOT upd.success),
          array_agg(upd.msg_id), array_agg(upd.task_uuid), array_agg(upd.step_uuid::text || ':' || upd.attempt)

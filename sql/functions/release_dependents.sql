@@ -17,11 +17,14 @@ BEGIN
   WITH released AS (
     SELECT e.to_step_uuid, count(*)::int AS n FROM tasker.workflow_step_edges e
     WHERE e.from_step_uuid = ANY(p_finished) GROUP BY e.to_step_uuid
+  ), counts AS (
+    -- dependent -> parents finished now, read per dependent row (a join with `released` would be a nested
+    -- loop over both sets, ADR 0004)
+    SELECT jsonb_object_agg(r.to_step_uuid::text, r.n) AS m FROM released r
   ), decremented AS (
-    UPDATE tasker.workflow_steps c SET pending_parents = c.pending_parents - released.n
-    FROM released
-    -- The ANY() gives the planner an index condition on the dependents.
-    WHERE c.step_uuid = ANY(ARRAY(SELECT r.to_step_uuid FROM released r)) AND c.step_uuid = released.to_step_uuid
+    UPDATE tasker.workflow_steps c SET pending_parents = c.pending_parents - (k.m->>(c.step_uuid::text))::int
+    FROM counts k
+    WHERE c.step_uuid = ANY(ARRAY(SELECT r.to_step_uuid FROM released r))
     RETURNING c.step_uuid, c.pending_parents, c.state
   )
   SELECT coalesce(array_agg(d.step_uuid) FILTER (WHERE d.pending_parents = 0 AND d.state = 'pending'), '{}')

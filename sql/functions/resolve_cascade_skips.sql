@@ -31,11 +31,15 @@ BEGIN
     WITH released AS (
       SELECT e.to_step_uuid, count(*)::int AS n FROM tasker.workflow_step_edges e
       WHERE e.from_step_uuid = ANY(v_now) GROUP BY e.to_step_uuid
+    ), counts AS (
+      -- read per step row: a join with `released` would be a nested loop over both sets (ADR 0004)
+      SELECT jsonb_object_agg(r.to_step_uuid::text, r.n) AS m FROM released r
     ), conv AS (
       UPDATE tasker.workflow_steps c
-      SET pending_parents = c.pending_parents - r.n, skipped_parents = c.skipped_parents + r.n
-      FROM released r
-      WHERE c.step_uuid = ANY(ARRAY(SELECT r2.to_step_uuid FROM released r2)) AND c.step_uuid = r.to_step_uuid
+      SET pending_parents = c.pending_parents - (k.m->>(c.step_uuid::text))::int,
+          skipped_parents = c.skipped_parents + (k.m->>(c.step_uuid::text))::int
+      FROM counts k
+      WHERE c.step_uuid = ANY(ARRAY(SELECT r2.to_step_uuid FROM released r2))
         AND c.step_type = 'deferred_convergence' AND c.state = 'pending'
       RETURNING c.step_uuid, c.pending_parents, c.skipped_parents
     ), settled AS (
@@ -48,7 +52,7 @@ BEGIN
            || coalesce((SELECT array_agg(st.step_uuid) FROM settled st WHERE st.all_skipped), '{}'),
            convergence_ready || coalesce((SELECT array_agg(st.step_uuid) FROM settled st WHERE NOT st.all_skipped), '{}')
     INTO v_frontier, convergence_ready
-    FROM released r JOIN tasker.workflow_steps c ON c.step_uuid = r.to_step_uuid
-    WHERE c.step_uuid = ANY(ARRAY(SELECT r3.to_step_uuid FROM released r3));
+    FROM released r
+    CROSS JOIN LATERAL (SELECT c.step_type FROM tasker.workflow_steps c WHERE c.step_uuid = r.to_step_uuid OFFSET 0) c;
   END LOOP;
 END $function$;

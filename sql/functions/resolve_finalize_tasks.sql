@@ -32,17 +32,25 @@ BEGIN
            count(*) FILTER (WHERE o.kind = 'enqueue')::int AS enqueued,
            (array_agg(jsonb_build_object('step_uuid', s.step_uuid, 'step_name', s.name, 'error', s.results->'error'))
               FILTER (WHERE o.kind = 'error'))[1] AS first_error
-    FROM outcome o JOIN tasker.workflow_steps s ON s.step_uuid = o.step_uuid
-    WHERE s.step_uuid = ANY(p_complete || p_error || p_retry || p_enqueued || p_tolerated || p_skipped
-                            || p_withdrawn)
+    -- each outcome finds its step by key (OFFSET 0 keeps it a lookup: a join could loop over both sets, ADR 0004)
+    FROM outcome o
+    CROSS JOIN LATERAL (SELECT s.task_uuid, s.step_uuid, s.name, s.results FROM tasker.workflow_steps s
+                        WHERE s.step_uuid = o.step_uuid OFFSET 0) s
     GROUP BY s.task_uuid
+  ), changes AS (
+    -- task -> its counter changes, read per task row (ADR 0004)
+    SELECT jsonb_object_agg(p.task_uuid::text, jsonb_build_object('completed', p.completed, 'settled', p.settled,
+                                                                   'enqueued', p.enqueued, 'first_error', p.first_error)) AS m
+    FROM per_task p
   ), updated AS (
     UPDATE tasker.tasks t
-    SET steps_remaining = t.steps_remaining - p.completed,
-        steps_in_flight = t.steps_in_flight - p.settled + p.enqueued,
-        error = coalesce(t.error, p.first_error),
+    SET steps_remaining = t.steps_remaining - (ch.m->(t.task_uuid::text)->>'completed')::int,
+        steps_in_flight = t.steps_in_flight - (ch.m->(t.task_uuid::text)->>'settled')::int
+                          + (ch.m->(t.task_uuid::text)->>'enqueued')::int,
+        error = coalesce(t.error, nullif(ch.m->(t.task_uuid::text)->'first_error', 'null'::jsonb)),
         updated_at = now()
-    FROM per_task p WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = p.task_uuid
+    FROM changes ch
+    WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = ANY(ARRAY(SELECT p.task_uuid FROM per_task p))
     RETURNING t.task_uuid
   )
   SELECT coalesce(array_agg(updated.task_uuid), '{}') INTO v_counted FROM updated;
