@@ -44,31 +44,28 @@ DECLARE
   n_claim int;
   n_rest int;
 BEGIN
-  -- No join of two sets (ADR 0004): with hash joins off it is a nested loop over both, quadratic in the batch
-  -- (the 200-step fan-out's first completion spent 11 of its 18 ms that way), and joining the input to a table
-  -- by key alone lets the planner scan the whole table instead. An UPDATE reads its rows' values from a one-row
-  -- jsonb map keyed by uuid; a SELECT looks rows up by key in a LATERAL subquery (OFFSET 0 keeps it one).
+  -- A set of rows meets a table only as the outer side of a lookup by key, and two sets only through a one-row
+  -- jsonb map: with hash joins off (ADR 0004) any other join is a nested loop over both sets, quadratic in the
+  -- batch (the 200-step fan-out's first completion spent 11 of its 18 ms that way). The lookups below have no
+  -- condition on the table but the key, so the planner keeps the set outside even for a plan made on a young
+  -- table (checked on a 4-step one); a jsonb map for the input and the tasks cost 20 % of W3's throughput.
   WITH input AS (
-    -- each result by 'step_uuid:attempt' (a batch may hold a stale attempt and its replacement)
-    SELECT jsonb_object_agg(((x->>'step_uuid')::uuid)::text || ':' || ((x->>'attempt')::int)::text, x) AS m
+    SELECT (x->>'step_uuid')::uuid AS step_uuid, (x->>'msg_id')::bigint AS msg_id, (x->>'attempt')::int AS attempt,
+           x->'results' AS results
     FROM jsonb_array_elements(p_results) x
   ), done AS (
     -- A chained step (p_started) is started and completed by this one update: attempt 1, waiting for no parent.
+    -- Each input row finds its step by key (the join is the only condition on s, so s is the inner side).
     UPDATE tasker.workflow_steps s
-    SET state = 'complete', processed_at = now(), updated_at = now(),
-        results = i.m->(s.step_uuid::text || ':' || CASE WHEN s.step_uuid = ANY(p_started) THEN 1 ELSE s.attempts END)
-                   ->'results',
+    SET state = 'complete', results = i.results, processed_at = now(), updated_at = now(),
         attempts = CASE WHEN s.step_uuid = ANY(p_started) THEN 1 ELSE s.attempts END,
         last_attempted_at = CASE WHEN s.step_uuid = ANY(p_started) THEN now() ELSE s.last_attempted_at END,
         pending_parents = CASE WHEN s.step_uuid = ANY(p_started) THEN 0 ELSE s.pending_parents END
     FROM input i
-    WHERE s.step_uuid = ANY(p_ids)
-      AND i.m ? (s.step_uuid::text || ':' || CASE WHEN s.step_uuid = ANY(p_started) THEN 1 ELSE s.attempts END)
-      AND CASE WHEN s.step_uuid = ANY(p_started) THEN s.state = 'pending' AND s.attempts = 0
-               ELSE s.state = 'in_progress' END
-    -- RETURNING sees the new row: attempts is the applied result's attempt
-    RETURNING s.step_uuid, s.task_uuid, (i.m->(s.step_uuid::text || ':' || s.attempts)->>'msg_id')::bigint AS msg_id,
-              s.attempts AS attempt, s.step_uuid = ANY(p_started) AS started
+    WHERE s.step_uuid = i.step_uuid
+      AND CASE WHEN s.step_uuid = ANY(p_started) THEN s.state = 'pending' AND s.attempts = 0 AND i.attempt = 1
+               ELSE s.state = 'in_progress' AND s.attempts = i.attempt END
+    RETURNING s.step_uuid, s.task_uuid, i.msg_id, i.attempt, s.step_uuid = ANY(p_started) AS started
   ), acked AS (
     DELETE FROM tasker.queue_messages m WHERE m.msg_id = ANY(ARRAY(SELECT d.msg_id FROM done d))
   ), released AS (
@@ -119,24 +116,18 @@ BEGIN
     FROM (SELECT d.task_uuid, true AS done, d.started FROM done d
           UNION ALL SELECT sp.task_uuid, false, false FROM split sp) u
     GROUP BY u.task_uuid
-  ), task_moves AS (
-    -- task -> [steps completed, of which started here, steps enqueued or claimed]
-    SELECT jsonb_object_agg(p.task_uuid::text, jsonb_build_array(p.completed, p.started, p.enqueued)) AS m
-    FROM per_task p
   ), counted AS (
     UPDATE tasker.tasks t
-    SET steps_remaining = t.steps_remaining - (tm.m->(t.task_uuid::text)->>0)::int,
+    SET steps_remaining = t.steps_remaining - p.completed,
         -- chained steps were never counted in flight: they start and finish here
-        steps_in_flight = t.steps_in_flight - (tm.m->(t.task_uuid::text)->>0)::int
-                          + (tm.m->(t.task_uuid::text)->>1)::int + (tm.m->(t.task_uuid::text)->>2)::int,
-        state = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = (tm.m->(t.task_uuid::text)->>0)::int
-                     THEN 'complete' ELSE t.state END,
-        completed_at = CASE WHEN t.state = 'steps_in_process'
-                                 AND t.steps_remaining = (tm.m->(t.task_uuid::text)->>0)::int
-                            THEN now() ELSE t.completed_at END,
+        steps_in_flight = t.steps_in_flight - (p.completed - p.started) + p.enqueued,
+        state = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = p.completed THEN 'complete'
+                     ELSE t.state END,
+        completed_at = CASE WHEN t.state = 'steps_in_process' AND t.steps_remaining = p.completed THEN now()
+                            ELSE t.completed_at END,
         updated_at = now()
-    FROM task_moves tm
-    WHERE t.task_uuid = ANY(p_tasks) AND t.task_uuid = ANY(ARRAY(SELECT p.task_uuid FROM per_task p))
+    -- each task found by key from its per_task row (no condition on t but the join: t is the inner side)
+    FROM per_task p WHERE t.task_uuid = p.task_uuid AND p.task_uuid = ANY(p_tasks)
     -- RETURNING sees the new row: `complete` was set just now (a task already complete has no step in progress).
     RETURNING t.task_uuid, t.template_uuid, t.state = 'complete' AS completed,
       -- a task whose counters now call for another move (finalize_tasks' groups)
