@@ -39,7 +39,10 @@ BEGIN
              CASE WHEN tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues)
                   THEN row_number() OVER (PARTITION BY tasker.worker_queue_name(t.namespace) = ANY(p_claim_queues)
                                           ORDER BY t.priority DESC, c.task_uuid, c.name) END AS claim_rank
-      FROM tasker.workflow_steps c JOIN tasker.tasks t ON t.task_uuid = c.task_uuid
+      FROM tasker.workflow_steps c
+      -- the task by key (OFFSET 0 keeps it a lookup, not a scan of every running task by state, ADR 0004)
+      CROSS JOIN LATERAL (SELECT t.task_uuid, t.namespace, t.priority, t.state FROM tasker.tasks t
+                          WHERE t.task_uuid = c.task_uuid OFFSET 0) t
       WHERE c.step_uuid = ANY(p_ready) AND t.state = 'steps_in_process' AND NOT (t.task_uuid = ANY(v_failing_tasks))
     ) x;
   END IF;
