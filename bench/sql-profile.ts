@@ -4,7 +4,7 @@
  * embedded PostgreSQL. `npx tsx bench/sql-profile.ts four`: the four-transaction path (claim, complete, process
  * result) instead of the default one-transaction path (complete_steps resolves and claims the next step);
  * `chain`: the chained path (ADR 0011), create_task claiming the root and one complete_steps writing it with its
- * three dependents run right after it.
+ * three dependents run right after it. PROFILE_TASKS: how many tasks (200).
  */
 import pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
@@ -14,7 +14,7 @@ import { stepUuidFor } from '../src/contract/step-uuid.js';
 import { defineTemplate } from '../src/templates/index.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/testing/embedded-postgres.js';
 
-const TASKS = 200;
+const TASKS = Number(process.env.PROFILE_TASKS ?? 200);
 const onePath = process.argv[2] !== 'four';
 const chainPath = process.argv[2] === 'chain';
 let server: EmbeddedServer | undefined;

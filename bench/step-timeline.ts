@@ -1,7 +1,8 @@
 /**
- * `npx tsx bench/step-timeline.ts [four]`: where the time of one linear-4 task goes, step by step (created,
- * handler started, outcome written, finish announced on `tasker_task_finished`), p50 over 30 tasks; `four`: the
- * four-transaction path (`worker.resolve_in_completion = false`) instead of the default. Uses DATABASE_URL's server (creates and drops its
+ * `npx tsx bench/step-timeline.ts [four] [diamond]`: where the time of one linear-4 task goes, step by step
+ * (created, handler started, outcome written, finish announced on `tasker_task_finished`), p50 over 30 tasks;
+ * `four`: the four-transaction path (`worker.resolve_in_completion = false`) instead of the default; `diamond`:
+ * the diamond-4 template (s1 → s2, s3 → s4) instead of the chain. Uses DATABASE_URL's server (creates and drops its
  * own database) or a fresh embedded PostgreSQL.
  */
 import pg from 'pg';
@@ -32,13 +33,14 @@ const pool = createPool({
   applicationName: 'timeline',
 });
 await migrate(pool);
+const four = process.argv.includes('four');
+const diamond = process.argv.includes('diamond');
 const template = defineTemplate({ namespace: 'tl', name: 'lin', version: '1.0.0' })
   .step('s1', { handler: 'h' })
   .step('s2', { handler: 'h', dependsOn: ['s1'] })
-  .step('s3', { handler: 'h', dependsOn: ['s2'] })
-  .step('s4', { handler: 'h', dependsOn: ['s3'] })
+  .step('s3', { handler: 'h', dependsOn: [diamond ? 's1' : 's2'] })
+  .step('s4', { handler: 'h', dependsOn: diamond ? ['s2', 's3'] : ['s3'] })
   .build();
-const four = process.argv[2] === 'four';
 const config = loadConfig({
   environment: 'production',
   env: { DATABASE_URL: url },
@@ -82,6 +84,7 @@ const rows = [...marks.entries()].map(
 );
 rows.sort((a, b) => a[1] - b[1]);
 for (const [label, p50] of rows) console.log(`${p50.toFixed(2).padStart(7)} ms  ${label}`);
+console.log(`completion batches per task: ${(worker.stats.completionBatches / runs).toFixed(2)}`);
 await listener.end();
 await worker.stop();
 await orchestrator.stop();
