@@ -1,11 +1,13 @@
 /**
  * `npm run bench -- --only peers`: W1-W4 on Tasker (default, and on the four-transaction path) and on
  * graphile-worker, side by side in one run on the same
- * server, each system on a fresh database, 10 concurrent handlers each, trivial handlers. Workloads are
- * interleaved (every system runs W1, then every system runs W2, ...), so drift hits all alike; each system runs
- * alone in its turn.
+ * server, each system on a fresh database, 10 concurrent handlers each, trivial handlers. Drift (this machine's
+ * speed wanders by ±30 % within seconds) hits all systems alike: W1 and W2 alternate single runs between the
+ * systems, all started; W3 and W4 run every system in turn (every system runs W3, then every system runs W4),
+ * each alone.
  *
- * - W1 linear-4 and W2 diamond-4: one task at a time, 50 runs after 5 warm-ups, nearest-rank percentiles.
+ * - W1 linear-4 and W2 diamond-4: one task at a time, 50 runs after 5 warm-ups, nearest-rank percentiles. Run i
+ *   of every system follows run i of the one before it, so each system's samples meet the same moments.
  * - W3: 2,000 linear-4 tasks submitted at once after 20 warm-up tasks; wall time to the last completion.
  *   The server CPU per step is measured over W3 (the backends of the system's database, from /proc).
  * - W4: 1 → 200 → 1 fan-out, median wall time of 3 runs after 1 warm-up.
@@ -65,14 +67,33 @@ export async function migrated(db: Db): Promise<Db> {
 }
 
 export async function latency(system: PeerSystem, shape: Shape, runs: number, warmups: number) {
-  const samples: number[] = [];
+  return (await pairedLatency([system], shape, runs, warmups))[0]!;
+}
+
+/**
+ * One-at-a-time latency of several systems measured together: run i of each system right after run i of the
+ * previous one (the order rotates with i, so no system always comes first), so that the machine's drift meets
+ * every system alike. p50 and p95 (nearest rank) per system, in the order given.
+ */
+export async function pairedLatency(
+  systems: readonly PeerSystem[],
+  shape: Shape,
+  runs: number,
+  warmups: number,
+): Promise<{ p50: number; p95: number }[]> {
+  const samples = systems.map((): number[] => []);
   for (let i = 0; i < warmups + runs; i++) {
-    const t0 = performance.now();
-    await system.run(shape, i);
-    if (i >= warmups) samples.push(performance.now() - t0);
+    for (let k = 0; k < systems.length; k++) {
+      const j = (i + k) % systems.length;
+      const t0 = performance.now();
+      await systems[j]!.run(shape, i);
+      if (i >= warmups) samples[j]!.push(performance.now() - t0);
+    }
   }
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p95: percentile(samples, 95) };
+  return samples.map((s) => {
+    s.sort((a, b) => a - b);
+    return { p50: percentile(s, 50), p95: percentile(s, 95) };
+  });
 }
 
 export async function runPeers(options: {
@@ -90,8 +111,9 @@ export async function runPeers(options: {
   log(`durable one-row commit p50 ${floorP50.toFixed(3)} ms`);
   await admin.query(`DROP DATABASE ${floorDb.name} WITH (FORCE)`);
 
-  // Each system runs alone, started for its turn and stopped after it (databases are kept between turns):
-  // three systems' pools at once would exceed a default server's max_connections.
+  // For W3 and W4 each system runs alone, started for its turn and stopped after it (databases are kept between
+  // turns): three systems' pools under a burst would exceed a default server's max_connections. One task at a
+  // time (W1, W2) opens only a few connections per system, so there all are started together.
   interface Entry {
     label: string;
     db: Db;
@@ -137,21 +159,23 @@ export async function runPeers(options: {
     }
   };
   try {
-    for (const e of entries) {
-      await turn(e, async (system) => {
-        e.figures.w1 = await latency(system, LINEAR4, runs, warmups);
-      });
-      log(
-        `[${e.label}] W1 linear-4 p50 ${e.figures.w1!.p50.toFixed(2)} ms p95 ${e.figures.w1!.p95.toFixed(2)} ms`,
-      );
-    }
-    for (const e of entries) {
-      await turn(e, async (system) => {
-        e.figures.w2 = await latency(system, DIAMOND4, runs, warmups);
-      });
-      log(
-        `[${e.label}] W2 diamond-4 p50 ${e.figures.w2!.p50.toFixed(2)} ms p95 ${e.figures.w2!.p95.toFixed(2)} ms`,
-      );
+    const started: PeerSystem[] = [];
+    try {
+      for (const e of entries) started.push(await e.start());
+      for (const [id, shape, title] of [
+        ['w1', LINEAR4, 'W1 linear-4'],
+        ['w2', DIAMOND4, 'W2 diamond-4'],
+      ] as const) {
+        const figures = await pairedLatency(started, shape, runs, warmups);
+        entries.forEach((e, k) => {
+          e.figures[id] = figures[k]!;
+          log(
+            `[${e.label}] ${title} p50 ${figures[k]!.p50.toFixed(2)} ms p95 ${figures[k]!.p95.toFixed(2)} ms`,
+          );
+        });
+      }
+    } finally {
+      for (const system of started) await system.stop();
     }
     for (const e of entries) {
       await turn(e, async (system) => {
