@@ -1,12 +1,15 @@
 -- The task view (task, steps with readiness, results and errors), which create_task returns with the task when
 -- asked to. Steps are ordered by a lookup of their template position, not a join with template_steps: under
 -- create_task's planner settings that join was a nested loop over every template step for every step.
+-- PL/pgSQL, so that its plan is made once per connection: a SQL function that PostgreSQL cannot inline (this
+-- one reads tables) is parsed and planned again on every call.
 CREATE OR REPLACE FUNCTION tasker.get_task_view(p_task uuid)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
 AS $function$
-  SELECT jsonb_build_object(
+BEGIN
+  RETURN (SELECT jsonb_build_object(
     'task_uuid', t.task_uuid, 'namespace', t.namespace, 'name', tp.name, 'version', tp.version, 'state', t.state,
     'context', t.context, 'priority', t.priority, 'tags', t.tags, 'correlation_id', t.correlation_id,
     'parent_correlation_id', t.parent_correlation_id, 'initiator', t.initiator, 'source_system', t.source_system,
@@ -28,5 +31,5 @@ AS $function$
       FROM tasker.workflow_steps s
       WHERE s.task_uuid = t.task_uuid), '[]'::jsonb))
   FROM tasker.tasks t JOIN tasker.templates tp ON tp.template_uuid = t.template_uuid
-  WHERE t.task_uuid = p_task
-$function$;
+  WHERE t.task_uuid = p_task);
+END $function$;
