@@ -1,10 +1,9 @@
 /**
  * `npm run bench -- --only peers`: W1-W4 on Tasker (default, and on the four-transaction path) and on
- * graphile-worker, side by side in one run on the same
- * server, each system on a fresh database, 10 concurrent handlers each, trivial handlers. Drift (this machine's
- * speed wanders by ±30 % from one minute to the next) hits all systems alike: W1 and W2 alternate single runs between the
- * systems, all started; W3 and W4 run every system in turn (every system runs W3, then every system runs W4),
- * each alone.
+ * graphile-worker, side by side in one run on the same server, each system on a fresh database, 10 concurrent
+ * handlers each, trivial handlers. Drift (this machine's speed wanders by ±30 % from one minute to the next) hits
+ * all systems alike: W1 and W2 alternate single runs between the systems, all started; W3 and W4 run every
+ * system in turn (every system runs W3, then every system runs W4), each alone.
  *
  * - W1 linear-4 and W2 diamond-4: one task at a time, 50 runs after 5 warm-ups, nearest-rank percentiles. Run i
  *   of every system follows run i of the one before it, so each system's samples meet the same moments.
