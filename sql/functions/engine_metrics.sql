@@ -1,11 +1,15 @@
 -- Engine figures for a Prometheus scrape, in one round trip: depth and oldest-message age per queue, unfinished
 -- tasks by state (through tasks_state_idx, so the cost follows the active tasks, not the history), and open
 -- dead-letter entries.
+-- PL/pgSQL so that its plan is made once per connection: PostgreSQL cannot inline a SQL function that reads
+-- tables, and would parse and plan it again on every call.
 CREATE OR REPLACE FUNCTION tasker.engine_metrics()
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
 AS $function$
+BEGIN
+  RETURN (
   SELECT jsonb_build_object(
     'queues', coalesce((SELECT jsonb_agg(jsonb_build_object(
                  'queue', q.queue_name, 'length', q.queue_length, 'visible', q.visible_length,
@@ -17,5 +21,5 @@ AS $function$
                                    'evaluating_results', 'waiting_for_dependencies', 'waiting_for_retry',
                                    'blocked_by_failures')
                  GROUP BY t.state) s), '{}'::jsonb),
-    'dlq_pending', (SELECT count(*) FROM tasker.tasks_dlq d WHERE d.resolution_status = 'pending'))
-$function$;
+    'dlq_pending', (SELECT count(*) FROM tasker.tasks_dlq d WHERE d.resolution_status = 'pending')));
+END $function$;

@@ -5,11 +5,15 @@
 -- its created_at, so the smallest UUIDv7 of the first bucket bounds them), finished ones through
 -- tasks_completed_at_idx, tasks by state through tasks_state_idx: the cost follows the window and the active
 -- tasks, not the history.
+-- PL/pgSQL so that its plan is made once per connection: PostgreSQL cannot inline a SQL function that reads
+-- tables, and would parse and plan it again on every call.
 CREATE OR REPLACE FUNCTION tasker.task_overview(p_window interval, p_bucket interval)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
 AS $function$
+BEGIN
+  RETURN (
   WITH bounds AS (
     SELECT date_bin(p_bucket, now() - p_window, timestamptz '1970-01-01 00:00:00+00') AS first_start
   ), slots AS (
@@ -48,5 +52,5 @@ AS $function$
                        'queue', q.queue_name, 'depth', q.queue_length, 'visible', q.visible_length,
                        'oldest_age_seconds', q.oldest_msg_age_seconds) ORDER BY q.queue_name), '[]')
                      FROM tasker.queue_metrics(NULL) q),
-    'dlq_open', (SELECT count(*) FROM tasker.tasks_dlq d WHERE d.resolution_status = 'pending'))
-$function$;
+    'dlq_open', (SELECT count(*) FROM tasker.tasks_dlq d WHERE d.resolution_status = 'pending')));
+END $function$;
