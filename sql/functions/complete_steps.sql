@@ -36,6 +36,7 @@ DECLARE
   v_msgs bigint[];
   v_tasks uuid[];
   v_plain boolean;
+  v_remaining bigint;
   v_chained boolean;
   v_started uuid[] := '{}';
   v_ids uuid[] := ARRAY(SELECT (e->>'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
@@ -43,8 +44,9 @@ BEGIN
   IF p_resolve THEN
     -- Locks the tasks (in uuid order, as resolve_steps does) and sees whether every step is plain: neither a
     -- decision nor a batchable step, whose successes need more than completing.
-    SELECT array_agg(l.task_uuid), coalesce(bool_and(l.plain), false) INTO v_tasks, v_plain FROM (
-      SELECT t.task_uuid, NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
+    SELECT array_agg(l.task_uuid), coalesce(bool_and(l.plain), false), sum(l.steps_remaining)
+    INTO v_tasks, v_plain, v_remaining FROM (
+      SELECT t.task_uuid, t.steps_remaining, NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
                                       WHERE s.step_uuid = ANY(v_ids) AND s.task_uuid = t.task_uuid
                                         AND s.step_type IN ('decision', 'batchable')) AS plain
       FROM tasker.tasks t
@@ -52,6 +54,16 @@ BEGIN
       ORDER BY t.task_uuid
       FOR UPDATE OF t
     ) l;
+    -- as many results as the tasks have steps left: perhaps a batch that completes them all (ADR 0014)
+    IF v_plain AND v_remaining = jsonb_array_length(p_results) THEN
+      v_finalized := tasker.settle_last_steps(p_results, v_ids, v_tasks, p_worker);
+      IF v_finalized IS NOT NULL THEN
+        RETURN QUERY
+        SELECT (e->>'step_uuid')::uuid, (e->>'attempt')::int, true, CASE WHEN o = 1 THEN v_finalized END, NULL::jsonb
+        FROM jsonb_array_elements(p_results) WITH ORDINALITY AS x(e, o);
+        RETURN;
+      END IF;
+    END IF;
     SELECT v_plain AND coalesce(bool_and(coalesce((e->>'success')::boolean, false)), true),
            coalesce(bool_or((e->>'chained')::boolean), false)
     INTO v_plain, v_chained FROM jsonb_array_elements(p_results) e;

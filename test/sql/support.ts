@@ -150,3 +150,42 @@ export async function states(c: pg.PoolClient, task: string): Promise<Record<str
   );
   return Object.fromEntries(rows.rows.map((r) => [r.name, r.state]));
 }
+
+/**
+ * Everything the engine recorded about a task, without uuids and times: steps, their audit trails, the task's
+ * counters and trail, dead letters, its messages, and the domain events published in its namespace.
+ */
+export async function taskPicture(c: pg.PoolClient, task: string): Promise<unknown> {
+  const one = async (sql: string): Promise<unknown[]> =>
+    (await c.query<Record<string, unknown>>(sql, [task])).rows;
+  return {
+    steps: await one(
+      `SELECT name, state, attempts, pending_parents, results, processed_at IS NOT NULL AS processed,
+              last_attempted_at IS NOT NULL AS attempted
+       FROM tasker.workflow_steps WHERE task_uuid = $1 ORDER BY name`,
+    ),
+    trails: await one(
+      `SELECT s.name, t.sort_key, t.from_state, t.to_state, t.event, t.processor, t.metadata
+       FROM tasker.workflow_step_transitions t JOIN tasker.workflow_steps s USING (step_uuid)
+       WHERE s.task_uuid = $1 ORDER BY s.name, t.sort_key`,
+    ),
+    task: await one(
+      `SELECT state, steps_remaining, steps_in_flight, error - 'step_uuid' AS error, completed_at IS NOT NULL AS done
+       FROM tasker.tasks WHERE task_uuid = $1`,
+    ),
+    taskTrail: await one(
+      `SELECT sort_key, from_state, to_state, event, processor FROM tasker.task_transitions
+       WHERE task_uuid = $1 ORDER BY sort_key`,
+    ),
+    deadLetters: await one(`SELECT count(*)::int AS n FROM tasker.tasks_dlq WHERE task_uuid = $1`),
+    messages: await one(
+      `SELECT count(*)::int AS n FROM tasker.queue_messages WHERE message->>'task_uuid' = $1::text`,
+    ),
+    events: await one(
+      `SELECT m.queue_name, m.message FROM tasker.queue_messages m
+       WHERE m.queue_name = (SELECT tasker.domain_events_queue_name(t.namespace) FROM tasker.tasks t
+                             WHERE t.task_uuid = $1)
+       ORDER BY m.msg_id`,
+    ),
+  };
+}

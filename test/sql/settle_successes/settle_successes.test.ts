@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { workerQueueName } from '../../../src/contract/names.js';
 import { defineTemplate } from '../../../src/templates/index.js';
 import type { TaskTemplate } from '../../../src/templates/types.js';
-import { sqlTestDatabase, taskOf } from '../support.js';
+import { sqlTestDatabase, taskOf, taskPicture } from '../support.js';
 
 const ns = 'sql_settle';
 const QUEUE = workerQueueName(ns);
@@ -89,35 +89,6 @@ async function run(c: pg.PoolClient, path: Path, fail: ReadonlySet<string>): Pro
   throw new Error('the task did not settle in 50 turns');
 }
 
-/** Everything the engine recorded about the task, without uuids and times. */
-async function picture(c: pg.PoolClient, task: string): Promise<unknown> {
-  const one = async (sql: string): Promise<unknown[]> =>
-    (await c.query<Record<string, unknown>>(sql, [task])).rows;
-  return {
-    steps: await one(
-      `SELECT name, state, attempts, pending_parents, results, processed_at IS NOT NULL AS processed
-       FROM tasker.workflow_steps WHERE task_uuid = $1 ORDER BY name`,
-    ),
-    trails: await one(
-      `SELECT s.name, t.sort_key, t.from_state, t.to_state, t.event, t.processor, t.metadata
-       FROM tasker.workflow_step_transitions t JOIN tasker.workflow_steps s USING (step_uuid)
-       WHERE s.task_uuid = $1 ORDER BY s.name, t.sort_key`,
-    ),
-    task: await one(
-      `SELECT state, steps_remaining, steps_in_flight, error - 'step_uuid' AS error, completed_at IS NOT NULL AS done
-       FROM tasker.tasks WHERE task_uuid = $1`,
-    ),
-    taskTrail: await one(
-      `SELECT sort_key, from_state, to_state, event FROM tasker.task_transitions
-       WHERE task_uuid = $1 ORDER BY sort_key`,
-    ),
-    deadLetters: await one(`SELECT count(*)::int AS n FROM tasker.tasks_dlq WHERE task_uuid = $1`),
-    messages: await one(
-      `SELECT count(*)::int AS n FROM tasker.queue_messages WHERE message->>'task_uuid' = $1::text`,
-    ),
-  };
-}
-
 /** The task run to its end one way, with the functions its transaction called. */
 async function runOnce(
   template: TaskTemplate,
@@ -130,7 +101,7 @@ async function runOnce(
     const counts = async (): Promise<Record<string, number>> => {
       const res = await c.query<{ funcname: string; calls: string }>(
         `SELECT funcname, calls FROM pg_stat_xact_user_functions
-         WHERE schemaname = 'tasker' AND funcname IN ('settle_successes', 'resolve_steps')`,
+         WHERE schemaname = 'tasker' AND funcname IN ('settle_successes', 'settle_last_steps', 'resolve_steps')`,
       );
       return Object.fromEntries(res.rows.map((r) => [r.funcname, Number(r.calls)]));
     };
@@ -143,7 +114,7 @@ async function runOnce(
         .map(([name, n]) => [name, n - (before[name] ?? 0)] as const)
         .filter(([, n]) => n > 0),
     );
-    return { picture: await picture(c, t.task), calls };
+    return { picture: await taskPicture(c, t.task), calls };
   });
 }
 
@@ -152,8 +123,9 @@ describe('settle_successes', () => {
     const fused = await runOnce(diamond, 'fused', new Set());
     const claiming = await runOnce(diamond, 'fused-claiming', new Set());
     const general = await runOnce(diamond, 'orchestrator', new Set());
-    expect(fused.calls).toEqual({ settle_successes: 4 });
-    expect(claiming.calls).toEqual({ settle_successes: 4 });
+    // the last result, d's, completes the task: settle_last_steps (ADR 0014)
+    expect(fused.calls).toEqual({ settle_successes: 3, settle_last_steps: 1 });
+    expect(claiming.calls).toEqual({ settle_successes: 3, settle_last_steps: 1 });
     expect(general.calls.settle_successes).toBeUndefined();
     expect(fused.picture).toEqual(general.picture);
     expect(claiming.picture).toEqual(general.picture);
@@ -192,7 +164,7 @@ describe('settle_successes', () => {
         [QUEUE, 'w'],
       );
       const step = claimed.rows[0]!;
-      const before = await picture(c, t.task);
+      const before = await taskPicture(c, t.task);
       const res = await c.query<{ applied: boolean; claimed: unknown }>(
         'SELECT applied, claimed FROM tasker.complete_steps($1, $2, true, $3, 5, 30)',
         [
@@ -210,7 +182,7 @@ describe('settle_successes', () => {
         ],
       );
       expect(res.rows).toEqual([{ applied: false, claimed: null }]);
-      expect(await picture(c, t.task)).toEqual(before);
+      expect(await taskPicture(c, t.task)).toEqual(before);
     });
   });
 
