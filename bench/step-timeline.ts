@@ -1,8 +1,9 @@
 /**
- * `npx tsx bench/step-timeline.ts [four] [diamond]`: where the time of one linear-4 task goes, step by step
+ * `npx tsx bench/step-timeline.ts [four] [diamond] [queries]`: where the time of one linear-4 task goes, step by step
  * (created, handler started, outcome written, finish announced on `tasker_task_finished`), p50 over 30 tasks;
  * `four`: the four-transaction path (`worker.resolve_in_completion = false`) instead of the default; `diamond`:
- * the diamond-4 template (s1 → s2, s3 → s4) instead of the chain. Uses DATABASE_URL's server (creates and drops its
+ * the diamond-4 template (s1 → s2, s3 → s4) instead of the chain; `queries`: also when the `create_task` and
+ * `complete_steps` calls are sent and their results read. Uses DATABASE_URL's server (creates and drops its
  * own database) or a fresh embedded PostgreSQL.
  */
 import pg from 'pg';
@@ -46,6 +47,34 @@ const config = loadConfig({
   env: { DATABASE_URL: url },
   overrides: { common: { logging: { level: 'silent' } }, worker: { resolve_in_completion: !four } },
 });
+// `queries`: also when each create_task / complete_steps call is sent and its result read (pg's Client.query)
+if (process.argv.includes('queries')) {
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  (pg.Client.prototype as unknown as { query: typeof query }).query = function (this: pg.Client, ...args) {
+    const first = args[0] as string | { text?: string } | undefined;
+    const text = typeof first === 'string' ? first : (first?.text ?? '');
+    const call = /tasker\.(create_task|complete_steps)\(/.exec(text)?.[1];
+    if (!call) return query.apply(this, args);
+    mark(`${call} sent`);
+    // pg-pool passes a callback; a client used directly returns a promise
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback === 'function') {
+      args[last] = (...r: unknown[]) => (
+        mark(`${call} read`),
+        (callback as (...r: unknown[]) => unknown)(...r)
+      );
+      return query.apply(this, args);
+    }
+    const result = query.apply(this, args);
+    if (result instanceof Promise)
+      void result.then(
+        () => mark(`${call} read`),
+        () => undefined,
+      );
+    return result;
+  };
+}
 const orchestrator = createOrchestrator({ config });
 await orchestrator.registerTemplate(template);
 let t0 = 0;
