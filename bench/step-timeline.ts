@@ -49,8 +49,10 @@ const config = loadConfig({
 });
 // `queries`: also when each create_task / complete_steps call is sent and its result read (pg's Client.query)
 if (process.argv.includes('queries')) {
-  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
-  (pg.Client.prototype as unknown as { query: typeof query }).query = function (this: pg.Client, ...args) {
+  type Query = (this: pg.Client, ...args: unknown[]) => unknown;
+  const proto = pg.Client.prototype as unknown as { query: Query };
+  const query = proto.query;
+  proto.query = function (...args) {
     const first = args[0] as string | { text?: string } | undefined;
     const text = typeof first === 'string' ? first : (first?.text ?? '');
     const call = /tasker\.(create_task|complete_steps)\(/.exec(text)?.[1];
@@ -67,11 +69,12 @@ if (process.argv.includes('queries')) {
       return query.apply(this, args);
     }
     const result = query.apply(this, args);
-    if (result instanceof Promise)
+    if (result instanceof Promise) {
       void result.then(
         () => mark(`${call} read`),
         () => undefined,
       );
+    }
     return result;
   };
 }
