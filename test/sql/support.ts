@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { stepUuidFor } from '../../src/contract/step-uuid.js';
 import { createTask } from '../../src/orchestration/task-creator.js';
 import { registerTemplate } from '../../src/orchestration/template-registry.js';
 import type { TaskTemplate } from '../../src/templates/types.js';
@@ -187,5 +188,31 @@ export async function taskPicture(c: pg.PoolClient, task: string): Promise<unkno
                              WHERE t.task_uuid = $1)
        ORDER BY m.msg_id`,
     ),
+  };
+}
+
+/** One result of a complete_steps payload. */
+export interface ResultEntry {
+  step_uuid: string;
+  msg_id: string | null;
+  attempt: number;
+  success: boolean;
+  results: unknown;
+  chained?: boolean;
+  handler?: string;
+  events?: unknown[];
+}
+
+/** The success of a step a worker ran right after its parent, unclaimed (ADR 0011): handler `h`, attempt 1. */
+export function chainedEntry(task: string, name: string, over: Partial<ResultEntry> = {}): ResultEntry {
+  return {
+    step_uuid: stepUuidFor(task, name),
+    msg_id: null,
+    attempt: 1,
+    success: true,
+    results: { success: true, result: name },
+    chained: true,
+    handler: 'h',
+    ...over,
   };
 }

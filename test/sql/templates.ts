@@ -1,7 +1,9 @@
 /** Templates the SQL-level tests of single engine functions build tasks from. */
 import { defineTemplate } from '../../src/templates/index.js';
 
-const ns = 'sql_parts';
+/** The namespace of these templates (its worker queue is `workerQueueName(partsNamespace)`). */
+export const partsNamespace = 'sql_parts';
+const ns = partsNamespace;
 
 /** route (decision) -> a | b; join (deferred convergence) waits for a and b; c after a. */
 export const decision = defineTemplate({ namespace: ns, name: 'decision', version: '1.0.0' })
@@ -59,4 +61,19 @@ export const twoRoots = defineTemplate({ namespace: ns, name: 'two_roots', versi
   .step('left', { handler: 'h.left', timeoutMs: 5000, inputs: { side: 'l' }, retry: { maxAttempts: 4 } })
   .step('right', { handler: 'h.right' })
   .step('both', { handler: 'h', dependsOn: ['left', 'right'] })
+  .build();
+
+/** a -> b -> c: a claimed root and the chain below it. */
+export const chain3 = defineTemplate({ namespace: ns, name: 'chain3', version: '1.0.0' })
+  .step('a', { handler: 'h' })
+  .step('b', { handler: 'h', dependsOn: ['a'] })
+  .step('c', { handler: 'h', dependsOn: ['b'] })
+  .build();
+
+/** top -> left, right -> bottom. */
+export const diamond4 = defineTemplate({ namespace: ns, name: 'diamond4', version: '1.0.0' })
+  .step('top', { handler: 'h' })
+  .step('left', { handler: 'h', dependsOn: ['top'] })
+  .step('right', { handler: 'h', dependsOn: ['top'] })
+  .step('bottom', { handler: 'h', dependsOn: ['left', 'right'] })
   .build();

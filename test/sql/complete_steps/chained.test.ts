@@ -9,21 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { workerQueueName } from '../../../src/contract/names.js';
 import { stepUuidFor } from '../../../src/contract/step-uuid.js';
 import { defineTemplate } from '../../../src/templates/index.js';
-import { checkedTrail, sqlTestDatabase, taskOf } from '../support.js';
+import { chainedEntry, checkedTrail, sqlTestDatabase, taskOf, type ResultEntry } from '../support.js';
+import { chain3, diamond4, partsNamespace } from '../templates.js';
 
-const ns = 'sql_chained';
+const ns = partsNamespace;
 const QUEUE = workerQueueName(ns);
-const chain = defineTemplate({ namespace: ns, name: 'chain3', version: '1.0.0' })
-  .step('a', { handler: 'h' })
-  .step('b', { handler: 'h', dependsOn: ['a'] })
-  .step('c', { handler: 'h', dependsOn: ['b'] })
-  .build();
-const diamond = defineTemplate({ namespace: ns, name: 'diamond', version: '1.0.0' })
-  .step('top', { handler: 'h' })
-  .step('left', { handler: 'h', dependsOn: ['top'] })
-  .step('right', { handler: 'h', dependsOn: ['top'] })
-  .step('bottom', { handler: 'h', dependsOn: ['left', 'right'] })
-  .build();
+const chain = chain3;
+const diamond = diamond4;
 
 const fork = defineTemplate({ namespace: ns, name: 'fork', version: '1.0.0' })
   .step('root', { handler: 'h' })
@@ -34,15 +26,8 @@ const fork = defineTemplate({ namespace: ns, name: 'fork', version: '1.0.0' })
 
 const { inRollback } = sqlTestDatabase();
 
-interface Entry {
-  step_uuid: string;
-  msg_id: string | null;
-  attempt: number;
-  success: boolean;
-  results: unknown;
-  chained?: boolean;
-  handler?: string;
-}
+type Entry = ResultEntry;
+const chained = chainedEntry;
 
 async function claimRoot(c: pg.PoolClient): Promise<Entry> {
   const res = await c.query<{ msg_id: string; step_uuid: string; attempt: number }>(
@@ -52,19 +37,6 @@ async function claimRoot(c: pg.PoolClient): Promise<Entry> {
   expect(res.rowCount).toBe(1);
   const r = res.rows[0]!;
   return { ...r, msg_id: String(r.msg_id), success: true, results: { success: true, result: 'root' } };
-}
-
-function chained(task: string, name: string, over: Partial<Entry> = {}): Entry {
-  return {
-    step_uuid: stepUuidFor(task, name),
-    msg_id: null,
-    attempt: 1,
-    success: true,
-    results: { success: true, result: name },
-    chained: true,
-    handler: 'h',
-    ...over,
-  };
 }
 
 async function complete(

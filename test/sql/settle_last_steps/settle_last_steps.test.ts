@@ -12,21 +12,13 @@ import { stepUuidFor } from '../../../src/contract/step-uuid.js';
 import { defineTemplate } from '../../../src/templates/index.js';
 import type { TaskTemplate } from '../../../src/templates/types.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { sqlTestDatabase, taskOf, taskPicture } from '../support.js';
+import { chainedEntry, sqlTestDatabase, taskOf, taskPicture, type ResultEntry } from '../support.js';
+import { chain3, diamond4, partsNamespace } from '../templates.js';
 
-const ns = 'sql_last';
+const ns = partsNamespace;
 const QUEUE = workerQueueName(ns);
-const chain = defineTemplate({ namespace: ns, name: 'chain3', version: '1.0.0' })
-  .step('a', { handler: 'h' })
-  .step('b', { handler: 'h', dependsOn: ['a'] })
-  .step('c', { handler: 'h', dependsOn: ['b'] })
-  .build();
-const diamond = defineTemplate({ namespace: ns, name: 'diamond', version: '1.0.0' })
-  .step('top', { handler: 'h' })
-  .step('left', { handler: 'h', dependsOn: ['top'] })
-  .step('right', { handler: 'h', dependsOn: ['top'] })
-  .step('bottom', { handler: 'h', dependsOn: ['left', 'right'] })
-  .build();
+const chain = chain3;
+const diamond = diamond4;
 // two roots; `y` waits for both
 const join = defineTemplate({ namespace: ns, name: 'join', version: '1.0.0' })
   .step('r', { handler: 'h' })
@@ -41,16 +33,7 @@ const pair = defineTemplate({ namespace: ns, name: 'pair', version: '1.0.0' })
 
 const { inRollback } = sqlTestDatabase();
 
-interface Entry {
-  step_uuid: string;
-  msg_id: string | null;
-  attempt: number;
-  success: boolean;
-  results: unknown;
-  chained?: boolean;
-  handler?: string;
-  events?: unknown[];
-}
+type Entry = ResultEntry;
 
 interface Row {
   step_uuid: string;
@@ -87,17 +70,8 @@ async function claimAll(c: pg.PoolClient): Promise<Map<string, Entry>> {
   );
 }
 
-function chained(task: string, name: string): Entry {
-  return {
-    step_uuid: stepUuidFor(task, name),
-    msg_id: null,
-    attempt: 1,
-    success: true,
-    results: { success: true, result: { by: name }, metadata: {} },
-    chained: true,
-    handler: 'h',
-  };
-}
+const chained = (task: string, name: string): Entry =>
+  chainedEntry(task, name, { results: { success: true, result: { by: name }, metadata: {} } });
 
 type Way = 'complete_steps' | 'settle_successes';
 
@@ -203,6 +177,16 @@ async function bothWays(templates: TaskTemplate[], batch: Batch, prepare?: Prepa
   return last;
 }
 
+/** Prepares the first task by resolving its step `name` by hand (an operator's `resolve_manually`). */
+const resolvedByHand =
+  (name: string): Prepare =>
+  async (c, [task]) => {
+    await c.query(
+      `SELECT * FROM tasker.apply_step_action($1, $2, 'resolve_manually', NULL, 'test', 'test', 'test')`,
+      [task, stepUuidFor(task!, name)],
+    );
+  };
+
 const claimedOf = (claimed: Map<string, Entry>, task: string, name: string): Entry => {
   const entry = claimed.get(`${task}/${name}`);
   if (!entry) throw new Error(`${name} of ${task} was not claimed`);
@@ -219,7 +203,7 @@ describe('settle_last_steps', () => {
     expect(last.calls).toEqual({ settle_last_steps: 1 });
     expect(last.rows.map((r) => r.applied)).toEqual([true, true, true]);
     expect(last.rows[0]!.finalized).toEqual([
-      { namespace: ns, template: 'chain3', state: 'complete', count: 1 },
+      { namespace: ns, template: chain.name, state: 'complete', count: 1 },
     ]);
     expect(last.pictures[0]).toMatchObject({
       task: [{ state: 'complete', steps_remaining: 0, steps_in_flight: 0, done: true }],
@@ -245,8 +229,8 @@ describe('settle_last_steps', () => {
     expect(last.rows.every((r) => r.applied)).toBe(true);
     expect(last.rows[0]!.finalized).toEqual(
       expect.arrayContaining([
-        { namespace: ns, template: 'diamond', state: 'complete', count: 1 },
-        { namespace: ns, template: 'chain3', state: 'complete', count: 2 },
+        { namespace: ns, template: diamond.name, state: 'complete', count: 1 },
+        { namespace: ns, template: chain.name, state: 'complete', count: 2 },
       ]),
     );
   });
@@ -265,12 +249,7 @@ describe('settle_last_steps', () => {
     const last = await bothWays(
       [chain],
       ([t], claimed) => [claimedOf(claimed, t!, 'a'), chained(t!, 'b')],
-      async (c, [t]) => {
-        await c.query(
-          `SELECT * FROM tasker.apply_step_action($1, $2, 'resolve_manually', NULL, 'test', 'test', 'test')`,
-          [t, stepUuidFor(t!, 'c')],
-        );
-      },
+      resolvedByHand('c'),
     );
     expect(last.calls).toEqual({ settle_last_steps: 1, settle_successes: 1 });
     expect(last.pictures[0]).toMatchObject({
@@ -287,12 +266,7 @@ describe('settle_last_steps', () => {
     const last = await bothWays(
       [join],
       ([t], claimed) => [claimedOf(claimed, t!, 'r'), chained(t!, 'y')],
-      async (c, [t]) => {
-        await c.query(
-          `SELECT * FROM tasker.apply_step_action($1, $2, 'resolve_manually', NULL, 'test', 'test', 'test')`,
-          [t, stepUuidFor(t!, 'x')],
-        );
-      },
+      resolvedByHand('x'),
     );
     expect(last.calls).toEqual({ settle_last_steps: 1, settle_successes: 1 });
     expect(last.rows.map((r) => r.applied)).toEqual([true, false]);
