@@ -1,5 +1,6 @@
 -- A worker's step results, recorded in one transaction. With p_resolve (worker.resolve_in_completion) they are
--- also resolved here: all successes of plain steps by settle_successes, anything else by resolve_steps.
+-- also resolved here: successes of plain steps that hold every step their tasks have left by settle_last_steps
+-- (ADR 0014), other successes of plain steps by settle_successes, anything else by resolve_steps.
 -- Task outcomes on the worker fast path (worker.resolve_in_completion): complete_steps also returns the
 -- tasks its resolution finalized, grouped as resolve_steps groups them, on the first row only (NULL
 -- elsewhere and on the default path), so a worker counts completed and failed tasks by template like an
