@@ -47,9 +47,10 @@ BEGIN
     -- decision nor a batchable step, whose successes need more than completing.
     SELECT array_agg(l.task_uuid), coalesce(bool_and(l.plain), false), sum(l.steps_remaining)
     INTO v_tasks, v_plain, v_remaining FROM (
-      SELECT t.task_uuid, t.steps_remaining, NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
-                                      WHERE s.step_uuid = ANY(v_ids) AND s.task_uuid = t.task_uuid
-                                        AND s.step_type IN ('decision', 'batchable')) AS plain
+      SELECT t.task_uuid, t.steps_remaining,
+             NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                         WHERE s.step_uuid = ANY(v_ids) AND s.task_uuid = t.task_uuid
+                           AND s.step_type IN ('decision', 'batchable')) AS plain
       FROM tasker.tasks t
       WHERE t.task_uuid = ANY(ARRAY(SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY(v_ids)))
       ORDER BY t.task_uuid
