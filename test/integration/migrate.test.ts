@@ -38,6 +38,7 @@ const HOT_PATH_FUNCTIONS = [
   'claimed_step_contexts',
   'resolve_log_outcome',
   'settle_successes',
+  'settle_last_steps',
   'release_dependents',
   'publish_step_events',
   'log_step_paths',
