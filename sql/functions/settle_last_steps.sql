@@ -5,7 +5,8 @@
 -- and settle_successes leave for the same batch (test/sql/settle_last_steps/), in two statements instead of
 -- about fifteen.
 -- The caller (complete_steps) has locked the tasks p_tasks; p_ids are the step uuids of p_results. Returns the
--- `finalized` groups of the tasks completed, or NULL, having changed nothing, when the batch is not such a batch:
+-- `finalized` groups of the tasks completed, or NULL, having changed nothing (the claimed steps stay locked, for
+-- the general path that writes them next), when the batch is not such a batch:
 -- a result that is not a success its step can take (a stale attempt, a chained step that may not start), a task
 -- with a step left out, or a step with a dependent outside the batch (one already resolved by hand or skipped,
 -- whose parent count the general path still lowers). The caller then takes the general path.
