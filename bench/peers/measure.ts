@@ -58,22 +58,41 @@ export class BackendCpu {
   }
 }
 
-/** p50 of a durable one-row INSERT in autocommit (the cost of one commit's WAL flush): the physical floor. */
-export async function commitFloorP50(url: string, runs: number): Promise<number> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query('CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, v int NOT NULL)');
-    await c.query('SET synchronous_commit = on');
+/** The physical floor: one durable one-row INSERT in autocommit (the cost of one commit's WAL flush). */
+export class CommitFloor {
+  readonly #client: pg.Client;
+  #next = 0;
+
+  constructor(url: string) {
+    this.#client = new pg.Client({ connectionString: url });
+  }
+
+  async start(): Promise<void> {
+    await this.#client.connect();
+    await this.#client.query(
+      'CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, v int NOT NULL)',
+    );
+    await this.#client.query('SET synchronous_commit = on');
+  }
+
+  /** One durable commit. */
+  async commit(): Promise<void> {
+    await this.#client.query('INSERT INTO bench_floor (v) VALUES ($1)', [this.#next++]);
+  }
+
+  /** p50 of `runs` commits back to back, after 20 warm-ups. */
+  async backToBackP50(runs: number): Promise<number> {
     const samples: number[] = [];
     for (let i = 0; i < runs + 20; i++) {
       const t0 = performance.now();
-      await c.query('INSERT INTO bench_floor (v) VALUES ($1)', [i]);
+      await this.commit();
       if (i >= 20) samples.push(performance.now() - t0);
     }
     samples.sort((a, b) => a - b);
     return percentile(samples, 50);
-  } finally {
-    await c.end();
+  }
+
+  end(): Promise<void> {
+    return this.#client.end();
   }
 }

@@ -6,17 +6,20 @@
  * system in turn (every system runs W3, then every system runs W4), each alone.
  *
  * - W1 linear-4 and W2 diamond-4: one task at a time, 50 runs after 5 warm-ups, nearest-rank percentiles. Run i
- *   of every system follows run i of the one before it, so each system's samples meet the same moments.
+ *   of every system follows run i of the one before it, so each system's samples meet the same moments. Tasker
+ *   (default) alternates with graphile-worker and one durable commit (the floor, measured the way the runs
+ *   are); the four-transaction path alternates with graphile-worker in a rotation of its own, so that its long
+ *   runs do not stretch the pauses between the others' runs (a process that waited longer wakes up slower).
+ * - W1 back to back: Tasker (default) alone, then the floor alone, each run right after the one before.
  * - W3: 2,000 linear-4 tasks submitted at once after 20 warm-up tasks; wall time to the last completion.
  *   The server CPU per step is measured over W3 (the backends of the system's database, from /proc).
  * - W4: 1 → 200 → 1 fan-out, median wall time of 3 runs after 1 warm-up.
- * - The floor: p50 of one durable one-row commit on the same server.
  */
 import type pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { startGraphileWorker } from './graphile.js';
-import { BackendCpu, commitFloorP50 } from './measure.js';
+import { BackendCpu, CommitFloor } from './measure.js';
 import { DIAMOND4, FANOUT200, LINEAR4, median, percentile, type Shape } from './shapes.js';
 import type { PeerSystem } from './system.js';
 import { startTasker } from './tasker.js';
@@ -24,16 +27,26 @@ import { startTasker } from './tasker.js';
 const SHAPES = [LINEAR4, DIAMOND4, FANOUT200];
 const CONCURRENCY = 10;
 
+interface Latency {
+  p50: number;
+  p95: number;
+}
+
 export interface PeerFigures {
   label: string;
-  w1: { p50: number; p95: number };
-  w2: { p50: number; p95: number };
+  w1: Latency;
+  w2: Latency;
+  /** graphile-worker's W1 and W2 p50 in the rotation this system ran in (the denominators of its ratios). */
+  peer: { w1: number; w2: number };
   w3: { seconds: number; stepsPerSec: number; cpuMsPerStep: number };
   w4: { wallMs: number };
 }
 
 export interface PeersResult {
-  floorP50: number;
+  /** One durable one-row commit, p50: in the W1 rotation, and back to back. */
+  floor: { rotation: number; backToBack: number };
+  /** Tasker (default) W1 run back to back, alone: p50. */
+  w1BackToBack: number;
   systems: PeerFigures[];
   quick: boolean;
 }
@@ -106,9 +119,6 @@ export async function runPeers(options: {
   const warmups = quick ? 2 : 5;
   const burst = quick ? 200 : 2000;
   const floorDb = await createDatabase(admin, serverUrl, 'floor');
-  const floorP50 = await commitFloorP50(floorDb.url, quick ? 50 : 200);
-  log(`durable one-row commit p50 ${floorP50.toFixed(3)} ms`);
-  await admin.query(`DROP DATABASE ${floorDb.name} WITH (FORCE)`);
 
   // For W3 and W4 each system runs alone, started for its turn and stopped after it (databases are kept between
   // turns): three systems' pools under a burst would exceed a default server's max_connections. One task at a
@@ -157,24 +167,53 @@ export async function runPeers(options: {
       await system.stop();
     }
   };
+  const floor = new CommitFloor(floorDb.url);
+  let floorFigures: PeersResult['floor'] | undefined;
+  let w1BackToBack = 0;
   try {
+    await floor.start();
     const started: PeerSystem[] = [];
     try {
       for (const e of entries) started.push(await e.start());
+      const [tasker, tasker4, graphile] = started as [PeerSystem, PeerSystem, PeerSystem];
+      const commit: PeerSystem = {
+        label: 'one durable commit',
+        run: () => floor.commit(),
+        runMany: () => Promise.reject(new Error('the floor runs one commit at a time')),
+        stop: () => Promise.resolve(),
+      };
+      const [t, t4, gw] = entries as [Entry, Entry, Entry];
       for (const [id, shape, title] of [
         ['w1', LINEAR4, 'W1 linear-4'],
         ['w2', DIAMOND4, 'W2 diamond-4'],
       ] as const) {
-        const figures = await pairedLatency(started, shape, runs, warmups);
-        entries.forEach((e, k) => {
-          e.figures[id] = figures[k]!;
-          log(
-            `[${e.label}] ${title} p50 ${figures[k]!.p50.toFixed(2)} ms p95 ${figures[k]!.p95.toFixed(2)} ms`,
-          );
-        });
+        const [ft, fgw, fc] = await pairedLatency([tasker, graphile, commit], shape, runs, warmups);
+        const [ft4, fgw4] = await pairedLatency([tasker4, graphile], shape, runs, warmups);
+        if (id === 'w1') floorFigures = { rotation: fc!.p50, backToBack: 0 };
+        t.figures[id] = ft!;
+        gw.figures[id] = fgw!;
+        t4.figures[id] = ft4!;
+        t.figures.peer = { ...(t.figures.peer ?? { w1: 0, w2: 0 }), [id]: fgw!.p50 };
+        gw.figures.peer = { ...(gw.figures.peer ?? { w1: 0, w2: 0 }), [id]: fgw!.p50 };
+        t4.figures.peer = { ...(t4.figures.peer ?? { w1: 0, w2: 0 }), [id]: fgw4!.p50 };
+        for (const [label, f] of [
+          [t.label, ft!],
+          [gw.label, fgw!],
+          [t4.label, ft4!],
+          [`${gw.label} (with the four-transaction path)`, fgw4!],
+        ] as const) {
+          log(`[${label}] ${title} p50 ${f.p50.toFixed(2)} ms p95 ${f.p95.toFixed(2)} ms`);
+        }
       }
+      log(`[one durable commit] in the W1 rotation: p50 ${floorFigures!.rotation.toFixed(3)} ms`);
+      w1BackToBack = (await latency(tasker, LINEAR4, runs, warmups)).p50;
+      floorFigures!.backToBack = await floor.backToBackP50(quick ? 50 : 200);
+      log(
+        `[Tasker (default)] W1 back to back p50 ${w1BackToBack.toFixed(2)} ms; one durable commit back to back p50 ${floorFigures!.backToBack.toFixed(3)} ms`,
+      );
     } finally {
       for (const system of started) await system.stop();
+      await floor.end();
     }
     for (const e of entries) {
       await turn(e, async (system) => {
@@ -207,10 +246,13 @@ export async function runPeers(options: {
       log(`[${e.label}] W4 1 → 200 → 1 wall (median of 3) ${e.figures.w4!.wallMs.toFixed(0)} ms`);
     }
   } finally {
-    for (const e of entries) await admin.query(`DROP DATABASE ${e.db.name} WITH (FORCE)`);
+    for (const db of [...entries.map((e) => e.db), floorDb]) {
+      await admin.query(`DROP DATABASE ${db.name} WITH (FORCE)`);
+    }
   }
   return {
-    floorP50,
+    floor: floorFigures!,
+    w1BackToBack,
     quick,
     systems: entries.map((e) => ({ label: e.label, ...(e.figures as Omit<PeerFigures, 'label'>) })),
   };
@@ -225,22 +267,33 @@ export function peersMarkdown(r: PeersResult): string[] {
     (s) =>
       `| ${s.label} | ${s.w1.p50.toFixed(2)} ms | ${s.w2.p50.toFixed(2)} ms | ${s.w3.stepsPerSec.toFixed(0)} | ${s.w4.wallMs.toFixed(0)} ms | ${s.w3.cpuMsPerStep.toFixed(3)} ms |`,
   );
+  // W1 and W2 against graphile-worker's figures from the same rotation; W3, W4 and CPU against its only run.
   const ratios = r.systems
     .filter((s) => s !== peer)
     .map(
       (s) =>
-        `| ${s.label} / graphile-worker | ${ratio(s.w1.p50, peer.w1.p50)} (target ≤ 0.5x) | ${ratio(s.w2.p50, peer.w2.p50)} (≤ 0.5x) | ${ratio(s.w3.stepsPerSec, peer.w3.stepsPerSec)} (≥ 2x) | ${ratio(s.w4.wallMs, peer.w4.wallMs)} (≤ 0.5x) | ${ratio(s.w3.cpuMsPerStep, peer.w3.cpuMsPerStep)} (≤ 0.5x) |`,
+        `| ${s.label} / graphile-worker | ${ratio(s.w1.p50, s.peer.w1)} (target ≤ 0.5x) | ${ratio(s.w2.p50, s.peer.w2)} (≤ 0.5x) | ${ratio(s.w3.stepsPerSec, peer.w3.stepsPerSec)} (≥ 2x) | ${ratio(s.w4.wallMs, peer.w4.wallMs)} (≤ 0.5x) | ${ratio(s.w3.cpuMsPerStep, peer.w3.cpuMsPerStep)} (≤ 0.5x) |`,
     );
-  const floor = r.systems
-    .filter((s) => s !== peer)
-    .map((s) => `${s.label}: W1 p50 = ${ratio(s.w1.p50, r.floorP50)} the floor (target ≤ 10x)`);
+  const tasker = r.systems.find((s) => s.label === 'Tasker (default)')!;
+  const four = r.systems.find((s) => s !== peer && s !== tasker);
   return [
     '| system | W1 linear-4 p50 | W2 diamond-4 p50 | W3 steps/s | W4 1→200→1 wall | server CPU per step (W3) |',
     '| --- | --- | --- | --- | --- | --- |',
     ...rows,
     ...ratios,
     '',
-    `Physical floor: one durable one-row commit, p50 ${r.floorP50.toFixed(3)} ms. ${floor.join('; ')}.`,
+    ...(four
+      ? [
+          `W1 and W2 of ${four.label} come from a rotation of its own with graphile-worker, which ran W1 in ` +
+            `${four.peer.w1.toFixed(2)} ms and W2 in ${four.peer.w2.toFixed(2)} ms there; its ratios are to those.`,
+          '',
+        ]
+      : []),
+    'Physical floor, one durable one-row commit, measured like the run it is compared with (target: linear-4 p50 ≤ 10x):',
+    `- in the W1 rotation (a commit, a Tasker run, a graphile-worker run, ...): p50 ${r.floor.rotation.toFixed(3)} ms; ` +
+      `${tasker.label} W1 p50 = ${ratio(tasker.w1.p50, r.floor.rotation)} it.`,
+    `- back to back: p50 ${r.floor.backToBack.toFixed(3)} ms; ${tasker.label} W1 run back to back, alone, ` +
+      `p50 ${r.w1BackToBack.toFixed(2)} ms = ${ratio(r.w1BackToBack, r.floor.backToBack)} it.`,
     '',
     'p95 (W1, W2): ' +
       r.systems.map((s) => `${s.label} ${s.w1.p95.toFixed(2)} / ${s.w2.p95.toFixed(2)} ms`).join(', ') +

@@ -1,7 +1,8 @@
 /**
  * Tasker as `tasker dev` runs it: an orchestrator and a worker in this process, default configuration (10
  * concurrent handlers), tasks created with `orchestrator.createTask`. A run is finished when its task's
- * finalizing transaction commits; Tasker announces that on `tasker_task_finished` (payload `uuid:state,...`).
+ * finalizing transaction commits; Tasker announces that on `tasker_task_finished`, which the benchmark hears as an
+ * application would: `orchestrator.onTaskFinished`, on the process's one shared LISTEN connection.
  */
 import { loadConfig, type DeepPartial, type TaskerConfig } from '../../src/config/index.js';
 import { createOrchestrator } from '../../src/orchestration/orchestrator.js';
@@ -10,7 +11,7 @@ import { defineHandler } from '../../src/worker/handler.js';
 import { createWorker } from '../../src/worker/worker.js';
 import type { Shape } from './shapes.js';
 import type { PeerSystem } from './system.js';
-import { NotificationWaiter } from './waiter.js';
+import { NotificationWaiter, RunWaiter } from './waiter.js';
 
 const NS = 'peers';
 
@@ -67,8 +68,9 @@ export async function startTasker(
     templates,
     handlers: [defineHandler('noop', () => ({ ok: true }))],
   });
-  const finished = taskFinishedWaiter(url);
-  await finished.start();
+  // Heard the way an application hears it: on the process's one shared LISTEN connection.
+  const finished = new RunWaiter();
+  const stopHearing = await orchestrator.onTaskFinished((e) => finished.finished(e.taskUuid));
   await orchestrator.start();
   await worker.start();
   const submit = async (shape: Shape, i: number): Promise<string> =>
@@ -82,8 +84,8 @@ export async function startTasker(
     },
     stop: async () => {
       await worker.stop();
+      stopHearing();
       await orchestrator.stop();
-      await finished.end();
     },
   };
 }

@@ -1,37 +1,45 @@
 /**
- * Resolves waits for runs as a LISTEN channel announces them: each notification's payload names one or more
- * finished runs (the parser says which); an announcement that arrives before its wait is kept for it.
+ * Resolves waits for runs as they are announced: an announcement that arrives before its wait is kept for it.
+ * {@link NotificationWaiter} hears the announcements on a LISTEN channel of its own.
  */
 import pg from 'pg';
 
-export class NotificationWaiter {
-  readonly #client: pg.Client;
-  readonly #channel: string;
+export class RunWaiter {
   readonly #waiting = new Map<string, () => void>();
   readonly #early = new Set<string>();
 
+  /** Marks run `id` finished. */
+  finished(id: string): void {
+    const resolve = this.#waiting.get(id);
+    if (resolve) {
+      this.#waiting.delete(id);
+      resolve();
+    } else this.#early.add(id);
+  }
+
+  wait(id: string): Promise<void> {
+    if (this.#early.delete(id)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.set(id, resolve));
+  }
+}
+
+/** A {@link RunWaiter} fed by a LISTEN channel whose payloads name one or more finished runs (`idsOf` says which). */
+export class NotificationWaiter extends RunWaiter {
+  readonly #client: pg.Client;
+  readonly #channel: string;
+
   constructor(url: string, channel: string, idsOf: (payload: string) => string[]) {
+    super();
     this.#client = new pg.Client({ connectionString: url });
     this.#channel = channel;
     this.#client.on('notification', (n) => {
-      for (const id of idsOf(n.payload ?? '')) {
-        const resolve = this.#waiting.get(id);
-        if (resolve) {
-          this.#waiting.delete(id);
-          resolve();
-        } else this.#early.add(id);
-      }
+      for (const id of idsOf(n.payload ?? '')) this.finished(id);
     });
   }
 
   async start(): Promise<void> {
     await this.#client.connect();
     await this.#client.query(`LISTEN ${this.#channel}`);
-  }
-
-  wait(id: string): Promise<void> {
-    if (this.#early.delete(id)) return Promise.resolve();
-    return new Promise((resolve) => this.#waiting.set(id, resolve));
   }
 
   end(): Promise<void> {
