@@ -3,8 +3,9 @@
  * (created, handler started, outcome written, finish announced on `tasker_task_finished`), p50 over 30 tasks;
  * `four`: the four-transaction path (`worker.resolve_in_completion = false`) instead of the default; `diamond`:
  * the diamond-4 template (s1 → s2, s3 → s4) instead of the chain; `queries`: also when the `create_task` and
- * `complete_steps` calls are sent and their results read. Uses DATABASE_URL's server (creates and drops its
- * own database) or a fresh embedded PostgreSQL.
+ * `complete_steps` calls are sent and their results read. Also prints the Node process's CPU time per task (user +
+ * system, after the warm-up). Uses DATABASE_URL's server (creates and drops its own database) or a fresh
+ * embedded PostgreSQL.
  */
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.js';
@@ -102,8 +103,12 @@ listener.on('notification', () => onFinished?.());
 await orchestrator.start();
 await worker.start();
 const runs = Number(process.env.TIMELINE_RUNS ?? 40);
+let cpuAtStart = process.cpuUsage();
 for (let i = 0; i < runs; i++) {
-  if (i === 10) marks.clear();
+  if (i === 10) {
+    marks.clear();
+    cpuAtStart = process.cpuUsage();
+  }
   const done = new Promise<void>((resolve) => (onFinished = resolve));
   t0 = performance.now();
   await orchestrator.createTask({ namespace: 'tl', name: 'lin', context: { i } });
@@ -116,6 +121,8 @@ const rows = [...marks.entries()].map(
 );
 rows.sort((a, b) => a[1] - b[1]);
 for (const [label, p50] of rows) console.log(`${p50.toFixed(2).padStart(7)} ms  ${label}`);
+const cpu = process.cpuUsage(cpuAtStart);
+console.log(`Node CPU per task: ${((cpu.user + cpu.system) / 1000 / Math.max(1, runs - 10)).toFixed(3)} ms`);
 console.log(`completion batches per task: ${(worker.stats.completionBatches / runs).toFixed(2)}`);
 await listener.end();
 await worker.stop();
