@@ -108,27 +108,75 @@ export async function pairedLatency(
   });
 }
 
-export async function runPeers(options: {
-  admin: pg.Client;
-  serverUrl: string;
+/** One system of the run: its database, how to start it, and its figures as they come in. */
+interface Entry {
+  label: string;
+  db: Db;
+  start: () => Promise<PeerSystem>;
+  figures: Partial<PeerFigures>;
+}
+
+/**
+ * W1 and W2: Tasker (default), graphile-worker and one durable commit in one rotation, the four-transaction path
+ * and graphile-worker in another; then Tasker's W1 and the commit back to back. `started` are the entries'
+ * systems, started, in the entries' order (Tasker, four transactions, graphile-worker).
+ */
+async function latencyRotations(o: {
+  entries: readonly Entry[];
+  started: readonly PeerSystem[];
+  floor: CommitFloor;
+  runs: number;
+  warmups: number;
   quick: boolean;
   log: (line: string) => void;
-}): Promise<PeersResult> {
-  const { admin, serverUrl, quick, log } = options;
-  const runs = quick ? 10 : 50;
-  const warmups = quick ? 2 : 5;
-  const burst = quick ? 200 : 2000;
-  const floorDb = await createDatabase(admin, serverUrl, 'floor');
+}): Promise<{ floor: PeersResult['floor']; w1BackToBack: number }> {
+  const { runs, warmups, log } = o;
+  const [tasker, tasker4, graphile] = o.started as [PeerSystem, PeerSystem, PeerSystem];
+  const [t, t4, gw] = o.entries as [Entry, Entry, Entry];
+  const commit: PeerSystem = {
+    label: 'one durable commit',
+    run: () => o.floor.commit(),
+    runMany: () => Promise.reject(new Error('the floor runs one commit at a time')),
+    stop: () => Promise.resolve(),
+  };
+  for (const e of o.entries) e.figures.peer = { w1: 0, w2: 0 };
+  let rotationFloor = 0;
+  for (const [id, shape, title] of [
+    ['w1', LINEAR4, 'W1 linear-4'],
+    ['w2', DIAMOND4, 'W2 diamond-4'],
+  ] as const) {
+    const [ft, fgw, fc] = await pairedLatency([tasker, graphile, commit], shape, runs, warmups);
+    const [ft4, fgw4] = await pairedLatency([tasker4, graphile], shape, runs, warmups);
+    if (id === 'w1') rotationFloor = fc!.p50;
+    t.figures[id] = ft!;
+    gw.figures[id] = fgw!;
+    t4.figures[id] = ft4!;
+    t.figures.peer![id] = fgw!.p50;
+    gw.figures.peer![id] = fgw!.p50;
+    t4.figures.peer![id] = fgw4!.p50;
+    for (const [label, f] of [
+      [t.label, ft!],
+      [gw.label, fgw!],
+      [t4.label, ft4!],
+      [`${gw.label} (with the four-transaction path)`, fgw4!],
+    ] as const) {
+      log(`[${label}] ${title} p50 ${f.p50.toFixed(2)} ms p95 ${f.p95.toFixed(2)} ms`);
+    }
+  }
+  log(`[one durable commit] in the W1 rotation: p50 ${rotationFloor.toFixed(3)} ms`);
+  const w1BackToBack = (await latency(tasker, LINEAR4, runs, warmups)).p50;
+  const backToBack = await o.floor.backToBackP50(o.quick ? 50 : 200);
+  log(
+    `[Tasker (default)] W1 back to back p50 ${w1BackToBack.toFixed(2)} ms; one durable commit back to back p50 ${backToBack.toFixed(3)} ms`,
+  );
+  return { floor: { rotation: rotationFloor, backToBack }, w1BackToBack };
+}
 
+/** The three systems of the run, each with a fresh database (Tasker's migrated). */
+async function peerEntries(admin: pg.Client, serverUrl: string): Promise<Entry[]> {
   // For W3 and W4 each system runs alone, started for its turn and stopped after it (databases are kept between
   // turns): three systems' pools under a burst would exceed a default server's max_connections. One task at a
   // time (W1, W2) opens only a few connections per system, so there all are started together.
-  interface Entry {
-    label: string;
-    db: Db;
-    start: () => Promise<PeerSystem>;
-    figures: Partial<PeerFigures>;
-  }
   const entries: Entry[] = [];
   const taskerDb = await migrated(await createDatabase(admin, serverUrl, 'tasker'));
   entries.push({
@@ -159,6 +207,22 @@ export async function runPeers(options: {
     start: () => startGraphileWorker(gwDb.url, SHAPES, CONCURRENCY),
     figures: {},
   });
+  return entries;
+}
+
+export async function runPeers(options: {
+  admin: pg.Client;
+  serverUrl: string;
+  quick: boolean;
+  log: (line: string) => void;
+}): Promise<PeersResult> {
+  const { admin, serverUrl, quick, log } = options;
+  const runs = quick ? 10 : 50;
+  const warmups = quick ? 2 : 5;
+  const burst = quick ? 200 : 2000;
+  const floorDb = await createDatabase(admin, serverUrl, 'floor');
+
+  const entries = await peerEntries(admin, serverUrl);
   const turn = async (e: Entry, body: (system: PeerSystem) => Promise<void>): Promise<void> => {
     const system = await e.start();
     try {
@@ -168,49 +232,22 @@ export async function runPeers(options: {
     }
   };
   const floor = new CommitFloor(floorDb.url);
-  let floorFigures: PeersResult['floor'] | undefined;
+  let floorFigures: PeersResult['floor'] = { rotation: 0, backToBack: 0 };
   let w1BackToBack = 0;
   try {
     await floor.start();
     const started: PeerSystem[] = [];
     try {
       for (const e of entries) started.push(await e.start());
-      const [tasker, tasker4, graphile] = started as [PeerSystem, PeerSystem, PeerSystem];
-      const commit: PeerSystem = {
-        label: 'one durable commit',
-        run: () => floor.commit(),
-        runMany: () => Promise.reject(new Error('the floor runs one commit at a time')),
-        stop: () => Promise.resolve(),
-      };
-      const [t, t4, gw] = entries as [Entry, Entry, Entry];
-      for (const [id, shape, title] of [
-        ['w1', LINEAR4, 'W1 linear-4'],
-        ['w2', DIAMOND4, 'W2 diamond-4'],
-      ] as const) {
-        const [ft, fgw, fc] = await pairedLatency([tasker, graphile, commit], shape, runs, warmups);
-        const [ft4, fgw4] = await pairedLatency([tasker4, graphile], shape, runs, warmups);
-        if (id === 'w1') floorFigures = { rotation: fc!.p50, backToBack: 0 };
-        t.figures[id] = ft!;
-        gw.figures[id] = fgw!;
-        t4.figures[id] = ft4!;
-        t.figures.peer = { ...(t.figures.peer ?? { w1: 0, w2: 0 }), [id]: fgw!.p50 };
-        gw.figures.peer = { ...(gw.figures.peer ?? { w1: 0, w2: 0 }), [id]: fgw!.p50 };
-        t4.figures.peer = { ...(t4.figures.peer ?? { w1: 0, w2: 0 }), [id]: fgw4!.p50 };
-        for (const [label, f] of [
-          [t.label, ft!],
-          [gw.label, fgw!],
-          [t4.label, ft4!],
-          [`${gw.label} (with the four-transaction path)`, fgw4!],
-        ] as const) {
-          log(`[${label}] ${title} p50 ${f.p50.toFixed(2)} ms p95 ${f.p95.toFixed(2)} ms`);
-        }
-      }
-      log(`[one durable commit] in the W1 rotation: p50 ${floorFigures!.rotation.toFixed(3)} ms`);
-      w1BackToBack = (await latency(tasker, LINEAR4, runs, warmups)).p50;
-      floorFigures!.backToBack = await floor.backToBackP50(quick ? 50 : 200);
-      log(
-        `[Tasker (default)] W1 back to back p50 ${w1BackToBack.toFixed(2)} ms; one durable commit back to back p50 ${floorFigures!.backToBack.toFixed(3)} ms`,
-      );
+      ({ floor: floorFigures, w1BackToBack } = await latencyRotations({
+        entries,
+        started,
+        floor,
+        runs,
+        warmups,
+        quick,
+        log,
+      }));
     } finally {
       for (const system of started) await system.stop();
       await floor.end();
@@ -251,7 +288,7 @@ export async function runPeers(options: {
     }
   }
   return {
-    floor: floorFigures!,
+    floor: floorFigures,
     w1BackToBack,
     quick,
     systems: entries.map((e) => ({ label: e.label, ...(e.figures as Omit<PeerFigures, 'label'>) })),
@@ -294,6 +331,8 @@ export function peersMarkdown(r: PeersResult): string[] {
       `${tasker.label} W1 p50 = ${ratio(tasker.w1.p50, r.floor.rotation)} it.`,
     `- back to back: p50 ${r.floor.backToBack.toFixed(3)} ms; ${tasker.label} W1 run back to back, alone, ` +
       `p50 ${r.w1BackToBack.toFixed(2)} ms = ${ratio(r.w1BackToBack, r.floor.backToBack)} it.`,
+    `- (not like with like, the ratio reported until 2026-12-04: W1 in the rotation / the commit back to back = ` +
+      `${ratio(tasker.w1.p50, r.floor.backToBack)}.)`,
     '',
     'p95 (W1, W2): ' +
       r.systems.map((s) => `${s.label} ${s.w1.p95.toFixed(2)} / ${s.w2.p95.toFixed(2)} ms`).join(', ') +
